@@ -1,0 +1,74 @@
+// An immutable request context: cancellation signal, optional deadline and typed values.
+// Every element receives one; `withValue` returns a new context and never mutates the old one.
+
+export interface Context {
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds after which the work should be abandoned, if any. */
+  readonly deadline?: number;
+  readonly values: ReadonlyMap<symbol, unknown>;
+}
+
+const NEVER_ABORTED = new AbortController().signal;
+
+export function background(): Context {
+  return { signal: NEVER_ABORTED, values: new Map() };
+}
+
+export function withValue(ctx: Context, key: symbol, value: unknown): Context {
+  const values = new Map(ctx.values);
+  values.set(key, value);
+  return { ...ctx, values };
+}
+
+export function value<T>(ctx: Context, key: symbol): T | undefined {
+  return ctx.values.get(key) as T | undefined;
+}
+
+export interface Cancelable {
+  ctx: Context;
+  cancel: (reason?: unknown) => void;
+}
+
+/** A child context cancelled when the parent is, or when `cancel` is called. */
+export function withCancel(parent: Context): Cancelable {
+  const controller = new AbortController();
+  const onParentAbort = () => controller.abort(parent.signal.reason);
+  if (parent.signal.aborted) controller.abort(parent.signal.reason);
+  else parent.signal.addEventListener('abort', onParentAbort, { once: true });
+  const cancel = (reason?: unknown) => {
+    parent.signal.removeEventListener('abort', onParentAbort);
+    if (!controller.signal.aborted) controller.abort(reason ?? new Error('context cancelled'));
+  };
+  return { ctx: { ...parent, signal: controller.signal }, cancel };
+}
+
+/** A child context that is cancelled after `ms`; call `cancel` when done to release the timer. */
+export function withTimeout(parent: Context, ms: number): Cancelable {
+  const deadline = Math.min(Date.now() + ms, parent.deadline ?? Number.POSITIVE_INFINITY);
+  const { ctx, cancel } = withCancel({ ...parent, deadline });
+  const timer = setTimeout(
+    () => cancel(new Error(`deadline of ${ms} ms exceeded`)),
+    Math.max(0, deadline - Date.now()),
+  );
+  return {
+    ctx,
+    cancel: (reason?: unknown) => {
+      clearTimeout(timer);
+      cancel(reason);
+    },
+  };
+}
+
+/**
+ * A context for clean-up work after the original was cancelled: same values, the same
+ * remaining budget as when it was postponed, but not yet aborted (sdk tools/postpone).
+ */
+export function postpone(ctx: Context): () => Cancelable {
+  const budgetMs = ctx.deadline === undefined ? 15_000 : Math.max(1_000, ctx.deadline - Date.now());
+  return () => withTimeout({ values: ctx.values, signal: NEVER_ABORTED }, budgetMs);
+}
+
+/** Milliseconds left until the deadline, or `fallbackMs` when there is none. */
+export function remainingMs(ctx: Context, fallbackMs: number): number {
+  return ctx.deadline === undefined ? fallbackMs : Math.max(0, ctx.deadline - Date.now());
+}
