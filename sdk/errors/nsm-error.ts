@@ -20,12 +20,14 @@ export function isNsmError(e: unknown): e is NsmError {
 
 export const invalidArgument = (message: string, cause?: unknown) =>
   new NsmError(status.INVALID_ARGUMENT, message, { cause });
-export const notFound = (message: string, cause?: unknown) => new NsmError(status.NOT_FOUND, message, { cause });
+export const notFound = (message: string, cause?: unknown) =>
+  new NsmError(status.NOT_FOUND, message, { cause });
 export const alreadyExists = (message: string, cause?: unknown) =>
   new NsmError(status.ALREADY_EXISTS, message, { cause });
 export const unavailable = (message: string, cause?: unknown) =>
   new NsmError(status.UNAVAILABLE, message, { cause });
-export const internal = (message: string, cause?: unknown) => new NsmError(status.INTERNAL, message, { cause });
+export const internal = (message: string, cause?: unknown) =>
+  new NsmError(status.INTERNAL, message, { cause });
 export const failedPrecondition = (message: string, cause?: unknown) =>
   new NsmError(status.FAILED_PRECONDITION, message, { cause });
 

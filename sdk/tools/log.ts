@@ -1,11 +1,16 @@
 // Structured logging (pino) to stderr. NSM_LOG_LEVEL sets the level (default info);
 // NSM_TRACE=begin,vxlan (or "all") turns on per-module debug tracing, as grpc-js does with GRPC_TRACE.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
 const LEVEL = process.env.NSM_LOG_LEVEL ?? 'info';
-const TRACED = new Set((process.env.NSM_TRACE ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const TRACED = new Set(
+  (process.env.NSM_TRACE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 export const rootLogger: Logger = pino({ level: LEVEL, base: { pid: process.pid } }, pino.destination(2));
 

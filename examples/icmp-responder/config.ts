@@ -1,0 +1,57 @@
+// The icmp-responder endpoint's configuration (upstream cmd-nse-icmp-responder's names).
+import { hostname } from 'node:os';
+import { t } from '../../sdk/tools/config/index.js';
+
+export const icmpResponderSchema = {
+  name: t.string({
+    env: 'NSM_NAME',
+    description: 'Name of this endpoint.',
+    default: `icmp-responder-${hostname()}`,
+  }),
+  connectTo: t.url({
+    env: 'NSM_CONNECT_TO',
+    description: 'The local nsmgr.',
+    default: 'unix:///var/lib/networkservicemesh/nsm.io.sock',
+  }),
+  listenOn: t.url({
+    env: 'NSM_LISTEN_ON',
+    description:
+      'Where the endpoint serves (default: a socket named after NSM_NAME next to the nsmgr socket).',
+    listen: true,
+  }),
+  serviceNames: t.stringList({
+    env: 'NSM_SERVICE_NAMES',
+    description: 'Network services this endpoint serves (comma-separated).',
+    required: true,
+  }),
+  labels: t.labels({
+    env: 'NSM_LABELS',
+    description: 'Labels of this endpoint (k1=v1,k2=v2), matched by NetworkService destination selectors.',
+    default: '',
+  }),
+  cidrPrefix: t.cidrList({
+    env: 'NSM_CIDR_PREFIX',
+    description: 'Address pools for point-to-point IPAM (comma-separated CIDRs; IPv4 and/or IPv6).',
+    default: '169.254.0.0/16',
+  }),
+  payload: t.enumOf(['ETHERNET', 'IP'] as const, {
+    env: 'NSM_PAYLOAD',
+    description: 'Payload of the network services it registers.',
+    default: 'ETHERNET',
+  }),
+  registerService: t.bool({
+    env: 'NSM_REGISTER_SERVICE',
+    description: 'Register the network services too, when the registry does not have them yet.',
+    default: 'true',
+  }),
+  maxTokenLifetime: t.duration({
+    env: 'NSM_MAX_TOKEN_LIFETIME',
+    description: 'Lifetime of the tokens and expiry this endpoint puts on path segments.',
+    default: '10m',
+  }),
+  logLevel: t.enumOf(['trace', 'debug', 'info', 'warn', 'error'] as const, {
+    env: 'NSM_LOG_LEVEL',
+    description: 'Log level.',
+    default: 'info',
+  }),
+};

@@ -1,0 +1,41 @@
+// The client's configuration (upstream cmd-nsc's names).
+import { hostname } from 'node:os';
+import { t } from '../../sdk/tools/config/index.js';
+
+export const nscSchema = {
+  name: t.string({
+    env: 'NSM_NAME',
+    description: 'Name of this client; connection ids are NAME-0, NAME-1, ...',
+    default: `nsc-${hostname()}`,
+  }),
+  connectTo: t.url({
+    env: 'NSM_CONNECT_TO',
+    description: 'The local nsmgr.',
+    default: 'unix:///var/lib/networkservicemesh/nsm.io.sock',
+  }),
+  networkServices: t.string({
+    env: 'NSM_NETWORK_SERVICES',
+    description: 'NSURLs to connect to, comma-separated: kernel://SERVICE[@DOMAIN]/IFNAME?label=value',
+    required: true,
+  }),
+  labels: t.labels({
+    env: 'NSM_LABELS',
+    description: 'Labels added to every request (k1=v1,k2=v2).',
+    default: '',
+  }),
+  requestTimeout: t.duration({
+    env: 'NSM_REQUEST_TIMEOUT',
+    description: 'Timeout of one Request.',
+    default: '15s',
+  }),
+  maxTokenLifetime: t.duration({
+    env: 'NSM_MAX_TOKEN_LIFETIME',
+    description: 'Lifetime of the token and expiry on the client path segment.',
+    default: '10m',
+  }),
+  logLevel: t.enumOf(['trace', 'debug', 'info', 'warn', 'error'] as const, {
+    env: 'NSM_LOG_LEVEL',
+    description: 'Log level.',
+    default: 'info',
+  }),
+};

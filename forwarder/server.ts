@@ -1,0 +1,133 @@
+// The kernel forwarder: turns each connection into kernel state (a veth pair between two pods on
+// this node, or a VXLAN netdev into a pod towards another node), discovers and chooses the
+// endpoint, and registers itself with the local nsmgr as an endpoint of service "forwarder".
+import * as grpc from '@grpc/grpc-js';
+import { background, type Context } from '../sdk/core/context.js';
+import { newNetworkServiceChain } from '../sdk/core/next.js';
+import { ClientPool } from '../sdk/grpc/client-pool.js';
+import { listen, shutdown } from '../sdk/grpc/listen.js';
+import { addNetworkServiceServices } from '../sdk/grpc/networkservice-server.js';
+import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
+import { type Dataplane, newDataplane, newIpRunner } from '../sdk/kernel/index.js';
+import * as begin from '../sdk/networkservice/begin/index.js';
+import * as connect from '../sdk/networkservice/connect/index.js';
+import * as discover from '../sdk/networkservice/discover/index.js';
+import { FORWARDER_SERVICE_NAME } from '../sdk/networkservice/discoverforwarder/index.js';
+import { VniAllocator } from '../sdk/networkservice/mechanisms/vxlan/vni.js';
+import * as metadata from '../sdk/networkservice/metadata/index.js';
+import * as monitor from '../sdk/networkservice/monitor/index.js';
+import * as roundrobin from '../sdk/networkservice/roundrobin/index.js';
+import * as updatepath from '../sdk/networkservice/updatepath/index.js';
+import * as updatetoken from '../sdk/networkservice/updatetoken/index.js';
+import * as xconnect from '../sdk/networkservice/xconnect/index.js';
+import { keepRegistered } from '../sdk/registry/refresh/index.js';
+import { logger } from '../sdk/tools/log.js';
+
+const log = logger('forwarder');
+
+/** Bytes VXLAN adds on an IPv4 / IPv6 underlay (outer IP + UDP + VXLAN + inner Ethernet). */
+export const VXLAN_OVERHEAD_V4 = 50;
+export const VXLAN_OVERHEAD_V6 = 70;
+
+export interface ForwarderOptions {
+  name: string;
+  listenOn: string;
+  connectTo: string;
+  tunnelIP: string;
+  vxlanPort: number;
+  vethMtu: number;
+  labels: Record<string, string>;
+  maxTokenLifetimeMs: number;
+  dataplane?: Dataplane;
+}
+
+export interface Forwarder {
+  readonly name: string;
+  readonly url: string;
+  readonly monitor: monitor.ConnectionMonitor;
+  close(): Promise<void>;
+}
+
+/** The MTU of the interface holding the tunnel address, minus the VXLAN overhead. */
+async function vxlanMtuFor(dataplane: Dataplane, tunnelIP: string): Promise<number> {
+  const underlay = await dataplane.findAddressOwner(null, tunnelIP);
+  if (!underlay) {
+    throw new Error(
+      `NSM_TUNNEL_IP: ${tunnelIP} is not an address of any interface in the forwarder's namespace`,
+    );
+  }
+  return underlay.mtu - (tunnelIP.includes(':') ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD_V4);
+}
+
+export async function startForwarder(
+  opts: ForwarderOptions,
+  base: Context = background(),
+): Promise<Forwarder> {
+  const dataplane = opts.dataplane ?? newDataplane(newIpRunner());
+  const vxlanMtu = await vxlanMtuFor(dataplane, opts.tunnelIP);
+  const pool = new ClientPool();
+  const nsRegistry = newNsRegistryClient(opts.connectTo);
+  const nseRegistry = newNseRegistryClient(opts.connectTo);
+  const vni = new VniAllocator();
+
+  const connections = new monitor.ConnectionMonitor();
+  const chain = newNetworkServiceChain(
+    updatepath.newServer(opts.name), // this hop's path segment and connection id
+    begin.newServer(), // one event at a time per connection
+    updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
+    metadata.newServer(), // per-connection state for the elements below
+    monitor.newServer(connections), // MonitorConnections sees what this forwarder holds
+    xconnect.newServer({
+      dataplane,
+      vni,
+      name: opts.name,
+      tunnelIP: opts.tunnelIP,
+      vxlanPort: opts.vxlanPort,
+      vethMtu: opts.vethMtu,
+      vxlanMtu,
+    }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
+    discover.newServer(discover.newFinder(nsRegistry, nseRegistry)), // endpoints that may serve the request
+    roundrobin.newServer(), // picks one, moves on to the next if it fails
+    connect.newServer(
+      pool,
+      xconnect.newClient({ tunnelIP: opts.tunnelIP, vxlanPort: opts.vxlanPort }), // KERNEL to a local endpoint, VXLAN to a remote nsmgr
+    ),
+  );
+
+  const server = new grpc.Server();
+  addNetworkServiceServices(server, chain, connections, base);
+  const [url] = await listen(server, [opts.listenOn]);
+
+  const registration = await keepRegistered(nseRegistry, {
+    name: opts.name,
+    networkServiceNames: [FORWARDER_SERVICE_NAME],
+    networkServiceLabels: { [FORWARDER_SERVICE_NAME]: { labels: opts.labels } },
+    url,
+    expirationTime: undefined,
+    initialRegistrationTime: undefined,
+    pathIds: [],
+  }).catch(async (e: unknown) => {
+    await shutdown(server);
+    throw e;
+  });
+  log.info(
+    { name: opts.name, url, tunnelIP: opts.tunnelIP, vxlanMtu, nsmgr: opts.connectTo },
+    'forwarder serving',
+  );
+
+  let closed = false;
+  return {
+    name: opts.name,
+    url,
+    monitor: connections,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await registration.close();
+      await shutdown(server);
+      pool.dispose();
+      nsRegistry.close?.();
+      nseRegistry.close?.();
+    },
+  };
+}

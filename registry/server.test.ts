@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import {
+  NetworkService,
+  NetworkServiceEndpoint,
+  type NetworkServiceEndpointResponse,
+  type NetworkServiceResponse,
+} from '../api/gen/registry/registry.js';
+import { background, withTimeout } from '../sdk/core/context.js';
+import { getErrorCode } from '../sdk/errors/index.js';
+import {
+  type NseRegistryClient,
+  type NsRegistryClient,
+  newNseRegistryClient,
+  newNsRegistryClient,
+  sharedClientCount,
+} from '../sdk/grpc/registry-client.js';
+import { collect, eventually } from '../sdk/registry/testing.js';
+import { type Registry, startRegistry } from './server.js';
+
+const nse = (name: string, extra: Parameters<typeof NetworkServiceEndpoint.fromPartial>[0] = {}) =>
+  NetworkServiceEndpoint.fromPartial({
+    name,
+    url: `unix:///tmp/${name}.sock`,
+    networkServiceNames: ['icmp'],
+    ...extra,
+  });
+const allNse = { networkServiceEndpoint: undefined, watch: false };
+
+function expectCode(p: Promise<unknown>, code: status, fragment?: string) {
+  return assert.rejects(p, (e: unknown) => {
+    assert.equal(getErrorCode(e), code, String(e));
+    if (fragment) assert.ok(String(e).includes(fragment), `${String(e)} should include ${fragment}`);
+    return true;
+  });
+}
+
+describe('registry over gRPC', () => {
+  let dir: string;
+  let registry: Registry;
+  let nseClient: NseRegistryClient;
+  let nsClient: NsRegistryClient;
+  const ctx = background();
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nsm-registry-'));
+    registry = await startRegistry({
+      listenOn: `unix://${join(dir, 'registry.sock')}`,
+      expirePeriodMs: 60_000,
+    });
+    nseClient = newNseRegistryClient(registry.url);
+    nsClient = newNsRegistryClient(registry.url);
+  });
+
+  afterEach(async () => {
+    nseClient.close();
+    nsClient.close();
+    await registry.close();
+    assert.equal(sharedClientCount(), 0);
+    assert.equal(existsSync(join(dir, 'registry.sock')), false, 'the socket is removed on close');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('registers, finds and unregisters endpoints', async () => {
+    const got = await nseClient.register(ctx, nse('nse-1'));
+    assert.ok(got.expirationTime && got.expirationTime.getTime() > Date.now());
+    assert.ok(got.initialRegistrationTime);
+    await nseClient.register(ctx, nse('nse-2', { networkServiceNames: ['dns'] }));
+
+    const found: NetworkServiceEndpointResponse[] = [];
+    await nseClient.find(
+      ctx,
+      { networkServiceEndpoint: nse('', { url: '', networkServiceNames: ['icmp'] }), watch: false },
+      (r) => found.push(r),
+    );
+    assert.deepEqual(
+      found.map((r) => [r.networkServiceEndpoint?.name, r.deleted]),
+      [['nse-1', false]],
+    );
+    assert.equal(found[0].networkServiceEndpoint?.expirationTime?.getTime(), got.expirationTime.getTime());
+
+    await nseClient.unregister(ctx, nse('nse-1'));
+    await nseClient.unregister(ctx, nse('nse-1')); // unknown: still fine
+    found.length = 0;
+    await nseClient.find(ctx, allNse, (r) => found.push(r));
+    assert.deepEqual(
+      found.map((r) => r.networkServiceEndpoint?.name),
+      ['nse-2'],
+    );
+  });
+
+  it('streams changes to a watching Find until the caller cancels', async () => {
+    await nseClient.register(ctx, nse('nse-1'));
+    const w = collect<NetworkServiceEndpointResponse>(ctx, (c, sink) =>
+      nseClient.find(c, { networkServiceEndpoint: undefined, watch: true }, sink),
+    );
+    await eventually(() => assert.equal(w.items.length, 1));
+    await nseClient.register(ctx, nse('nse-2'));
+    await nseClient.unregister(ctx, nse('nse-1'));
+    const seen = () =>
+      w.items.map((r) => `${r.networkServiceEndpoint?.name}:${r.deleted ? 'deleted' : 'set'}`);
+    await eventually(() => assert.deepEqual(seen(), ['nse-1:set', 'nse-2:set', 'nse-1:deleted']));
+    await w.stop(); // resolves: a watch ends without error when its ctx is cancelled
+    await nseClient.register(ctx, nse('nse-3'));
+    assert.equal(w.items.length, 3);
+  });
+
+  it('reports expiry to watchers as deleted', async () => {
+    await registry.close();
+    registry = await startRegistry({ listenOn: `unix://${join(dir, 'registry.sock')}`, expirePeriodMs: 150 });
+    nseClient.close();
+    nseClient = newNseRegistryClient(registry.url);
+    const w = collect<NetworkServiceEndpointResponse>(ctx, (c, sink) =>
+      nseClient.find(c, { networkServiceEndpoint: undefined, watch: true }, sink),
+    );
+    await nseClient.register(ctx, nse('short'));
+    await eventually(() =>
+      assert.deepEqual(
+        w.items.map((r) => r.deleted),
+        [false, true],
+      ),
+    );
+    await w.stop();
+  });
+
+  it('maps errors to status codes', async () => {
+    await expectCode(
+      nseClient.register(ctx, nse('bad', { url: 'nowhere' })),
+      status.INVALID_ARGUMENT,
+      'url: missing port',
+    );
+    await expectCode(nseClient.register(ctx, nse('')), status.INVALID_ARGUMENT, 'name: is required');
+    await expectCode(nseClient.unregister(ctx, nse('')), status.INVALID_ARGUMENT);
+    await nseClient.register(ctx, nse('taken', { url: 'unix:///tmp/a.sock' }));
+    await expectCode(
+      nseClient.register(ctx, nse('taken', { url: 'unix:///tmp/b.sock' })),
+      status.ALREADY_EXISTS,
+      'already registered by another owner',
+    );
+    await expectCode(
+      nsClient.register(ctx, NetworkService.fromPartial({ name: 'x', payload: 'bogus' })),
+      status.INVALID_ARGUMENT,
+      'payload',
+    );
+  });
+
+  it('registers and watches network services', async () => {
+    await nsClient.register(ctx, NetworkService.fromPartial({ name: 'icmp', payload: 'ETHERNET' }));
+    const w = collect<NetworkServiceResponse>(ctx, (c, sink) =>
+      nsClient.find(c, { networkService: NetworkService.fromPartial({ name: 'icmp' }), watch: true }, sink),
+    );
+    await eventually(() => assert.equal(w.items.length, 1));
+    await nsClient.unregister(ctx, NetworkService.fromPartial({ name: 'icmp' }));
+    await eventually(() =>
+      assert.deepEqual(
+        w.items.map((r) => [r.networkService?.payload, r.deleted]),
+        [
+          ['ETHERNET', false],
+          ['ETHERNET', true],
+        ],
+      ),
+    );
+    await w.stop();
+  });
+
+  it('ends open watches with UNAVAILABLE when the registry closes', async () => {
+    const done = nseClient.find(ctx, { networkServiceEndpoint: undefined, watch: true }, () => {});
+    const ended = expectCode(done, status.UNAVAILABLE, 'shutting down');
+    await new Promise((r) => setTimeout(r, 50));
+    await registry.close();
+    await ended;
+  });
+
+  it('honours the caller deadline and cancellation', async () => {
+    const { ctx: late, cancel } = withTimeout(background(), 0);
+    await new Promise((r) => setTimeout(r, 5));
+    await expectCode(nseClient.register(late, nse('late')), status.CANCELLED);
+    cancel();
+    const ac = new AbortController();
+    const oneShot = nseClient.find({ ...background(), signal: ac.signal }, allNse, () => {});
+    ac.abort();
+    await expectCode(oneShot, status.CANCELLED);
+  });
+
+  it('fails with UNAVAILABLE when nothing listens', async () => {
+    const nowhere = newNseRegistryClient(`unix://${join(dir, 'nothing.sock')}`);
+    try {
+      const { ctx: short, cancel } = withTimeout(background(), 300);
+      await expectCode(nowhere.register(short, nse('x')), status.UNAVAILABLE);
+      cancel();
+    } finally {
+      nowhere.close();
+    }
+  });
+
+  it('shares one connection per URL', () => {
+    const another = newNseRegistryClient(registry.url);
+    return another
+      .find(ctx, allNse, () => {})
+      .then(() => nseClient.find(ctx, allNse, () => {}))
+      .then(() => {
+        assert.equal(sharedClientCount(), 1);
+        another.close();
+        assert.equal(sharedClientCount(), 1, 'still used by nseClient');
+      });
+  });
+});
+
+describe('registry binary', () => {
+  const main = new URL('./main.js', import.meta.url).pathname;
+
+  function run(env: Record<string, string>, onStarted?: (child: ReturnType<typeof spawn>) => void) {
+    const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, ...env }, stdio: 'pipe' });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      if (onStarted && stderr.includes('registry serving')) {
+        const f = onStarted;
+        onStarted = undefined;
+        f(child);
+      }
+    });
+    return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      child.on('close', (code) => resolve({ code, stderr })),
+    );
+  }
+
+  it('exits 2 with one line naming the variable on a bad value', async () => {
+    const { code, stderr } = await run({ NSM_EXPIRE_PERIOD: 'abc' });
+    assert.equal(code, 2);
+    const lines = stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0], /^registry: NSM_EXPIRE_PERIOD: not a duration .*\(got "abc"\)$/);
+  });
+
+  it('serves on a unix socket and exits 0 on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsm-registry-bin-'));
+    const sock = join(dir, 'registry.sock');
+    try {
+      const { code, stderr } = await run(
+        { NSM_LISTEN_ON: `unix://${sock}`, NSM_LOG_LEVEL: 'INFO' },
+        (child) => {
+          const client = newNseRegistryClient(`unix://${sock}`);
+          client
+            .register(background(), nse('from-test'))
+            .finally(() => client.close())
+            .then(
+              () => child.kill('SIGTERM'),
+              () => child.kill('SIGKILL'),
+            );
+        },
+      );
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /registry serving/);
+      assert.equal(existsSync(sock), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,104 @@
+// The registry daemon: the central store of network services and network service endpoints that
+// every nsmgr forwards registrations and queries to (upstream registry-memory).
+import { isIP } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { background, type Context, withCancel } from '../sdk/core/context.js';
+import { newRegistryChain } from '../sdk/core/next.js';
+import type { NseRegistry, NsRegistry } from '../sdk/core/types.js';
+import { listen, shutdown } from '../sdk/grpc/listen.js';
+import { addRegistryServices } from '../sdk/grpc/registry-server.js';
+import * as begin from '../sdk/registry/begin/index.js';
+import * as expire from '../sdk/registry/expire/index.js';
+import * as memory from '../sdk/registry/memory/index.js';
+import * as owner from '../sdk/registry/owner/index.js';
+import * as validate from '../sdk/registry/validate/index.js';
+import { parseNsmUrl } from '../sdk/tools/config/index.js';
+import { logger } from '../sdk/tools/log.js';
+import type { RegistryConfig } from './config.js';
+
+const log = logger('registry');
+
+/** How long open calls get to finish on close before the server is stopped hard. */
+const SHUTDOWN_GRACE_MS = 2_000;
+
+export interface RegistryChains {
+  ns: NsRegistry;
+  nse: NseRegistry;
+  /** Stops the expiry timers. */
+  close(): Promise<void>;
+}
+
+export function newRegistryChains(opts: { expirePeriodMs?: number } = {}): RegistryChains {
+  const leases = expire.newNseServer({ expirePeriodMs: opts.expirePeriodMs });
+  const nse = newRegistryChain(
+    validate.newNseServer(), // refuse malformed input before anything stores or forwards it
+    begin.newNseServer(), // one call at a time per endpoint name; expiry re-enters the chain here
+    owner.newNseServer(), // a name belongs to the URL that holds it until it unregisters or expires
+    leases, // stamp the lease on each Register; unregister through begin when it runs out
+    memory.newNseServer(), // the store: Find by template, watch for changes
+  );
+  const ns = newRegistryChain(
+    validate.newNsServer(), // refuse malformed input (name, payload, selectors)
+    memory.newNsServer(), // the store: Find by template, watch for changes
+  );
+  return { ns, nse, close: () => leases.close() };
+}
+
+export interface Registry {
+  /** A URL clients can dial (for a wildcard tcp address, via 127.0.0.1). */
+  readonly url: string;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export type RegistryOptions = Pick<RegistryConfig, 'listenOn'> & Partial<Omit<RegistryConfig, 'listenOn'>>;
+
+/** Where a local client reaches a server bound to `bound` (a wildcard host becomes loopback). */
+function dialableURL(bound: string): string {
+  const r = parseNsmUrl(bound, { listen: true });
+  if (!r.ok || r.url.scheme !== 'tcp') return bound;
+  const { host, port } = r.url;
+  if (host === '' || host === '0.0.0.0') return `tcp://127.0.0.1:${port}`;
+  if (host === '::') return `tcp://[::1]:${port}`;
+  return isIP(host) === 6 ? `tcp://[${host}]:${port}` : `tcp://${host}:${port}`;
+}
+
+/** grpc-js needs a host to bind; an empty one means every interface. */
+function bindURL(listenOn: string): string {
+  return listenOn.replace(/^tcp:\/\/:/, 'tcp://0.0.0.0:');
+}
+
+/** Starts the registry in this process; `close()` ends open watches and stops serving. */
+export async function startRegistry(
+  opts: RegistryOptions,
+  parent: Context = background(),
+): Promise<Registry> {
+  const name = opts.name ?? 'registry';
+  const chains = newRegistryChains({ expirePeriodMs: opts.expirePeriodMs });
+  const { ctx: base, cancel } = withCancel(parent);
+  const server = new grpc.Server();
+  addRegistryServices(server, chains, base);
+  let url: string;
+  try {
+    const [bound] = await listen(server, [bindURL(opts.listenOn)]);
+    url = dialableURL(bound);
+  } catch (e) {
+    cancel();
+    server.forceShutdown();
+    await chains.close();
+    throw e;
+  }
+  log.info({ name, listenOn: opts.listenOn, url, expirePeriodMs: opts.expirePeriodMs }, 'registry serving');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      cancel(new Error('registry is shutting down')); // ends watching Finds with UNAVAILABLE
+      await shutdown(server, SHUTDOWN_GRACE_MS);
+      await chains.close();
+      log.info({ name }, 'registry stopped');
+    })();
+    return closing;
+  };
+  return { url, close, [Symbol.asyncDispose]: close };
+}

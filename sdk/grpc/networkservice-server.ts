@@ -1,0 +1,76 @@
+// Serves a NetworkService chain and its ConnectionMonitor over gRPC. Errors become statuses in
+// exactly one place (status.ts), so every element can simply throw.
+import type * as grpc from '@grpc/grpc-js';
+import {
+  type ConnectionEvent,
+  MonitorConnectionService,
+  type MonitorScopeSelector,
+} from '../../api/gen/networkservice/connection.js';
+import { NetworkServiceService } from '../../api/gen/networkservice/networkservice.js';
+import type { Context } from '../core/context.js';
+import { background } from '../core/context.js';
+import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../core/types.js';
+import { invalidArgument } from '../errors/index.js';
+import type { ConnectionMonitor } from '../networkservice/monitor/monitor.js';
+import { logger } from '../tools/log.js';
+import { contextFromCall } from './context.js';
+import { toStatus } from './status.js';
+import { validateConnection } from './validate.js';
+
+const log = logger('grpc');
+
+export function addNetworkServiceServices(
+  server: grpc.Server,
+  chain: NetworkServiceServer,
+  monitor: ConnectionMonitor,
+  base: Context = background(),
+): void {
+  server.addService(NetworkServiceService, {
+    request(
+      call: grpc.ServerUnaryCall<NetworkServiceRequest, Connection>,
+      callback: grpc.sendUnaryData<Connection>,
+    ) {
+      const ctx = contextFromCall(call, base);
+      const req = call.request;
+      Promise.resolve()
+        .then(() => {
+          if (!req.connection) throw invalidArgument('request.connection is missing');
+          validateConnection(req.connection, 'request.connection');
+          req.mechanismPreferences.forEach((m, i) => {
+            validateConnection({ ...req.connection!, mechanism: m }, `request.mechanism_preferences[${i}]`);
+          });
+          return chain.request(ctx, req);
+        })
+        .then(
+          (conn) => callback(null, conn),
+          (e: unknown) => {
+            log.debug({ err: e, id: req.connection?.id }, 'Request failed');
+            callback(toStatus(e));
+          },
+        );
+    },
+    close(call: grpc.ServerUnaryCall<Connection, object>, callback: grpc.sendUnaryData<object>) {
+      const ctx = contextFromCall(call, base);
+      Promise.resolve()
+        .then(() => {
+          validateConnection(call.request, 'connection');
+          if (!call.request.id) throw invalidArgument('connection.id is missing');
+          return chain.close(ctx, call.request);
+        })
+        .then(
+          () => callback(null, {}),
+          (e: unknown) => callback(toStatus(e)),
+        );
+    },
+  });
+  server.addService(MonitorConnectionService, {
+    monitorConnections(call: grpc.ServerWritableStream<MonitorScopeSelector, ConnectionEvent>) {
+      const stop = monitor.subscribe(call.request, (ev) => {
+        if (!call.cancelled && call.writable) call.write(ev);
+      });
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+    },
+  });
+}

@@ -1,0 +1,43 @@
+// Kernel access for the mesh: iproute2 behind an interface, netns resolution, dataplane operations
+// and the IPContext → interface plan. Elements import from here; nothing here spawns on import.
+
+export type { InterfaceConfig, LinkEnd, VxlanParams } from './commands.js';
+export {
+  configureCommands,
+  deleteLinkCommands,
+  placeLinkCommand,
+  vethPairCommands,
+  vxlanCommands,
+} from './commands.js';
+export type { InterfacePlan, NeighborSpec, RouteSpec, Side } from './connection-context.js';
+export { contextPlan } from './connection-context.js';
+export type {
+  AddressInfo,
+  Dataplane,
+  DataplaneOptions,
+  InterfaceTarget,
+  LinkInfo,
+  RouteInfo,
+} from './dataplane.js';
+export { newDataplane, sameNetns, TEMP_LINK_PREFIX } from './dataplane.js';
+export type {
+  BatchOptions,
+  IpRunner,
+  IpRunnerOptions,
+  NetnsRef,
+  RecordedBatch,
+  RecordedQuery,
+  RecordingIpRunner,
+  RunOptions,
+} from './iproute2.js';
+export {
+  IP_TIMEOUT_MS,
+  isKernelCommandError,
+  KernelCommandError,
+  kernelErrorCode,
+  newIpRunner,
+  newRecordingIpRunner,
+} from './iproute2.js';
+export type { NetnsResolver, NetnsResolverOptions, ResolvedNetns } from './netns.js';
+export { netnsInodeURL, newNetnsResolver, ownNetnsInodeURL, resolveNetns } from './netns.js';
+export { checkIfName, IFNAME_MAX_LENGTH, VNI_MAX } from './validate.js';

@@ -1,0 +1,249 @@
+// The only place in the product that spawns `ip`. Everything else talks to the kernel through an
+// IpRunner, so elements stay testable with the recording fake and a faster runner (one long-lived
+// `ip -batch` per namespace) can be swapped in later without touching callers.
+//
+// One process per batch: commands for one namespace go to a single `ip -batch -` on stdin. iproute2
+// stops at the first failing line and reports it as "Command failed -:LINE"; we map LINE back to the
+// command. A namespace is entered with `ip -n NAME` when it is a named one under /var/run/netns (that
+// saves exec'ing nsenter, ~1 ms) and with `nsenter --net=PATH` otherwise (/proc/PID/ns/net).
+import { spawn } from 'node:child_process';
+import { basename, dirname } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { internal, invalidArgument, NsmError } from '../errors/index.js';
+import { logger, traceEnabled } from '../tools/log.js';
+import { KernelCommandError } from './kernel-command-error.js';
+
+export { isKernelCommandError, KernelCommandError, kernelErrorCode } from './kernel-command-error.js';
+export type { RecordedBatch, RecordedQuery, RecordingIpRunner } from './recording-ip-runner.js';
+export { newRecordingIpRunner } from './recording-ip-runner.js';
+
+const TRACER = 'kernel';
+/** An `ip` process that has not finished after this long is killed (rtnl lock stuck, hung netns). */
+export const IP_TIMEOUT_MS = 30_000;
+/** iproute2's compiled-in directory of named namespaces (`ip -n NAME` looks here). */
+export const NETNS_RUN_DIR = '/var/run/netns';
+
+/** A network namespace by path, e.g. /var/run/netns/foo or /proc/123/ns/net. null means "the caller's own". */
+export interface NetnsRef {
+  readonly path: string;
+}
+
+export interface RunOptions {
+  /** Aborting kills the `ip` process and rejects with CANCELLED. */
+  readonly signal?: AbortSignal;
+}
+
+export interface BatchOptions extends RunOptions {
+  /** Keep going after a failing line (`ip -force`); the first failure is still reported. For cleanup. */
+  readonly force?: boolean;
+}
+
+/**
+ * Runs iproute2 commands in a network namespace.
+ *
+ * Contract: `batch` resolves once every command ran successfully; on the first failing command it
+ * rejects with a KernelCommandError naming that command (commands after it did not run unless
+ * `force`). `json` runs one `ip -json` query and resolves with the parsed output ([] when iproute2
+ * printed nothing). Both may be called concurrently, also for the same namespace. After `close()`
+ * both reject with FAILED_PRECONDITION; `close` waits for nothing that a caller did not await.
+ */
+export interface IpRunner {
+  /** Runs `ip -batch -` in netns with these lines (each an `ip` command without the leading "ip"). */
+  batch(netns: NetnsRef | null, commands: readonly string[], opts?: BatchOptions): Promise<void>;
+  /** Runs one `ip -json <args>` query in netns, e.g. ['-d', 'link', 'show'], and returns the parsed JSON. */
+  json<T>(netns: NetnsRef | null, args: readonly string[], opts?: RunOptions): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface IpRunnerOptions {
+  /** Path or name of the `ip` binary (default "ip" from PATH). */
+  readonly ipBinary?: string;
+  /** Path or name of `nsenter` (default "nsenter" from PATH). */
+  readonly nsenterBinary?: string;
+  readonly timeoutMs?: number;
+}
+
+export function newIpRunner(opts: IpRunnerOptions = {}): IpRunner {
+  return new SpawnIpRunner({
+    ipBinary: opts.ipBinary ?? 'ip',
+    nsenterBinary: opts.nsenterBinary ?? 'nsenter',
+    timeoutMs: opts.timeoutMs ?? IP_TIMEOUT_MS,
+  });
+}
+
+/** The argv that runs `ip <ipArgs>` inside netns. Exported for tests. */
+export function ipArgv(
+  netns: NetnsRef | null,
+  ipArgs: readonly string[],
+  bins: { ipBinary: string; nsenterBinary: string } = { ipBinary: 'ip', nsenterBinary: 'nsenter' },
+): string[] {
+  if (netns === null || netns === undefined) return [bins.ipBinary, ...ipArgs];
+  if (dirname(netns.path) === NETNS_RUN_DIR) return [bins.ipBinary, '-n', basename(netns.path), ...ipArgs];
+  return [bins.nsenterBinary, `--net=${netns.path}`, bins.ipBinary, ...ipArgs];
+}
+
+/** Splits iproute2's batch stderr into the failing line number and the message for it. Exported for tests. */
+export function parseBatchFailure(stderr: string): { line: number; message: string } | null {
+  const lines = stderr.split('\n');
+  const at = lines.findIndex((l) => /^Command failed -:\d+$/.test(l.trim()));
+  if (at < 0) return null;
+  const line = Number(lines[at].trim().slice('Command failed -:'.length));
+  // The message is what iproute2 printed since the previous failure marker (with -force there can be several).
+  const message = lines
+    .slice(0, at)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join('; ');
+  return { line, message };
+}
+
+interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+class SpawnIpRunner implements IpRunner {
+  private closed = false;
+  private readonly log = logger('kernel');
+
+  constructor(private readonly opts: { ipBinary: string; nsenterBinary: string; timeoutMs: number }) {}
+
+  async batch(netns: NetnsRef | null, commands: readonly string[], opts: BatchOptions = {}): Promise<void> {
+    this.checkOpen();
+    if (commands.length === 0) return;
+    for (const c of commands) {
+      if (c.trim().length === 0 || /[\n\r\0]/.test(c)) {
+        throw invalidArgument(`invalid ip batch line ${JSON.stringify(c)}: must be one non-empty line`);
+      }
+    }
+    const where = netns?.path ?? null;
+    const started = performance.now();
+    const args = opts.force ? ['-force', '-batch', '-'] : ['-batch', '-'];
+    const res = await this.run(netns, args, `${commands.join('\n')}\n`, opts.signal, commands[0]);
+    if (traceEnabled(TRACER)) {
+      this.log.info(
+        { op: 'batch', netns: where, commands, ms: performance.now() - started, code: res.code },
+        'ip batch',
+      );
+    }
+    if (res.code === 0) return;
+    const failure = parseBatchFailure(res.stderr);
+    if (failure && failure.line >= 1 && failure.line <= commands.length) {
+      throw new KernelCommandError({
+        command: commands[failure.line - 1],
+        stderr: failure.message,
+        netns: where,
+      });
+    }
+    throw new KernelCommandError({
+      command: '',
+      stderr: oneLine(res.stderr) || `exit code ${res.code}`,
+      netns: where,
+    });
+  }
+
+  async json<T>(netns: NetnsRef | null, args: readonly string[], opts: RunOptions = {}): Promise<T> {
+    this.checkOpen();
+    const where = netns?.path ?? null;
+    const started = performance.now();
+    const ipArgs = ['-json', ...args];
+    const command = ipArgs.join(' ');
+    const res = await this.run(netns, ipArgs, null, opts.signal, command);
+    if (traceEnabled(TRACER)) {
+      this.log.info(
+        { op: 'json', netns: where, args, ms: performance.now() - started, code: res.code },
+        'ip json',
+      );
+    }
+    if (res.code !== 0) {
+      throw new KernelCommandError({
+        command,
+        stderr: oneLine(res.stderr) || `exit code ${res.code}`,
+        netns: where,
+      });
+    }
+    const text = res.stdout.trim();
+    if (text === '') return [] as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (e) {
+      throw internal(
+        `failed to parse the output of "ip ${command}" in ${where ?? 'the current network namespace'}`,
+        e,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new NsmError(status.FAILED_PRECONDITION, 'ip runner is closed');
+  }
+
+  private run(
+    netns: NetnsRef | null,
+    ipArgs: readonly string[],
+    input: string | null,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<ProcessResult> {
+    const where = netns?.path ?? null;
+    const [bin, ...argv] = ipArgv(netns, ipArgs, this.opts);
+    return new Promise<ProcessResult>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(
+          new KernelCommandError({ command: what, stderr: 'aborted', netns: where, code: status.CANCELLED }),
+        );
+        return;
+      }
+      const child = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let settled = false;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const fail = (code: status, why: string, cause?: unknown) =>
+        finish(() => {
+          child.kill('SIGKILL');
+          reject(new KernelCommandError({ command: what, stderr: why, netns: where, code, cause }));
+        });
+      const onAbort = () => fail(status.CANCELLED, 'aborted');
+      const timer = setTimeout(
+        () => fail(status.DEADLINE_EXCEEDED, `timed out after ${this.opts.timeoutMs} ms`),
+        this.opts.timeoutMs,
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (e) => fail(status.INTERNAL, `cannot start ${bin}: ${e.message}`, e));
+      child.on('close', (code) =>
+        finish(() =>
+          resolve({
+            code,
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(err).toString('utf8'),
+          }),
+        ),
+      );
+      // ip exits early after a failing line; a write after that gets EPIPE, which is not our error.
+      child.stdin.on('error', () => {});
+      child.stdin.end(input ?? '');
+    });
+  }
+}
+
+function oneLine(s: string): string {
+  return s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join('; ');
+}

@@ -1,0 +1,321 @@
+// Turning a KERNEL mechanism's `inodeURL` into a namespace path the forwarder can enter.
+//
+// Node cannot receive a namespace fd over a unix socket (no SCM_RIGHTS), so a client describes its
+// namespace by identity and we find a path to it ourselves (like upstream's legacy forwarder, which
+// needs hostPID for the same reason):
+//
+//   file:///var/run/netns/NAME, file:///run/netns/NAME  a named namespace (ip netns add)
+//   file:///proc/PID/ns/net                             a process's namespace
+//   inode://DEV/INO                                     st_dev/st_ino of the namespace, as
+//                                                       fs.statSync('/proc/self/ns/net') reports them
+//
+// The URL comes from the network, so it is checked before anything enters it: only those two places
+// (after resolving "..", percent-encoding and symlinks), only files on nsfs, and only *network*
+// namespaces (a named file's type comes from /proc/self/mountinfo, a /proc link's from readlink
+// "net:[INO]"). Anything else is INVALID_ARGUMENT; a well-formed URL naming nothing is NOT_FOUND.
+//
+// inode:// is resolved by scanning /var/run/netns/* first (a name survives its processes) and then
+// /proc/*/ns/net (lowest PID first: the oldest process is the likeliest to stay). What a /proc scan
+// sees is cached (inode → path), and a cached path is re-checked before it is returned because PIDs
+// get reused.
+import { statSync } from 'node:fs';
+import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { status } from '@grpc/grpc-js';
+import { getErrorMessage, invalidArgument, NsmError, notFound } from '../errors/index.js';
+import { NETNS_RUN_DIR } from './iproute2.js';
+
+/** Where named namespaces live; /var/run is usually a symlink to /run. */
+const NETNS_DIRS = [NETNS_RUN_DIR, '/run/netns'];
+const OWN_NETNS = '/proc/self/ns/net';
+/** Upper bound on remembered inode → path entries; the cache is cleared when it grows past this. */
+export const NETNS_CACHE_MAX_ENTRIES = 4096;
+/** How many /proc/PID/ns/net links are read at once during a scan. */
+const PROC_SCAN_CONCURRENCY = 64;
+
+export interface ResolvedNetns {
+  /** A path to enter the namespace with: /var/run/netns/NAME or /proc/PID/ns/net. */
+  readonly path: string;
+  /** The namespace's identity, "inode://DEV/INO". */
+  readonly inode: string;
+}
+
+export interface NetnsResolver {
+  resolve(inodeURL: string): Promise<ResolvedNetns>;
+}
+
+export interface NetnsResolverOptions {
+  /** Root of procfs (tests only). */
+  readonly procDir?: string;
+  /** Directories holding named namespaces, preferred in this order. */
+  readonly netnsDirs?: readonly string[];
+}
+
+/** "inode://DEV/INO" of this process's own network namespace, for a client describing itself. */
+export function ownNetnsInodeURL(): string {
+  return netnsInodeURL(OWN_NETNS);
+}
+
+/** "inode://DEV/INO" of the namespace at path (follows /proc magic links). */
+export function netnsInodeURL(path: string): string {
+  const st = statSync(path, { bigint: true });
+  return inodeURL(st.dev, st.ino);
+}
+
+let defaultResolver: NetnsResolver | undefined;
+
+/** Resolves with a shared resolver (and its cache). */
+export function resolveNetns(inodeURL: string): Promise<ResolvedNetns> {
+  defaultResolver ??= newNetnsResolver();
+  return defaultResolver.resolve(inodeURL);
+}
+
+export function newNetnsResolver(opts: NetnsResolverOptions = {}): NetnsResolver {
+  return new Resolver(opts.procDir ?? '/proc', opts.netnsDirs ?? NETNS_DIRS);
+}
+
+function inodeURL(dev: bigint, ino: bigint): string {
+  return `inode://${dev}/${ino}`;
+}
+
+function isErrno(e: unknown, ...codes: string[]): boolean {
+  return typeof e === 'object' && e !== null && codes.includes((e as { code?: string }).code ?? '');
+}
+
+function bad(url: string, why: string): never {
+  throw invalidArgument(`invalid netns inodeURL ${JSON.stringify(url)}: ${why}`);
+}
+
+class Resolver implements NetnsResolver {
+  /** "DEV/INO" → a /proc/PID/ns/net that pointed to it when last seen. */
+  private readonly cache = new Map<string, string>();
+
+  constructor(
+    private readonly procDir: string,
+    private readonly netnsDirs: readonly string[],
+  ) {}
+
+  async resolve(url: string): Promise<ResolvedNetns> {
+    if (typeof url !== 'string' || url.length === 0) bad(String(url), 'must not be empty');
+    if (url.startsWith('inode://')) return this.resolveInode(url);
+    if (url.startsWith('file:')) return this.resolveFile(url);
+    bad(url, 'scheme must be file:// or inode://');
+  }
+
+  // ---- file://
+
+  private async resolveFile(url: string): Promise<ResolvedNetns> {
+    let path: string;
+    try {
+      // Decodes %xx, rejects a host and encoded '/', and (via WHATWG URL) resolves "." and "..".
+      path = fileURLToPath(new URL(url));
+    } catch (e) {
+      bad(url, `malformed file URL (${getErrorMessage(e)})`);
+    }
+    if (/[\0\n\r]/.test(path)) bad(url, 'path contains control characters');
+
+    const proc = this.procPid(path);
+    if (proc !== undefined) return this.checkProcNetns(url, proc);
+    if (this.netnsDirs.some((d) => path.startsWith(`${d}/`))) return this.checkNamedNetns(url, path);
+    if (/^\/proc\/(self|thread-self)\//.test(path)) {
+      bad(url, "/proc/self names the resolver's own process, not the client's; send inode://DEV/INO instead");
+    }
+    bad(url, 'path must be /proc/<pid>/ns/net or /var/run/netns/<name>');
+  }
+
+  private procPid(path: string): string | undefined {
+    const prefix = `${this.procDir}/`;
+    if (!path.startsWith(prefix)) return undefined;
+    return /^(\d+)\/ns\/net$/.exec(path.slice(prefix.length))?.[1];
+  }
+
+  private async checkProcNetns(url: string, pid: string): Promise<ResolvedNetns> {
+    const path = `${this.procDir}/${pid}/ns/net`;
+    let link: string;
+    try {
+      link = await readlink(path);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ESRCH')) throw notFound(`no process ${pid} for netns ${JSON.stringify(url)}`);
+      throw new NsmError(status.INTERNAL, `failed to read ${path}: ${getErrorMessage(e)}`, { cause: e });
+    }
+    if (!/^net:\[\d+\]$/.test(link)) bad(url, `${path} is not a network namespace (${link})`);
+    const st = await this.statNs(url, path);
+    return { path, inode: inodeURL(st.dev, st.ino) };
+  }
+
+  private async checkNamedNetns(url: string, path: string): Promise<ResolvedNetns> {
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (name === '' || !this.netnsDirs.includes(path.slice(0, path.lastIndexOf('/')))) {
+      bad(url, 'path must be /var/run/netns/<name> with a single path component');
+    }
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw notFound(`network namespace ${path} does not exist`);
+      throw new NsmError(status.INTERNAL, `failed to resolve ${path}: ${getErrorMessage(e)}`, { cause: e });
+    }
+    // Symlinks are resolved now: the file itself must sit directly in a netns directory.
+    const dirs = await this.realNetnsDirs();
+    const realDir = real.slice(0, real.lastIndexOf('/'));
+    const realName = real.slice(real.lastIndexOf('/') + 1);
+    const spelled = dirs.get(realDir);
+    if (spelled === undefined)
+      bad(url, `${path} resolves to ${real}, outside ${this.netnsDirs.join(' and ')}`);
+    const st = await this.statNs(url, real);
+    const mounts = await this.nsfsMounts();
+    const type = mounts === undefined ? 'net' : mounts.get(real);
+    if (type === undefined) bad(url, `${path} is not a mounted namespace`);
+    if (type !== 'net') bad(url, `${path} is a ${type} namespace, not a network namespace`);
+    // Prefer the /var/run/netns spelling: iproute2 can then enter it by name (`ip -n NAME`), without nsenter.
+    return { path: `${spelled}/${realName}`, inode: inodeURL(st.dev, st.ino) };
+  }
+
+  /** Stats a candidate and insists it is on nsfs (same device as our own netns). */
+  private async statNs(url: string, path: string): Promise<{ dev: bigint; ino: bigint }> {
+    let st: { dev: bigint; ino: bigint };
+    try {
+      st = await stat(path, { bigint: true });
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ESRCH')) throw notFound(`network namespace ${path} does not exist`);
+      throw new NsmError(status.INTERNAL, `failed to stat ${path}: ${getErrorMessage(e)}`, { cause: e });
+    }
+    if (st.dev !== this.nsfsDev()) bad(url, `${path} is not a network namespace (not on nsfs)`);
+    return st;
+  }
+
+  private nsfsDev(): bigint {
+    return statSync(`${this.procDir}/self/ns/net`, { bigint: true }).dev;
+  }
+
+  /** Real path of each netns directory → the spelling we return (the first configured one). */
+  private async realNetnsDirs(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const d of this.netnsDirs) {
+      try {
+        const r = await realpath(d);
+        if (!out.has(r)) out.set(r, d);
+      } catch {
+        // a missing directory simply holds no namespaces
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Mount point → namespace type ("net", "uts", ...) of every nsfs mount in our mountinfo; undefined
+   * when mountinfo cannot be read (then st_dev on nsfs is all we can check).
+   */
+  private async nsfsMounts(): Promise<Map<string, string> | undefined> {
+    let text: string;
+    try {
+      text = await readFile(`${this.procDir}/self/mountinfo`, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const out = new Map<string, string>();
+    for (const line of text.split('\n')) {
+      // "43 42 0:4 net:[4026532177] /run/netns/x rw shared:2 - nsfs nsfs rw"
+      const f = line.split(' ');
+      const sep = f.indexOf('-', 6);
+      if (sep < 0 || f[sep + 1] !== 'nsfs') continue;
+      // Later lines are mounted on top of earlier ones, so the last one for a path is what a path lookup sees.
+      out.set(unescapeMount(f[4]), /^(\w+):\[\d+\]$/.exec(f[3])?.[1] ?? 'unknown');
+    }
+    return out;
+  }
+
+  // ---- inode://
+
+  private async resolveInode(url: string): Promise<ResolvedNetns> {
+    const m = /^inode:\/\/(\d{1,20})\/(\d{1,20})$/.exec(url);
+    if (!m) bad(url, 'must be inode://<dev>/<ino> with decimal numbers');
+    const dev = BigInt(m[1]);
+    const ino = BigInt(m[2]);
+    if (dev !== this.nsfsDev()) throw notFound(`no network namespace ${url}: device ${dev} is not nsfs`);
+    const found = (await this.scanNamed(dev, ino)) ?? (await this.findProc(dev, ino));
+    if (found === undefined) throw notFound(`no network namespace ${url}: no named netns or process uses it`);
+    return { path: found, inode: url };
+  }
+
+  /** Named namespaces are few and preferred, so they are always scanned (no cache to go stale). */
+  private async scanNamed(dev: bigint, ino: bigint): Promise<string | undefined> {
+    const mounts = await this.nsfsMounts();
+    for (const [real, spelled] of await this.realNetnsDirs()) {
+      let names: string[];
+      try {
+        names = await readdir(real);
+      } catch {
+        continue;
+      }
+      for (const name of names.sort()) {
+        try {
+          const st = await stat(`${real}/${name}`, { bigint: true });
+          const type = mounts === undefined ? 'net' : mounts.get(`${real}/${name}`);
+          if (st.dev === dev && st.ino === ino && type === 'net') return `${spelled}/${name}`;
+        } catch {
+          // vanished while scanning
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private async findProc(dev: bigint, ino: bigint): Promise<string | undefined> {
+    const key = `${dev}/${ino}`;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) {
+      if (await this.stillIs(cached, dev, ino)) return cached;
+      this.cache.delete(key);
+    }
+    let entries: string[];
+    try {
+      entries = await readdir(this.procDir);
+    } catch (e) {
+      throw new NsmError(status.INTERNAL, `failed to list ${this.procDir}: ${getErrorMessage(e)}`, {
+        cause: e,
+      });
+    }
+    const pids = entries.filter((e) => /^\d+$/.test(e)).sort((a, b) => Number(a) - Number(b));
+    for (let i = 0; i < pids.length; i += PROC_SCAN_CONCURRENCY) {
+      const chunk = pids.slice(i, i + PROC_SCAN_CONCURRENCY);
+      const links = await Promise.all(
+        chunk.map((pid) => readlink(`${this.procDir}/${pid}/ns/net`).catch(() => undefined)),
+      );
+      for (let j = 0; j < chunk.length; j++) {
+        const m = links[j] === undefined ? null : /^net:\[(\d+)\]$/.exec(links[j] as string);
+        if (!m) continue;
+        const path = `${this.procDir}/${chunk[j]}/ns/net`;
+        // Remember every namespace seen (lowest PID wins), so the next lookup usually needs no scan.
+        this.remember(`${dev}/${m[1]}`, path);
+        // The process may exit (and its PID be reused) at any time: confirm by stat before answering.
+        if (BigInt(m[1]) === ino && (await this.stillIs(path, dev, ino))) {
+          this.cache.set(key, path);
+          return path;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private async stillIs(path: string, dev: bigint, ino: bigint): Promise<boolean> {
+    try {
+      if (!/^net:\[\d+\]$/.test(await readlink(path))) return false;
+      const st = await stat(path, { bigint: true });
+      return st.dev === dev && st.ino === ino;
+    } catch {
+      return false;
+    }
+  }
+
+  private remember(key: string, path: string): void {
+    if (this.cache.has(key)) return;
+    if (this.cache.size >= NETNS_CACHE_MAX_ENTRIES) this.cache.clear();
+    this.cache.set(key, path);
+  }
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+function unescapeMount(s: string | undefined): string {
+  return (s ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+}

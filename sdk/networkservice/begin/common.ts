@@ -1,0 +1,27 @@
+import { type Context, value, withValue } from '../../core/context.js';
+import type { Connection, NetworkServiceRequest } from '../../core/types.js';
+
+/** Re-enters the chain right after begin, serialised with every other event of the connection. */
+export interface EventFactory {
+  /** Re-requests with the last request; with `reselect`, closes first and asks for a new endpoint. */
+  request(opts?: { reselect?: boolean }): Promise<Connection | undefined>;
+  close(): Promise<void>;
+}
+
+const FACTORY_KEY = Symbol('begin-event-factory');
+
+export function withEventFactory(ctx: Context, f: EventFactory): Context {
+  return withValue(ctx, FACTORY_KEY, f);
+}
+
+export function fromContext(ctx: Context): EventFactory | undefined {
+  return value<EventFactory>(ctx, FACTORY_KEY);
+}
+
+export function cloneConnection(c: Connection): Connection {
+  return structuredClone(c);
+}
+
+export function cloneRequest(r: NetworkServiceRequest): NetworkServiceRequest {
+  return structuredClone(r);
+}

@@ -1,0 +1,173 @@
+// begin serialises all events of one connection (Request, Close, and the mid-chain events that
+// refresh, timeout and heal fire) so they run one at a time, in order. It remembers the last
+// request and the last connection the chain returned, so that:
+//  - Close always carries the last good connection, whatever the caller sent;
+//  - elements after begin can re-enter the chain from here with `begin.fromContext(ctx)`.
+// It is the second element of every chain, after updatepath (which fixes the connection id).
+import { type Context, postpone, withTimeout } from '../../core/context.js';
+import * as next from '../../core/next.js';
+import type { Connection, NetworkServiceElement, NetworkServiceRequest } from '../../core/types.js';
+import { invalidArgument } from '../../errors/index.js';
+import { logger } from '../../tools/log.js';
+import { cloneConnection, cloneRequest, type EventFactory, withEventFactory } from './common.js';
+
+const log = logger('begin');
+const EVENT_TIMEOUT_MS = 15_000;
+
+interface ConnectionState {
+  tail: Promise<unknown>;
+  lastRequest?: NetworkServiceRequest;
+  lastConn?: Connection;
+  /** The chain after begin, captured from the first request so events can re-enter it. */
+  following?: NetworkServiceElement;
+  values?: Context['values'];
+  closed: boolean;
+  factory: EventFactory;
+}
+
+export interface BeginOptions {
+  /** Client side: how to change a request when reselecting (default: upstream's reselect). */
+  reselect?: (req: NetworkServiceRequest) => void;
+}
+
+export function defaultReselect(req: NetworkServiceRequest): void {
+  if (!req.connection) return;
+  req.connection.mechanism = undefined;
+  req.connection.networkServiceEndpointName = '';
+  req.connection.state = 3; // RESELECT_REQUESTED
+}
+
+class Begin implements NetworkServiceElement {
+  private readonly states = new Map<string, ConnectionState>();
+
+  constructor(private readonly opts: BeginOptions) {}
+
+  private state(id: string): ConnectionState {
+    let s = this.states.get(id);
+    if (!s) {
+      const created: ConnectionState = {
+        tail: Promise.resolve(),
+        closed: false,
+        factory: {
+          request: (o) => this.event(id, () => this.replay(created, o?.reselect ?? false)),
+          close: () => this.event(id, () => this.replayClose(created)),
+        },
+      };
+      s = created;
+      this.states.set(id, s);
+    }
+    return s;
+  }
+
+  /** Runs fn after every earlier event of this connection has finished. */
+  private serial<T>(id: string, fn: (s: ConnectionState) => Promise<T>): Promise<T> {
+    const s = this.state(id);
+    const run = s.tail.then(
+      () => fn(s),
+      () => fn(s),
+    );
+    s.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private event<T>(id: string, fn: () => Promise<T>): Promise<T | undefined> {
+    if (!this.states.has(id)) return Promise.resolve(undefined);
+    return this.serial(id, async (s) => (s.closed ? undefined : fn()));
+  }
+
+  async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    const id = req.connection?.id;
+    if (!id) throw invalidArgument('request has no connection id (is updatepath before begin?)');
+    return this.serial(id, async (s) => {
+      s.closed = false;
+      const following = next.server(ctx);
+      const conn = await following.request(withEventFactory(ctx, s.factory), req);
+      s.following = following;
+      s.values = ctx.values;
+      s.lastRequest = cloneRequest(req);
+      s.lastConn = cloneConnection(conn);
+      return conn;
+    }).finally(() => this.forgetIfIdle(id));
+  }
+
+  async close(ctx: Context, conn: Connection): Promise<void> {
+    const id = conn.id;
+    await this.serial(id, async (s) => {
+      const toClose = s.lastConn ? cloneConnection(s.lastConn) : conn;
+      if (s.lastConn && conn.path) toClose.path = conn.path;
+      s.closed = true;
+      try {
+        await next.server(ctx).close(withEventFactory(ctx, s.factory), toClose);
+      } finally {
+        s.lastConn = undefined;
+        s.lastRequest = undefined;
+        s.following = undefined;
+      }
+    }).finally(() => this.forgetIfIdle(id));
+  }
+
+  /** Drops the state of a connection that has nothing to remember and nothing queued. */
+  private forgetIfIdle(id: string): void {
+    const s = this.states.get(id);
+    if (!s || s.lastConn) return;
+    const tail = s.tail;
+    void tail.then(() => {
+      const now = this.states.get(id);
+      if (now && now.tail === tail && !now.lastConn) this.states.delete(id);
+    });
+  }
+
+  private async replay(s: ConnectionState, reselect: boolean): Promise<Connection | undefined> {
+    if (!s.following || !s.lastRequest || !s.lastConn) return undefined;
+    const { ctx, cancel } = this.eventContext(s);
+    try {
+      if (reselect) {
+        await s.following.close(ctx, cloneConnection(s.lastConn)).catch((e: unknown) => {
+          log.debug({ err: e, id: s.lastConn?.id }, 'close before reselect failed');
+        });
+      }
+      const req = cloneRequest(s.lastRequest);
+      req.connection = cloneConnection(s.lastConn);
+      if (reselect) (this.opts.reselect ?? defaultReselect)(req);
+      const conn = await s.following.request(withEventFactory(ctx, s.factory), req);
+      s.lastRequest = cloneRequest(req);
+      s.lastConn = cloneConnection(conn);
+      return conn;
+    } finally {
+      cancel();
+    }
+  }
+
+  private async replayClose(s: ConnectionState): Promise<void> {
+    if (!s.following || !s.lastConn) return;
+    const { ctx, cancel } = this.eventContext(s);
+    const following = s.following;
+    const conn = cloneConnection(s.lastConn);
+    s.closed = true;
+    s.lastConn = undefined;
+    s.lastRequest = undefined;
+    s.following = undefined;
+    try {
+      await following.close(withEventFactory(ctx, s.factory), conn);
+    } finally {
+      cancel();
+      this.forgetIfIdle(conn.id);
+    }
+  }
+
+  private eventContext(s: ConnectionState) {
+    const base: Context = { signal: new AbortController().signal, values: s.values ?? new Map() };
+    return withTimeout(postpone(base)().ctx, EVENT_TIMEOUT_MS);
+  }
+
+  get size(): number {
+    return this.states.size;
+  }
+}
+
+export function newServer(opts: BeginOptions = {}): NetworkServiceElement & { readonly size: number } {
+  return new Begin(opts);
+}
+
+/** The client side behaves the same; it is separate so client chains read like upstream's. */
+export const newClient = newServer;

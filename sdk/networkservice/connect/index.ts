@@ -1,0 +1,1 @@
+export { newServer } from './server.js';

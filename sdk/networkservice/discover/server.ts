@@ -1,0 +1,74 @@
+// discover finds the endpoints that can serve a request, for roundrobin to choose from. It runs
+// in the forwarder (as upstream), asking the local nsmgr's registry, which answers local endpoints
+// with their own socket URL and remote ones with their node's nsmgr URL.
+//  - A request that names its endpoint (a refresh, or a remote hop) gets exactly that endpoint.
+//  - Otherwise: the NetworkService's matches pick candidates by labels (matchutils), and the
+//    service's payload is copied into the connection.
+import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
+import { type Context, value, withValue } from '../../core/context.js';
+import * as next from '../../core/next.js';
+import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
+import { invalidArgument, notFound } from '../../errors/index.js';
+import { matchEndpoints } from '../../tools/matchutils/index.js';
+import type { Finder } from './common.js';
+
+const CANDIDATES_KEY = Symbol('discover-candidates');
+
+export const DEFAULT_PAYLOAD = 'ETHERNET';
+
+export function withCandidates(ctx: Context, nses: NetworkServiceEndpoint[]): Context {
+  return withValue(ctx, CANDIDATES_KEY, nses);
+}
+
+export function candidates(ctx: Context): NetworkServiceEndpoint[] | undefined {
+  return value<NetworkServiceEndpoint[]>(ctx, CANDIDATES_KEY);
+}
+
+class DiscoverServer implements NetworkServiceServer {
+  constructor(private readonly finder: Finder) {}
+
+  async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    const conn = req.connection!;
+    if (!conn.networkService) throw invalidArgument('connection.network_service is empty');
+    const nseName = conn.networkServiceEndpointName;
+    if (nseName) {
+      const found = await this.finder.endpoints(ctx, { name: nseName });
+      const nse = found.find((e) => e.name === nseName);
+      if (!nse) {
+        throw notFound(
+          `network service endpoint "${nseName}" (for service "${conn.networkService}") not found`,
+        );
+      }
+      conn.payload ||= DEFAULT_PAYLOAD;
+      return next.server(ctx).request(withCandidates(ctx, [nse]), req);
+    }
+    const [ns, nses] = await Promise.all([
+      this.finder.networkService(ctx, conn.networkService),
+      this.finder.endpoints(ctx, { networkServiceNames: [conn.networkService] }),
+    ]);
+    if (!ns && nses.length === 0) throw notFound(`network service "${conn.networkService}" not found`);
+    if (ns?.payload && conn.payload && ns.payload !== conn.payload) {
+      throw invalidArgument(
+        `connection.payload "${conn.payload}" does not match the payload "${ns.payload}" of network service "${ns.name}"`,
+      );
+    }
+    conn.payload = ns?.payload || conn.payload || DEFAULT_PAYLOAD;
+    if (nses.length === 0)
+      throw notFound(`no endpoints are registered for network service "${conn.networkService}"`);
+    const matched = matchEndpoints(ns, nses, conn.labels ?? {});
+    if (matched.length === 0) {
+      throw notFound(
+        `no endpoint of network service "${conn.networkService}" matches the labels ${JSON.stringify(conn.labels ?? {})}`,
+      );
+    }
+    return next.server(ctx).request(withCandidates(ctx, matched), req);
+  }
+
+  close(ctx: Context, conn: Connection): Promise<void> {
+    return next.server(ctx).close(ctx, conn);
+  }
+}
+
+export function newServer(finder: Finder): NetworkServiceServer {
+  return new DiscoverServer(finder);
+}

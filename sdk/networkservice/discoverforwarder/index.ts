@@ -1,0 +1,1 @@
+export { type DiscoverForwarderOptions, FORWARDER_SERVICE_NAME, newServer } from './server.js';

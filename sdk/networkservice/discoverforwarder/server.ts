@@ -1,0 +1,100 @@
+// discoverforwarder (nsmgr) picks the local forwarder that will carry a connection: the forwarders
+// registered through this nsmgr (service "forwarder", url = this nsmgr's URL), filtered by the
+// NetworkService's forwarder selector (matches[].metadata.labels). The choice sticks to the
+// connection (metadata) until a reselect; after an nsmgr restart the forwarder named in the next
+// path segment is preferred, so existing connections stay on the forwarder that owns them.
+import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
+import type { Context } from '../../core/context.js';
+import * as next from '../../core/next.js';
+import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
+import { getErrorCode, getErrorMessage, NsmError, unavailable } from '../../errors/index.js';
+import { matchForwarders } from '../../tools/matchutils/index.js';
+import { withClientURL } from '../clienturl/index.js';
+import type { Finder } from '../discover/common.js';
+import * as metadata from '../metadata/index.js';
+
+export const FORWARDER_SERVICE_NAME = 'forwarder';
+const SELECTED_KEY = Symbol('discoverforwarder-selected');
+const RESELECT_REQUESTED = 3;
+
+interface Selected {
+  name: string;
+  url: string;
+}
+
+export interface DiscoverForwarderOptions {
+  finder: Finder;
+  /** This nsmgr's public URL: forwarders registered through it are the local ones. */
+  nsmgrURL: string;
+  forwarderServiceName?: string;
+}
+
+class DiscoverForwarderServer implements NetworkServiceServer {
+  private readonly serviceName: string;
+
+  constructor(private readonly opts: DiscoverForwarderOptions) {
+    this.serviceName = opts.forwarderServiceName ?? FORWARDER_SERVICE_NAME;
+  }
+
+  async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    const conn = req.connection!;
+    if (conn.state === RESELECT_REQUESTED) metadata.loadAndDelete(ctx, false, SELECTED_KEY);
+    const sticky = metadata.load<Selected>(ctx, false, SELECTED_KEY);
+    if (sticky) return next.server(ctx).request(withClientURL(ctx, sticky.url), req);
+
+    const [forwarders, ns] = await Promise.all([
+      this.opts.finder.endpoints(ctx, { networkServiceNames: [this.serviceName], url: this.opts.nsmgrURL }),
+      this.opts.finder.networkService(ctx, conn.networkService),
+    ]);
+    const usable = matchForwarders(ns, forwarders, conn.labels ?? {}, { serviceName: this.serviceName });
+    if (usable.length === 0) {
+      throw unavailable(
+        forwarders.length === 0
+          ? 'no forwarder is registered on this node'
+          : `no forwarder on this node matches the forwarder selector of network service "${conn.networkService}"`,
+      );
+    }
+    const failures: string[] = [];
+    let lastError: unknown;
+    for (const fwd of this.order(conn, usable)) {
+      try {
+        const result = await next.server(ctx).request(withClientURL(ctx, fwd.url), req);
+        metadata.store<Selected>(ctx, false, SELECTED_KEY, { name: fwd.name, url: fwd.url });
+        return result;
+      } catch (e) {
+        lastError = e;
+        failures.push(`${fwd.name}: ${getErrorMessage(e)}`);
+        if (ctx.signal.aborted) break;
+      }
+    }
+    if (usable.length === 1) throw lastError;
+    throw new NsmError(getErrorCode(lastError), `all forwarders have failed: ${failures.join('; ')}`, {
+      cause: lastError,
+    });
+  }
+
+  async close(ctx: Context, conn: Connection): Promise<void> {
+    let selected = metadata.loadAndDelete<Selected>(ctx, false, SELECTED_KEY);
+    if (!selected) {
+      // Not ours in memory (e.g. nsmgr restarted): find the forwarder the path names.
+      const name = conn.path?.pathSegments[(conn.path?.index ?? 0) + 1]?.name;
+      if (name) {
+        const found = await this.opts.finder.endpoints(ctx, { name }).catch(() => []);
+        const fwd = found.find((f) => f.name === name);
+        if (fwd) selected = { name: fwd.name, url: fwd.url };
+      }
+    }
+    await next.server(ctx).close(selected ? withClientURL(ctx, selected.url) : ctx, conn);
+  }
+
+  /** The forwarder named in the next path segment first, then the rest in registry order. */
+  private order(conn: Connection, forwarders: NetworkServiceEndpoint[]): NetworkServiceEndpoint[] {
+    const named = conn.path?.pathSegments[(conn.path?.index ?? 0) + 1]?.name;
+    const preferred = forwarders.filter((f) => f.name === named);
+    return [...preferred, ...forwarders.filter((f) => f.name !== named)];
+  }
+}
+
+export function newServer(opts: DiscoverForwarderOptions): NetworkServiceServer {
+  return new DiscoverForwarderServer(opts);
+}

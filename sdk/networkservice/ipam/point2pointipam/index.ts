@@ -1,0 +1,1 @@
+export { emptyIpContext, newServer } from './server.js';

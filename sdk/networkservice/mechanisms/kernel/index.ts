@@ -1,0 +1,2 @@
+export { type KernelClientOptions, newClient } from './client.js';
+export { newServer } from './server.js';

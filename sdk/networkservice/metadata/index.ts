@@ -1,0 +1,2 @@
+export { load, loadAndDelete, map, store } from './metadata.js';
+export { newServer } from './server.js';

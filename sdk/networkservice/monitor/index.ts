@@ -1,0 +1,3 @@
+export { matchesSelector } from './common.js';
+export { ConnectionMonitor } from './monitor.js';
+export { newServer } from './server.js';

@@ -1,0 +1,50 @@
+// Path bookkeeping shared by the server and client updatepath elements. The rules match upstream
+// so that a path built by an upstream hop and one built by ours read the same:
+//  - no segments: add ours at index 0 (id = connection id, or a new uuid);
+//  - the current segment is ours (a refresh): keep it;
+//  - otherwise the current segment must belong to the caller (its id = connection id); step to the
+//    next segment, reusing it if it already has our name, replacing it if not, appending if absent.
+import { randomUUID } from 'node:crypto';
+import type { Connection } from '../../../api/gen/networkservice/connection.js';
+import { invalidArgument } from '../../errors/index.js';
+
+/** Updates conn.path and conn.id in place; returns the index of the caller's segment. */
+export function updatePath(conn: Connection, name: string): number {
+  conn.path ??= { index: 0, pathSegments: [] };
+  const path = conn.path;
+  if (path.pathSegments.length === 0) {
+    path.index = 0;
+    if (!conn.id) conn.id = randomUUID();
+    path.pathSegments.push({ name, id: conn.id, token: '', expires: undefined, metrics: {} });
+    return 0;
+  }
+  const current = path.pathSegments[path.index];
+  if (current && current.name === name) {
+    conn.id = current.id;
+    return path.index;
+  }
+  const nextIndex = path.index + 1;
+  if (nextIndex > path.pathSegments.length) {
+    throw invalidArgument(
+      `path.index ${path.index} is out of range: the path has ${path.pathSegments.length} segments`,
+    );
+  }
+  if (current.id !== conn.id) {
+    throw invalidArgument(
+      `connection id "${conn.id}" does not match the id "${current.id}" of the current path segment ${path.index}`,
+    );
+  }
+  const following = path.pathSegments[nextIndex];
+  if (following && following.name !== name) {
+    following.name = name;
+    following.id = randomUUID();
+  }
+  path.index = nextIndex;
+  if (nextIndex >= path.pathSegments.length) {
+    conn.id = randomUUID();
+    path.pathSegments.push({ name, id: conn.id, token: '', expires: undefined, metrics: {} });
+  } else {
+    conn.id = path.pathSegments[nextIndex].id;
+  }
+  return nextIndex - 1;
+}

@@ -1,0 +1,36 @@
+// updatepath is the first element of every chain: it makes this hop's path segment current and
+// sets Connection.id to that segment's id, so every element after it sees this hop's id. On the
+// way back it restores the caller's index and id, so the caller gets its own view back.
+import type { Context } from '../../core/context.js';
+import * as next from '../../core/next.js';
+import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
+import { invalidArgument } from '../../errors/index.js';
+import { updatePath } from './common.js';
+
+class UpdatePathServer implements NetworkServiceServer {
+  constructor(private readonly name: string) {}
+
+  async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    if (!req.connection) throw invalidArgument('request has no connection');
+    const callerIndex = updatePath(req.connection, this.name);
+    const conn = await next.server(ctx).request(ctx, req);
+    restoreCaller(conn, callerIndex);
+    return conn;
+  }
+
+  async close(ctx: Context, conn: Connection): Promise<void> {
+    updatePath(conn, this.name);
+    await next.server(ctx).close(ctx, conn);
+  }
+}
+
+export function restoreCaller(conn: Connection, callerIndex: number): void {
+  if (!conn.path) return;
+  conn.path.index = callerIndex;
+  conn.id = conn.path.pathSegments[callerIndex]?.id ?? conn.id;
+}
+
+export function newServer(name: string): NetworkServiceServer {
+  if (!name) throw new Error('updatepath: name is required');
+  return new UpdatePathServer(name);
+}

@@ -1,0 +1,1 @@
+export { newNseServer } from './server.js';

@@ -1,0 +1,76 @@
+// owner keeps one endpoint name to one owner, identified by the endpoint's URL. A Register for a
+// name that is held (registered and not expired) under a different URL is refused with
+// ALREADY_EXISTS; the same URL again is a refresh. An Unregister that names a different URL is
+// refused with PERMISSION_DENIED (an empty URL is accepted). Once the holder unregisters or its lease
+// passes, anyone may take the name. It sits after begin, so calls for one name are serialised, and
+// before expire, so it learns each lease's end from the Register response and sees expiries as
+// Unregisters.
+import { status } from '@grpc/grpc-js';
+import type {
+  NetworkServiceEndpoint,
+  NetworkServiceEndpointQuery,
+  NetworkServiceEndpointResponse,
+} from '../../../api/gen/registry/registry.js';
+import { clock } from '../../core/clock.js';
+import type { Context } from '../../core/context.js';
+import * as next from '../../core/next.js';
+import type { NseRegistry } from '../../core/types.js';
+import { alreadyExists, NsmError } from '../../errors/index.js';
+
+interface Holder {
+  url: string;
+  /** Epoch ms when the holder's lease ends; undefined when the chain sets none. */
+  expiresAt?: number;
+}
+
+type Nse = NetworkServiceEndpoint;
+const following = (ctx: Context) =>
+  next.registry<Nse, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse>(ctx);
+
+class Owner implements NseRegistry {
+  private readonly holders = new Map<string, Holder>();
+
+  /** The current holder of `name`, unless its lease has passed. */
+  private holder(ctx: Context, name: string): Holder | undefined {
+    const h = this.holders.get(name);
+    if (h?.expiresAt !== undefined && h.expiresAt <= clock(ctx).now()) {
+      this.holders.delete(name);
+      return undefined;
+    }
+    return h;
+  }
+
+  async register(ctx: Context, nse: Nse): Promise<Nse> {
+    const h = this.holder(ctx, nse.name);
+    if (h && h.url !== nse.url) {
+      throw alreadyExists(
+        `network service endpoint "${nse.name}" is already registered by another owner (url ${h.url})`,
+      );
+    }
+    const resp = await following(ctx).register(ctx, nse);
+    // The caller's URL, not the response's: later elements may rewrite it (localbypass).
+    this.holders.set(nse.name, { url: nse.url, expiresAt: resp.expirationTime?.getTime() });
+    return resp;
+  }
+
+  find(ctx: Context, query: NetworkServiceEndpointQuery, sink: (r: NetworkServiceEndpointResponse) => void) {
+    return following(ctx).find(ctx, query, sink);
+  }
+
+  async unregister(ctx: Context, nse: Nse): Promise<void> {
+    const h = this.holder(ctx, nse.name);
+    if (h && nse.url && h.url !== nse.url) {
+      throw new NsmError(
+        status.PERMISSION_DENIED,
+        `network service endpoint "${nse.name}" is registered by another owner (url ${h.url}), not by ${nse.url}`,
+      );
+    }
+    await following(ctx).unregister(ctx, nse);
+    this.holders.delete(nse.name);
+  }
+}
+
+/** Refuses to let a second owner (another URL) take or drop an endpoint name. */
+export function newNseServer(): NseRegistry {
+  return new Owner();
+}

@@ -1,0 +1,102 @@
+// Keeps an endpoint (or forwarder) registered: registers, then registers again at 2/3 of the time
+// left before the registry's expiration_time (upstream's NSE refresh), retrying with a capped
+// backoff while the nsmgr or registry is away. close() stops refreshing and unregisters.
+import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
+import { background, type Context, withTimeout } from '../../core/context.js';
+import type { NseRegistry } from '../../core/types.js';
+import { getErrorMessage } from '../../errors/index.js';
+import { logger } from '../../tools/log.js';
+
+const log = logger('registry-refresh');
+
+export const RETRY_MIN_MS = 100;
+export const RETRY_MAX_MS = 2_000;
+const CALL_TIMEOUT_MS = 5_000;
+/** Used when the registry returns no expiration_time. */
+const DEFAULT_REFRESH_MS = 20_000;
+
+export interface Registration {
+  readonly current: NetworkServiceEndpoint;
+  close(): Promise<void>;
+}
+
+export interface KeepRegisteredOptions {
+  /** How long to keep retrying the first registration before giving up (ms). */
+  startTimeoutMs?: number;
+}
+
+async function registerOnce(
+  registry: NseRegistry,
+  nse: NetworkServiceEndpoint,
+): Promise<NetworkServiceEndpoint> {
+  const { ctx, cancel } = withTimeout(background(), CALL_TIMEOUT_MS);
+  try {
+    return await registry.register(ctx, structuredClone(nse));
+  } finally {
+    cancel();
+  }
+}
+
+export async function keepRegistered(
+  registry: NseRegistry,
+  nse: NetworkServiceEndpoint,
+  opts: KeepRegisteredOptions = {},
+): Promise<Registration> {
+  const giveUpAt = Date.now() + (opts.startTimeoutMs ?? 30_000);
+  let delay = RETRY_MIN_MS;
+  let current: NetworkServiceEndpoint;
+  for (;;) {
+    try {
+      current = await registerOnce(registry, nse);
+      break;
+    } catch (e) {
+      if (Date.now() + delay > giveUpAt) throw e;
+      log.debug({ err: e, nse: nse.name }, 'registration failed; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+    }
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const schedule = (ms: number) => {
+    if (closed) return;
+    timer = setTimeout(refresh, Math.max(0, ms));
+  };
+  const refreshIn = (reg: NetworkServiceEndpoint) =>
+    reg.expirationTime ? ((reg.expirationTime.getTime() - Date.now()) * 2) / 3 : DEFAULT_REFRESH_MS;
+  let retryDelay = RETRY_MIN_MS;
+  const refresh = async () => {
+    try {
+      current = await registerOnce(registry, nse);
+      retryDelay = RETRY_MIN_MS;
+      schedule(refreshIn(current));
+    } catch (e) {
+      log.warn({ nse: nse.name, error: getErrorMessage(e) }, 'refreshing the registration failed; retrying');
+      schedule(retryDelay);
+      retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+    }
+  };
+  schedule(refreshIn(current));
+
+  return {
+    get current() {
+      return current;
+    },
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      const { ctx, cancel }: { ctx: Context; cancel: () => void } = withTimeout(
+        background(),
+        CALL_TIMEOUT_MS,
+      );
+      try {
+        await registry.unregister(ctx, current);
+      } catch (e) {
+        log.warn({ nse: nse.name, error: getErrorMessage(e) }, 'unregister failed');
+      } finally {
+        cancel();
+      }
+    },
+  };
+}

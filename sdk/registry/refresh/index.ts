@@ -1,0 +1,1 @@
+export { type KeepRegisteredOptions, keepRegistered, type Registration } from './client.js';

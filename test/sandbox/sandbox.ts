@@ -1,0 +1,359 @@
+// The sandbox: a mesh of "nodes" and "pods" on one machine, all real network namespaces, running
+// the real daemons as child processes. Used by `npm start` (examples/demo) and the e2e tests.
+//
+//   [<id>-net]  bridge br0 ── veth ── [<id>-node1] 10.X.Y.1  registry, nsmgr, forwarder
+//                          └─ veth ── [<id>-node2] 10.X.Y.2  nsmgr, forwarder
+//   pods: [<id>-<node>-<pod>] namespaces, each running an endpoint or a client
+//
+// Everything it creates carries its id; close() kills its processes and deletes its namespaces
+// (which deletes every veth and VXLAN netdev inside them) and its socket directory.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Connection } from '../../api/gen/networkservice/connection.js';
+import { ipBatch, links, listNetns, sh } from './shell.js';
+
+const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SCRIPTS = {
+  registry: join(DIST, 'registry', 'main.js'),
+  nsmgr: join(DIST, 'nsmgr', 'main.js'),
+  forwarder: join(DIST, 'forwarder', 'main.js'),
+  icmpResponder: join(DIST, 'examples', 'icmp-responder', 'main.js'),
+  nsc: join(DIST, 'examples', 'nsc', 'main.js'),
+  probe: join(DIST, 'test', 'sandbox', 'probe.js'),
+};
+const READY_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 3_000;
+
+export interface SandboxOptions {
+  nodes?: number;
+  /** Extra environment for every daemon (e.g. NSM_LOG_LEVEL, NSM_MAX_TOKEN_LIFETIME). */
+  env?: Record<string, string>;
+  /** Where daemon logs go (default: the sandbox's run directory). */
+  logDir?: string;
+}
+
+export class Daemon {
+  private exitPromise: Promise<number | null>;
+  exitCode: number | null | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+    readonly logFile: string,
+  ) {
+    this.exitPromise = new Promise((resolve) =>
+      proc.once('exit', (code, signal) => {
+        this.exitCode = code ?? (signal ? null : code);
+        resolve(code);
+      }),
+    );
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.running) this.proc.kill(signal);
+  }
+
+  exited(): Promise<number | null> {
+    return this.exitPromise;
+  }
+
+  /** SIGTERM, then SIGKILL after a grace period. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.kill('SIGTERM');
+    const timer = setTimeout(() => this.kill('SIGKILL'), STOP_GRACE_MS);
+    await this.exitPromise;
+    clearTimeout(timer);
+  }
+}
+
+export interface SandboxNode {
+  name: string;
+  netns: string;
+  ip: string;
+  nsmgrSocket: string;
+  nsmgrURL: string;
+  forwarderSocket: string;
+  nsmgr?: Daemon;
+  forwarder?: Daemon;
+}
+
+export interface Pod {
+  name: string;
+  netns: string;
+  node: SandboxNode;
+}
+
+export class Sandbox {
+  readonly nodes: SandboxNode[] = [];
+  readonly daemons: Daemon[] = [];
+  readonly pods: Pod[] = [];
+  registry?: Daemon;
+  registryURL = '';
+  private readonly subnet: string;
+  private readonly netns: string[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly id: string,
+    readonly runDir: string,
+    private readonly opts: SandboxOptions,
+  ) {
+    this.subnet = `10.${randomInt(200, 250)}.${randomInt(1, 250)}`;
+  }
+
+  /** Builds the namespaces and starts registry, nsmgrs and forwarders. */
+  static async create(opts: SandboxOptions = {}): Promise<Sandbox> {
+    const id = `nsm${randomBytes(3).toString('hex')}`;
+    const runDir = join('/run/nsm-sandbox', id);
+    mkdirSync(runDir, { recursive: true });
+    const sb = new Sandbox(id, runDir, opts);
+    try {
+      await sb.build(opts.nodes ?? 2);
+      return sb;
+    } catch (e) {
+      await sb.close();
+      throw e;
+    }
+  }
+
+  private async addNetns(name: string): Promise<void> {
+    await sh('ip', ['netns', 'add', name]);
+    this.netns.push(name);
+    await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  }
+
+  private async build(nodeCount: number): Promise<void> {
+    const net = `${this.id}-net`;
+    await this.addNetns(net);
+    await ipBatch(['link add br0 type bridge', 'link set br0 up'], net);
+    for (let i = 1; i <= nodeCount; i++) {
+      const name = `node${i}`;
+      const netns = `${this.id}-${name}`;
+      await this.addNetns(netns);
+      const ip = `${this.subnet}.${i}`;
+      await ipBatch([
+        `link add ${this.id}n${i} netns ${netns} type veth peer name ${this.id}b${i} netns ${net}`,
+      ]);
+      await ipBatch(
+        [`link set ${this.id}n${i} name eth0`, 'link set eth0 up', `addr add ${ip}/24 dev eth0`],
+        netns,
+      );
+      await ipBatch([`link set ${this.id}b${i} master br0`, `link set ${this.id}b${i} up`], net);
+      const dir = join(this.runDir, name);
+      this.nodes.push({
+        name,
+        netns,
+        ip,
+        nsmgrSocket: join(dir, 'nsm.io.sock'),
+        nsmgrURL: `tcp://${ip}:5001`,
+        forwarderSocket: join(dir, 'forwarder.sock'),
+      });
+    }
+    const first = this.nodes[0];
+    this.registryURL = `tcp://${first.ip}:5002`;
+    this.registry = await this.spawn('registry', first.netns, SCRIPTS.registry, {
+      NSM_LISTEN_ON: this.registryURL,
+    });
+    await Promise.all(this.nodes.map((n) => this.startNsmgr(n)));
+    await Promise.all(this.nodes.map((n) => this.startForwarder(n)));
+  }
+
+  async startNsmgr(node: SandboxNode): Promise<Daemon> {
+    node.nsmgr = await this.spawn(`nsmgr-${node.name}`, node.netns, SCRIPTS.nsmgr, {
+      NSM_NAME: `nsmgr-${node.name}`,
+      NSM_LISTEN_ON: `unix://${node.nsmgrSocket},${node.nsmgrURL}`,
+      NSM_REGISTRY_URL: this.registryURL,
+    });
+    return node.nsmgr;
+  }
+
+  async startForwarder(node: SandboxNode, env: Record<string, string> = {}): Promise<Daemon> {
+    node.forwarder = await this.spawn(`forwarder-${node.name}`, node.netns, SCRIPTS.forwarder, {
+      NSM_NAME: `forwarder-${node.name}`,
+      NSM_LISTEN_ON: `unix://${node.forwarderSocket}`,
+      NSM_CONNECT_TO: `unix://${node.nsmgrSocket}`,
+      NSM_TUNNEL_IP: node.ip,
+      ...env,
+    });
+    return node.forwarder;
+  }
+
+  node(name: string): SandboxNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  async addPod(node: SandboxNode, name: string): Promise<Pod> {
+    const netns = `${this.id}-${node.name}-${name}`;
+    await this.addNetns(netns);
+    const pod = { name, netns, node };
+    this.pods.push(pod);
+    return pod;
+  }
+
+  /** Starts an icmp-responder endpoint in the pod; resolves once it is registered. */
+  startEndpoint(pod: Pod, env: Record<string, string>): Promise<Daemon> {
+    return this.spawn(`nse-${pod.name}`, pod.netns, SCRIPTS.icmpResponder, {
+      NSM_NAME: pod.name,
+      NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
+      NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
+      ...env,
+    });
+  }
+
+  /** Starts a client in the pod; resolves with its connections once all are established. */
+  async startClient(
+    pod: Pod,
+    networkServices: string,
+    env: Record<string, string> = {},
+  ): Promise<{ daemon: Daemon; connections: Connection[] }> {
+    const count = networkServices.split(',').length;
+    const connections: Connection[] = [];
+    const daemon = await this.spawn(
+      `nsc-${pod.name}`,
+      pod.netns,
+      SCRIPTS.nsc,
+      {
+        NSM_NAME: pod.name,
+        NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
+        NSM_NETWORK_SERVICES: networkServices,
+        ...env,
+      },
+      (line) => {
+        if (!line.startsWith('{"connection"')) return false;
+        connections.push((JSON.parse(line) as { connection: Connection }).connection);
+        return connections.length === count;
+      },
+    );
+    return { daemon, connections };
+  }
+
+  /** Spawns `ip netns exec NETNS node SCRIPT` and waits until `ready` says so (default: a "serving" log line). */
+  spawn(
+    name: string,
+    netns: string,
+    script: string,
+    env: Record<string, string>,
+    ready: (line: string) => boolean = (l) => /"msg":"[a-z-]+ serving"/.test(l),
+  ): Promise<Daemon> {
+    return this.spawnArgs(name, netns, [script], ready, env);
+  }
+
+  private async spawnArgs(
+    name: string,
+    netns: string,
+    args: string[],
+    ready: (line: string) => boolean,
+    env: Record<string, string> = {},
+  ): Promise<Daemon> {
+    const logDir = this.opts.logDir ?? join(this.runDir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const logFile = join(logDir, `${name}.log`);
+    const log: WriteStream = createWriteStream(logFile, { flags: 'a' });
+    const proc = spawn('ip', ['netns', 'exec', netns, process.execPath, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...this.opts.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const daemon = new Daemon(name, proc, logFile);
+    this.daemons.push(daemon);
+    const output: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(
+        () => finish(new Error(`${name} was not ready within ${READY_TIMEOUT_MS} ms; log: ${logFile}`)),
+        READY_TIMEOUT_MS,
+      );
+      const onLine = (line: string) => {
+        output.push(line);
+        if (!done && ready(line)) finish();
+      };
+      for (const stream of [proc.stdout, proc.stderr]) {
+        let buf = '';
+        stream?.on('data', (d: Buffer) => {
+          log.write(d);
+          buf += d.toString();
+          let i = buf.indexOf('\n');
+          while (i >= 0) {
+            onLine(buf.slice(0, i));
+            buf = buf.slice(i + 1);
+            i = buf.indexOf('\n');
+          }
+        });
+      }
+      proc.once('exit', (code) =>
+        finish(
+          new Error(`${name} exited with code ${code} before it was ready: ${output.slice(-5).join(' | ')}`),
+        ),
+      );
+    });
+    return daemon;
+  }
+
+  /** Runs the traffic probe inside a namespace. */
+  probe(netns: string, args: string[]): Promise<string> {
+    return sh('ip', ['netns', 'exec', netns, process.execPath, SCRIPTS.probe, ...args]);
+  }
+
+  /** Starts echo servers (TCP and UDP) inside a namespace; stop them with daemon.stop(). */
+  echoServer(netns: string, host: string, port: number): Promise<Daemon> {
+    return this.spawnArgs(
+      `echo-${netns}-${port}`,
+      netns,
+      [SCRIPTS.probe, 'serve', host, String(port)],
+      (l) => l === 'ready',
+    );
+  }
+
+  /** Links other than loopback in the sandbox's pod namespaces (what connections left behind). */
+  async podLinks(): Promise<{ netns: string; ifname: string }[]> {
+    const found: { netns: string; ifname: string }[] = [];
+    for (const pod of this.pods) {
+      for (const l of await links(pod.netns))
+        if (l.ifname !== 'lo') found.push({ netns: pod.netns, ifname: l.ifname });
+    }
+    return found;
+  }
+
+  /** VXLAN and veth links in node namespaces other than the underlay. */
+  async nodeLinks(): Promise<{ netns: string; ifname: string }[]> {
+    const found: { netns: string; ifname: string }[] = [];
+    for (const node of this.nodes) {
+      for (const l of await links(node.netns)) {
+        if (l.ifname !== 'lo' && l.ifname !== 'eth0') found.push({ netns: node.netns, ifname: l.ifname });
+      }
+    }
+    return found;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.daemons.filter((d) => /^(nsc|nse|echo)-/.test(d.name)).map((d) => d.stop()));
+    await Promise.all(this.daemons.map((d) => d.stop()));
+    const existing = new Set(await listNetns());
+    for (const ns of this.netns.reverse()) {
+      if (existing.has(ns)) await sh('ip', ['netns', 'delete', ns]).catch(() => undefined);
+    }
+    rmSync(this.runDir, { recursive: true, force: true });
+  }
+}
