@@ -1,12 +1,11 @@
 // The kernel forwarder's configuration, read from NSM_* variables.
-import { hostname } from 'node:os';
 import { t } from '../sdk/tools/config/index.js';
 
 export const forwarderSchema = {
   name: t.string({
     env: 'NSM_NAME',
-    description: 'Name of this forwarder; it is registered under this name and marks the links it makes.',
-    default: `forwarder-${hostname()}`,
+    description:
+      'Name of this forwarder; it is registered under this name and marks the links it makes. Default: forwarder-<hostname>.',
   }),
   listenOn: t.url({
     env: 'NSM_LISTEN_ON',
@@ -49,6 +48,11 @@ export const forwarderSchema = {
     env: 'NSM_MAX_TOKEN_LIFETIME',
     description: 'Lifetime of the tokens and expiry this forwarder puts on path segments.',
     default: '10m',
+  }),
+  reconcileGrace: t.duration({
+    env: 'NSM_RECONCILE_GRACE',
+    description:
+      'After a restart, how long links made by the previous run wait for their connection to be refreshed before they are deleted. Default: NSM_MAX_TOKEN_LIFETIME.',
   }),
   logLevel: t.enumOf(['trace', 'debug', 'info', 'warn', 'error'] as const, {
     env: 'NSM_LOG_LEVEL',

@@ -1,4 +1,5 @@
 // forwarder binary: `node dist/forwarder/main.js`, configured by NSM_* variables (see config.ts).
+import { hostname } from 'node:os';
 import { loadConfigOrExit } from '../sdk/tools/config/index.js';
 import { logger } from '../sdk/tools/log.js';
 import { forwarderSchema } from './config.js';
@@ -9,7 +10,7 @@ const config = loadConfigOrExit('forwarder', forwarderSchema);
 
 try {
   const forwarder = await startForwarder({
-    name: config.name,
+    name: config.name ?? `forwarder-${hostname()}`,
     listenOn: config.listenOn,
     connectTo: config.connectTo,
     tunnelIP: config.tunnelIP,
@@ -17,6 +18,7 @@ try {
     vethMtu: config.vethMtu,
     labels: config.labels,
     maxTokenLifetimeMs: config.maxTokenLifetime,
+    reconcileGraceMs: config.reconcileGrace,
   });
   const stop = async () => {
     await forwarder.close();

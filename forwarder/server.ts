@@ -17,9 +17,11 @@ import { VniAllocator } from '../sdk/networkservice/mechanisms/vxlan/vni.js';
 import * as metadata from '../sdk/networkservice/metadata/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
 import * as roundrobin from '../sdk/networkservice/roundrobin/index.js';
+import * as timeout from '../sdk/networkservice/timeout/index.js';
 import * as updatepath from '../sdk/networkservice/updatepath/index.js';
 import * as updatetoken from '../sdk/networkservice/updatetoken/index.js';
 import * as xconnect from '../sdk/networkservice/xconnect/index.js';
+import { ownerTag, Reconciler } from '../sdk/networkservice/xconnect/reconcile.js';
 import { keepRegistered } from '../sdk/registry/refresh/index.js';
 import { logger } from '../sdk/tools/log.js';
 
@@ -38,6 +40,8 @@ export interface ForwarderOptions {
   vethMtu: number;
   labels: Record<string, string>;
   maxTokenLifetimeMs: number;
+  /** How long links of an earlier run wait to be adopted before they are removed (default: the token lifetime). */
+  reconcileGraceMs?: number;
   dataplane?: Dataplane;
 }
 
@@ -63,19 +67,30 @@ export async function startForwarder(
   opts: ForwarderOptions,
   base: Context = background(),
 ): Promise<Forwarder> {
-  const dataplane = opts.dataplane ?? newDataplane(newIpRunner());
+  const runner = newIpRunner();
+  const dataplane = opts.dataplane ?? newDataplane(runner);
   const vxlanMtu = await vxlanMtuFor(dataplane, opts.tunnelIP);
   const pool = new ClientPool();
   const nsRegistry = newNsRegistryClient(opts.connectTo);
   const nseRegistry = newNseRegistryClient(opts.connectTo);
   const vni = new VniAllocator();
+  // Links this forwarder made before a restart: adopted by their connections, or removed after the grace period.
+  const reconciler = new Reconciler(
+    runner,
+    ownerTag(opts.name, opts.tunnelIP),
+    vni,
+    (netns, name) => dataplane.deleteLink(netns, name),
+    opts.reconcileGraceMs ?? opts.maxTokenLifetimeMs,
+  );
 
   const connections = new monitor.ConnectionMonitor();
+  const relay = monitor.newRelay(connections, pool);
   const chain = newNetworkServiceChain(
     updatepath.newServer(opts.name), // this hop's path segment and connection id
     begin.newServer(), // one event at a time per connection
     updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
     metadata.newServer(), // per-connection state for the elements below
+    timeout.newServer(), // closes (and removes from the kernel) connections nobody refreshes
     monitor.newServer(connections), // MonitorConnections sees what this forwarder holds
     xconnect.newServer({
       dataplane,
@@ -85,9 +100,11 @@ export async function startForwarder(
       vxlanPort: opts.vxlanPort,
       vethMtu: opts.vethMtu,
       vxlanMtu,
+      reconciler,
     }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
     discover.newServer(discover.newFinder(nsRegistry, nseRegistry)), // endpoints that may serve the request
     roundrobin.newServer(), // picks one, moves on to the next if it fails
+    relay, // the endpoint or remote nsmgr dying shows here as DOWN, so clients heal
     connect.newServer(
       pool,
       xconnect.newClient({ tunnelIP: opts.tunnelIP, vxlanPort: opts.vxlanPort }), // KERNEL to a local endpoint, VXLAN to a remote nsmgr
@@ -98,15 +115,19 @@ export async function startForwarder(
   addNetworkServiceServices(server, chain, connections, base);
   const [url] = await listen(server, [opts.listenOn]);
 
-  const registration = await keepRegistered(nseRegistry, {
-    name: opts.name,
-    networkServiceNames: [FORWARDER_SERVICE_NAME],
-    networkServiceLabels: { [FORWARDER_SERVICE_NAME]: { labels: opts.labels } },
-    url,
-    expirationTime: undefined,
-    initialRegistrationTime: undefined,
-    pathIds: [],
-  }).catch(async (e: unknown) => {
+  const registration = await keepRegistered(
+    nseRegistry,
+    {
+      name: opts.name,
+      networkServiceNames: [FORWARDER_SERVICE_NAME],
+      networkServiceLabels: { [FORWARDER_SERVICE_NAME]: { labels: opts.labels } },
+      url,
+      expirationTime: undefined,
+      initialRegistrationTime: undefined,
+      pathIds: [],
+    },
+    { watch: true },
+  ).catch(async (e: unknown) => {
     await shutdown(server);
     throw e;
   });
@@ -125,6 +146,8 @@ export async function startForwarder(
       closed = true;
       await registration.close();
       await shutdown(server);
+      relay.dispose();
+      reconciler.close();
       pool.dispose();
       nsRegistry.close?.();
       nseRegistry.close?.();

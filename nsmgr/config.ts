@@ -1,13 +1,11 @@
 // nsmgr's configuration: one schema, read from NSM_* variables; the README's env table is
 // generated from it (npm run env-tables).
-import { hostname } from 'node:os';
 import { t } from '../sdk/tools/config/index.js';
 
 export const nsmgrSchema = {
   name: t.string({
     env: 'NSM_NAME',
-    description: 'Name of this nsmgr, used in path segments.',
-    default: `nsmgr-${hostname()}`,
+    description: 'Name of this nsmgr, used in path segments. Default: nsmgr-<hostname>.',
   }),
   listenOn: t.urlList({
     env: 'NSM_LISTEN_ON',

@@ -1,4 +1,5 @@
 // nsmgr binary: `node dist/nsmgr/main.js`, configured by NSM_* variables (see config.ts).
+import { hostname } from 'node:os';
 import { loadConfigOrExit } from '../sdk/tools/config/index.js';
 import { logger } from '../sdk/tools/log.js';
 import { nsmgrSchema } from './config.js';
@@ -9,7 +10,7 @@ const config = loadConfigOrExit('nsmgr', nsmgrSchema);
 
 try {
   const nsmgr = await startNsmgr({
-    name: config.name,
+    name: config.name ?? `nsmgr-${hostname()}`,
     listenOn: config.listenOn,
     publicURL: config.publicURL,
     registryURL: config.registryURL,

@@ -14,6 +14,7 @@ import { newFinder } from '../sdk/networkservice/discover/index.js';
 import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/index.js';
 import * as metadata from '../sdk/networkservice/metadata/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
+import * as timeout from '../sdk/networkservice/timeout/index.js';
 import * as updatepath from '../sdk/networkservice/updatepath/index.js';
 import * as updatetoken from '../sdk/networkservice/updatetoken/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
@@ -65,17 +66,20 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
   );
 
   const connections = new monitor.ConnectionMonitor();
+  const relay = monitor.newRelay(connections, pool);
   const chain = newNetworkServiceChain(
     updatepath.newServer(opts.name), // this hop's path segment and connection id
     begin.newServer(), // one event at a time per connection; mid-chain events re-enter here
     updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
     metadata.newServer(), // per-connection state for the elements below
+    timeout.newServer(), // closes connections whose client stopped refreshing
     monitor.newServer(connections), // MonitorConnections sees what this nsmgr holds
     discoverforwarder.newServer({
       finder: newFinder(nsRegistry, nseRegistry),
       nsmgrURL: publicURL,
       forwarderServiceName: opts.forwarderServiceName,
     }), // a local forwarder carries the connection
+    relay, // trouble at the forwarder shows here as DOWN, so clients heal
     connect.newServer(pool), // on to the forwarder
   );
 
@@ -95,6 +99,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
       if (closed) return;
       closed = true;
       await shutdown(server);
+      relay.dispose();
       pool.dispose();
       registryNs.close?.();
       registryNse.close?.();

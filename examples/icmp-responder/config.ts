@@ -1,12 +1,10 @@
 // The icmp-responder endpoint's configuration (upstream cmd-nse-icmp-responder's names).
-import { hostname } from 'node:os';
 import { t } from '../../sdk/tools/config/index.js';
 
 export const icmpResponderSchema = {
   name: t.string({
     env: 'NSM_NAME',
-    description: 'Name of this endpoint.',
-    default: `icmp-responder-${hostname()}`,
+    description: 'Name of this endpoint. Default: icmp-responder-<hostname>.',
   }),
   connectTo: t.url({
     env: 'NSM_CONNECT_TO',

@@ -1,5 +1,6 @@
 // icmp-responder binary: `node dist/examples/icmp-responder/main.js`, run inside the endpoint's
 // network namespace (e.g. `ip netns exec NAME node ...`).
+import { hostname } from 'node:os';
 import { loadConfigOrExit } from '../../sdk/tools/config/index.js';
 import { logger } from '../../sdk/tools/log.js';
 import { icmpResponderSchema } from './config.js';
@@ -10,7 +11,7 @@ const config = loadConfigOrExit('icmp-responder', icmpResponderSchema);
 
 try {
   const endpoint = await startIcmpResponder({
-    name: config.name,
+    name: config.name ?? `icmp-responder-${hostname()}`,
     connectTo: config.connectTo,
     listenOn: config.listenOn,
     serviceNames: config.serviceNames,

@@ -16,6 +16,7 @@ import * as point2pointipam from '../../sdk/networkservice/ipam/point2pointipam/
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
 import * as metadata from '../../sdk/networkservice/metadata/index.js';
 import * as monitor from '../../sdk/networkservice/monitor/index.js';
+import * as timeout from '../../sdk/networkservice/timeout/index.js';
 import * as updatepath from '../../sdk/networkservice/updatepath/index.js';
 import * as updatetoken from '../../sdk/networkservice/updatetoken/index.js';
 import { keepRegistered } from '../../sdk/registry/refresh/index.js';
@@ -67,6 +68,7 @@ export async function startIcmpResponder(
     begin.newServer(), // one event at a time per connection
     updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
     metadata.newServer(), // per-connection state
+    timeout.newServer(), // frees addresses and interfaces of clients that stopped refreshing
     monitor.newServer(connections), // MonitorConnections for this endpoint
     point2pointipam.newServer(opts.cidrPrefix), // an address for each end, routes to the other
     kernel.newServer(), // the interface goes into this endpoint's namespace
@@ -80,15 +82,19 @@ export async function startIcmpResponder(
   const nseRegistry = newNseRegistryClient(opts.connectTo);
   try {
     if (opts.registerService) await registerServices(nsRegistry, opts);
-    const registration = await keepRegistered(nseRegistry, {
-      name: opts.name,
-      networkServiceNames: opts.serviceNames,
-      networkServiceLabels: Object.fromEntries(opts.serviceNames.map((s) => [s, { labels: opts.labels }])),
-      url,
-      expirationTime: undefined,
-      initialRegistrationTime: undefined,
-      pathIds: [],
-    });
+    const registration = await keepRegistered(
+      nseRegistry,
+      {
+        name: opts.name,
+        networkServiceNames: opts.serviceNames,
+        networkServiceLabels: Object.fromEntries(opts.serviceNames.map((s) => [s, { labels: opts.labels }])),
+        url,
+        expirationTime: undefined,
+        initialRegistrationTime: undefined,
+        pathIds: [],
+      },
+      { watch: true },
+    );
     log.info(
       { name: opts.name, url, services: opts.serviceNames, cidr: opts.cidrPrefix },
       'endpoint serving',

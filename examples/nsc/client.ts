@@ -9,8 +9,11 @@ import * as begin from '../../sdk/networkservice/begin/index.js';
 import * as clientinfo from '../../sdk/networkservice/clientinfo/index.js';
 import * as clienturl from '../../sdk/networkservice/clienturl/index.js';
 import * as connect from '../../sdk/networkservice/connect/index.js';
+import * as heal from '../../sdk/networkservice/heal/index.js';
+import { kernelLivenessCheck } from '../../sdk/networkservice/heal/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
 import * as metadata from '../../sdk/networkservice/metadata/index.js';
+import * as refresh from '../../sdk/networkservice/refresh/index.js';
 import * as updatepath from '../../sdk/networkservice/updatepath/index.js';
 import * as updatetoken from '../../sdk/networkservice/updatetoken/index.js';
 import { parseNsurlList } from '../../sdk/tools/nsurl/index.js';
@@ -22,6 +25,9 @@ export interface NscOptions {
   labels: Record<string, string>;
   requestTimeoutMs: number;
   maxTokenLifetimeMs: number;
+  livenessCheck?: boolean;
+  livenessIntervalMs?: number;
+  livenessTimeoutMs?: number;
 }
 
 export interface Nsc {
@@ -37,9 +43,16 @@ export async function startNsc(opts: NscOptions): Promise<Nsc> {
     begin.newClient(), // one event at a time per connection
     updatetoken.newClient({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
     metadata.newServer(), // per-connection state
+    refresh.newClient(), // re-requests end to end before any hop's segment expires
     clientinfo.newClient(), // nodeName/podName/clusterName labels from the environment
     kernel.newClient(), // our namespace goes into the KERNEL mechanism
     clienturl.newClient(opts.connectTo), // the local nsmgr
+    heal.newClient({
+      pool,
+      livenessCheck: opts.livenessCheck === false ? undefined : kernelLivenessCheck,
+      livenessIntervalMs: opts.livenessIntervalMs,
+      livenessTimeoutMs: opts.livenessTimeoutMs,
+    }), // watches the connection (monitor stream, data plane) and repairs or reselects
     connect.newServer(pool), // the gRPC call
   );
   const connections: Connection[] = [];

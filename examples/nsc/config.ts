@@ -1,12 +1,10 @@
 // The client's configuration (upstream cmd-nsc's names).
-import { hostname } from 'node:os';
 import { t } from '../../sdk/tools/config/index.js';
 
 export const nscSchema = {
   name: t.string({
     env: 'NSM_NAME',
-    description: 'Name of this client; connection ids are NAME-0, NAME-1, ...',
-    default: `nsc-${hostname()}`,
+    description: 'Name of this client; connection ids are NAME-0, NAME-1, ... Default: nsc-<hostname>.',
   }),
   connectTo: t.url({
     env: 'NSM_CONNECT_TO',
@@ -32,6 +30,21 @@ export const nscSchema = {
     env: 'NSM_MAX_TOKEN_LIFETIME',
     description: 'Lifetime of the token and expiry on the client path segment.',
     default: '10m',
+  }),
+  livenessCheckEnabled: t.bool({
+    env: 'NSM_LIVENESS_CHECK_ENABLED',
+    description: 'Check the data plane of each connection and heal when it stops answering.',
+    default: 'true',
+  }),
+  livenessCheckInterval: t.duration({
+    env: 'NSM_LIVENESS_CHECK_INTERVAL',
+    description: 'How often the data plane is checked.',
+    default: '200ms',
+  }),
+  livenessCheckTimeout: t.duration({
+    env: 'NSM_LIVENESS_CHECK_TIMEOUT',
+    description: 'How long one data-plane check waits for an answer.',
+    default: '1s',
   }),
   logLevel: t.enumOf(['trace', 'debug', 'info', 'warn', 'error'] as const, {
     env: 'NSM_LOG_LEVEL',

@@ -5,8 +5,9 @@ import {
   configureCommands,
   deleteLinkCommands,
   type LinkEnd,
-  vethPairCommands,
-  vxlanCommands,
+  setupCommands,
+  vethCreateCommand,
+  vxlanCreateCommand,
 } from './commands.js';
 
 const podA = { path: '/var/run/netns/pod-a' };
@@ -20,8 +21,8 @@ function invalid(fn: () => unknown, pattern: RegExp): void {
 }
 
 describe('kernel command builders', () => {
-  describe('vethPairCommands', () => {
-    it('creates under temporary names, then moves, renames, marks and raises each end', () => {
+  describe('vethCreateCommand', () => {
+    it('creates each end directly in its namespace, sized and with its MAC', () => {
       const a: LinkEnd = {
         netns: podA,
         name: 'nsm-1',
@@ -30,80 +31,84 @@ describe('kernel command builders', () => {
         mac: '02:00:00:00:00:01',
       };
       const b: LinkEnd = { netns: podB, name: 'nse-1', alias: 'nsm:fwd:c1:endpoint', mtu: 1446 };
-      assert.deepEqual(vethPairCommands(a, b, { a: 'nsmtaaaa', b: 'nsmtbbbb' }), [
-        'link add name nsmtaaaa mtu 1446 address 02:00:00:00:00:01 type veth peer name nsmtbbbb mtu 1446',
-        'link set dev nsmtaaaa netns /var/run/netns/pod-a name nsm-1 alias nsm:fwd:c1:client up',
-        'link set dev nsmtbbbb netns /proc/4242/ns/net name nse-1 alias nsm:fwd:c1:endpoint up',
-      ]);
+      assert.equal(
+        vethCreateCommand(a, b),
+        'link add name nsm-1 netns /var/run/netns/pod-a mtu 1446 address 02:00:00:00:00:01 type veth' +
+          ' peer name nse-1 netns /proc/4242/ns/net mtu 1446',
+      );
     });
 
-    it('renames in place an end that stays in the creating namespace', () => {
-      const cmds = vethPairCommands(
-        { netns: null, name: 'host-end', alias: 'x' },
-        { netns: podA, name: 'pod-end', alias: 'y' },
-        { a: 'nsmt1', b: 'nsmt2' },
+    it('leaves an end without namespace in the creating one', () => {
+      assert.equal(
+        vethCreateCommand(
+          { netns: null, name: 'host-end', alias: 'x' },
+          { netns: podA, name: 'pod-end', alias: 'y' },
+        ),
+        'link add name host-end type veth peer name pod-end netns /var/run/netns/pod-a',
       );
-      assert.deepEqual(cmds, [
-        'link add name nsmt1 type veth peer name nsmt2',
-        'link set dev nsmt1 name host-end alias x up',
-        'link set dev nsmt2 netns /var/run/netns/pod-a name pod-end alias y up',
-      ]);
     });
 
     it('rejects bad names, aliases and paths naming the field, before emitting anything', () => {
       const ok: LinkEnd = { netns: podA, name: 'ok', alias: 'ok' };
-      const tmp = { a: 'nsmt1', b: 'nsmt2' };
-      invalid(() => vethPairCommands({ ...ok, name: 'x\nlink del dev eth0' }, ok, tmp), /invalid a\.name/);
-      invalid(() => vethPairCommands(ok, { ...ok, name: 'way-too-long-name' }, tmp), /invalid b\.name/);
-      invalid(() => vethPairCommands(ok, { ...ok, name: 'b', alias: 'two words' }, tmp), /invalid b\.alias/);
-      invalid(() => vethPairCommands({ ...ok, netns: { path: '/x y' } }, ok, tmp), /invalid a\.netns/);
-      invalid(() => vethPairCommands({ ...ok, mtu: 10 }, { ...ok, name: 'b' }, tmp), /invalid a\.mtu/);
-      invalid(() => vethPairCommands(ok, ok, tmp), /same namespace/);
+      invalid(() => vethCreateCommand({ ...ok, name: 'x\nlink del dev eth0' }, ok), /invalid a\.name/);
+      invalid(() => vethCreateCommand(ok, { ...ok, name: 'way-too-long-name' }), /invalid b\.name/);
+      invalid(() => vethCreateCommand(ok, { ...ok, name: 'b', alias: 'two words' }), /invalid b\.alias/);
+      invalid(() => vethCreateCommand({ ...ok, netns: { path: '/x y' } }, ok), /invalid a\.netns/);
+      invalid(() => vethCreateCommand({ ...ok, mtu: 10 }, { ...ok, name: 'b' }), /invalid a\.mtu/);
+      invalid(() => vethCreateCommand({ ...ok, mac: '02:00' }, { ...ok, name: 'b' }), /invalid a\.mac/);
+      invalid(() => vethCreateCommand(ok, ok), /same namespace/);
     });
   });
 
-  describe('vxlanCommands', () => {
-    it('creates in the underlay namespace and moves the netdev to its end', () => {
+  describe('setupCommands', () => {
+    it('marks the link and brings it up', () => {
+      assert.deepEqual(setupCommands({ netns: podA, name: 'nsm-1', alias: 'nsm:fwd:c1:client', mtu: 1400 }), [
+        'link set dev nsm-1 alias nsm:fwd:c1:client up',
+      ]);
+    });
+    it('carries the configuration when there is one', () => {
+      const config = {
+        addresses: ['172.16.1.101/32'],
+        routes: [{ prefix: '172.16.1.100/32' }],
+        neighbors: [],
+        mtu: 1300,
+      };
+      assert.deepEqual(setupCommands({ netns: podA, name: 'nsm-1', alias: 'c1', config }), [
+        'link set dev nsm-1 alias c1 mtu 1300 up',
+        'addr replace 172.16.1.101/32 dev nsm-1',
+        'route replace 172.16.1.100/32 dev nsm-1 scope link',
+      ]);
+    });
+  });
+
+  describe('vxlanCreateCommand', () => {
+    it('creates the netdev from the underlay namespace directly in the end namespace', () => {
       const end: LinkEnd = { netns: podA, name: 'nsm-2', alias: 'nsm:fwd:c2:client', mtu: 1450 };
-      assert.deepEqual(
-        vxlanCommands(
-          end,
-          { vni: 4242, local: '10.0.0.1', remote: '10.0.0.2', port: 4789, underlayDev: 'eth0' },
-          'nsmtvx',
-        ),
-        [
-          'link add name nsmtvx mtu 1450 type vxlan id 4242 local 10.0.0.1 remote 10.0.0.2 dstport 4789 dev eth0',
-          'link set dev nsmtvx netns /var/run/netns/pod-a name nsm-2 alias nsm:fwd:c2:client up',
-        ],
+      assert.equal(
+        vxlanCreateCommand(end, {
+          vni: 4242,
+          local: '10.0.0.1',
+          remote: '10.0.0.2',
+          port: 4789,
+          underlayDev: 'eth0',
+        }),
+        'link add name nsm-2 netns /var/run/netns/pod-a mtu 1450 type vxlan id 4242 local 10.0.0.1 remote 10.0.0.2 dstport 4789 dev eth0',
       );
     });
 
     it('supports an IPv6 underlay and rejects bad tunnel parameters', () => {
       const end: LinkEnd = { netns: podA, name: 'v', alias: 'a' };
+      const v = { vni: 5, local: '10.0.0.1', remote: '10.0.0.2', port: 4789 };
       assert.match(
-        vxlanCommands(end, { vni: 1, local: 'fd00::1', remote: 'fd00:0::2', port: 4789 }, 'nsmt1')[0],
+        vxlanCreateCommand(end, { vni: 1, local: 'fd00::1', remote: 'fd00:0::2', port: 4789 }),
         / local fd00::1 remote fd00::2 dstport 4789$/,
       );
-      invalid(
-        () => vxlanCommands(end, { vni: 0, local: '10.0.0.1', remote: '10.0.0.2', port: 4789 }, 't'),
-        /invalid vni 0/,
-      );
-      invalid(
-        () => vxlanCommands(end, { vni: 2 ** 24, local: '10.0.0.1', remote: '10.0.0.2', port: 4789 }, 't'),
-        /invalid vni/,
-      );
-      invalid(
-        () => vxlanCommands(end, { vni: 5, local: '10.0.0.1', remote: 'fd00::2', port: 4789 }, 't'),
-        /invalid remote/,
-      );
-      invalid(
-        () => vxlanCommands(end, { vni: 5, local: '10.0.0.1 dev x', remote: '10.0.0.2', port: 4789 }, 't'),
-        /invalid local/,
-      );
-      invalid(
-        () => vxlanCommands(end, { vni: 5, local: '10.0.0.1', remote: '10.0.0.2', port: 70000 }, 't'),
-        /invalid port/,
-      );
+      invalid(() => vxlanCreateCommand(end, { ...v, vni: 0 }), /invalid vni 0/);
+      invalid(() => vxlanCreateCommand(end, { ...v, vni: 2 ** 24 }), /invalid vni/);
+      invalid(() => vxlanCreateCommand(end, { ...v, remote: 'fd00::2' }), /invalid remote/);
+      invalid(() => vxlanCreateCommand(end, { ...v, local: '10.0.0.1 dev x' }), /invalid local/);
+      invalid(() => vxlanCreateCommand(end, { ...v, port: 70000 }), /invalid port/);
+      invalid(() => vxlanCreateCommand(end, { ...v, underlayDev: 'eth0 up' }), /invalid underlayDev/);
     });
   });
 

@@ -20,7 +20,7 @@ import {
 
 /** One end of a link: where it lives, its final name, and the alias that marks its owner. */
 export interface LinkEnd {
-  /** The namespace the link ends up in; null for the namespace the batch runs in. */
+  /** The namespace the link lives in; null for the namespace that creates it. */
   readonly netns: NetnsRef | null;
   readonly name: string;
   /** Ownership mark (e.g. "client-<connection id>"); survives moves between namespaces. */
@@ -28,6 +28,8 @@ export interface LinkEnd {
   readonly mtu?: number;
   /** MAC address to give the link (e.g. derived from the connection id so the peer's neighbour entry is known up front). */
   readonly mac?: string;
+  /** Configuration applied in the same batch that sets the alias and brings the link up (saves a process). */
+  readonly config?: InterfaceConfig;
 }
 
 export interface VxlanParams {
@@ -58,48 +60,35 @@ function checkEnd(end: LinkEnd, field: string): void {
 }
 
 const mtuArg = (mtu: number | undefined) => (mtu === undefined ? '' : ` mtu ${mtu}`);
-/** MTU and MAC given at creation, so they hold before the link is ever up. */
-const createArgs = (end: LinkEnd) =>
-  `${mtuArg(end.mtu)}${end.mac === undefined ? '' : ` address ${checkMac(end.mac)}`}`;
 
-/**
- * Moves a freshly created link from the batch's namespace to its end: one `link set` does the move,
- * the rename, the alias and the up, in that order inside the kernel.
- */
-export function placeLinkCommand(tmpName: string, end: LinkEnd): string {
-  checkIfName(tmpName, 'temporary name');
-  checkEnd(end, 'link');
+/** Target namespace, MTU and MAC of a link being created: it is born where it belongs, already sized. */
+function createArgs(end: LinkEnd): string {
   const netns = end.netns ? ` netns ${end.netns.path}` : '';
-  return `link set dev ${tmpName}${netns} name ${end.name} alias ${end.alias} up`;
+  const mac = end.mac === undefined ? '' : ` address ${checkMac(end.mac)}`;
+  return `${netns}${mtuArg(end.mtu)}${mac}`;
 }
 
 /**
- * A veth pair created under temporary names in the batch's namespace, then each end moved, renamed,
- * marked and brought up in its own namespace. (iproute2 can create each end directly in a namespace
- * with `netns PATH`, but it ignores `alias` on creation and cannot bring the peer up, which would cost
- * one more process per end.)
+ * Creates a veth pair with each end directly in its namespace (`netns PATH` on both sides), from the
+ * namespace the batch runs in. Nothing appears there, so no name can collide with the caller's links;
+ * a name taken in a target namespace fails the whole line ("File exists") and nothing is created.
+ * Run `setupCommands` for each end afterwards, in its namespace.
  */
-export function vethPairCommands(a: LinkEnd, b: LinkEnd, tmp: { a: string; b: string }): string[] {
+export function vethCreateCommand(a: LinkEnd, b: LinkEnd): string {
   checkEnd(a, 'a');
   checkEnd(b, 'b');
-  checkIfName(tmp.a, 'temporary name');
-  checkIfName(tmp.b, 'temporary name');
-  if (tmp.a === tmp.b)
-    throw invalidArgument(`temporary names must differ, both are ${JSON.stringify(tmp.a)}`);
   if ((a.netns?.path ?? null) === (b.netns?.path ?? null) && a.name === b.name) {
     throw invalidArgument(`both veth ends are named ${JSON.stringify(a.name)} in the same namespace`);
   }
-  return [
-    `link add name ${tmp.a}${createArgs(a)} type veth peer name ${tmp.b}${createArgs(b)}`,
-    placeLinkCommand(tmp.a, a),
-    placeLinkCommand(tmp.b, b),
-  ];
+  return `link add name ${a.name}${createArgs(a)} type veth peer name ${b.name}${createArgs(b)}`;
 }
 
 /**
- * A VXLAN netdev created in the underlay namespace (its UDP socket stays there) and moved to its end.
+ * Creates a VXLAN netdev from the underlay namespace (the batch's) directly in the end's namespace.
+ * The tunnel's UDP socket belongs to the namespace the netdev was created from, so it keeps using the
+ * node's underlay. Run `setupCommands` for the end afterwards, in its namespace.
  */
-export function vxlanCommands(end: LinkEnd, v: VxlanParams, tmpName: string): string[] {
+export function vxlanCreateCommand(end: LinkEnd, v: VxlanParams): string {
   checkEnd(end, 'vxlan');
   checkVni(v.vni, 'vni');
   checkPort(v.port, 'port');
@@ -109,17 +98,34 @@ export function vxlanCommands(end: LinkEnd, v: VxlanParams, tmpName: string): st
     throw invalidArgument(`invalid remote ${JSON.stringify(v.remote)}: family differs from local ${v.local}`);
   }
   const dev = v.underlayDev === undefined ? '' : ` dev ${checkIfName(v.underlayDev, 'underlayDev')}`;
+  return (
+    `link add name ${end.name}${createArgs(end)} type vxlan id ${v.vni}` +
+    ` local ${local.ip} remote ${remote.ip} dstport ${v.port}${dev}`
+  );
+}
+
+/**
+ * What a new link needs inside its own namespace: the ownership alias and up (iproute2 ignores
+ * `alias` on creation and cannot bring a veth peer up there), then its configuration if it has one.
+ */
+export function setupCommands(end: LinkEnd): string[] {
+  checkEnd(end, 'link');
+  const mtu = end.config?.mtu === undefined ? '' : mtuArg(checkMtu(end.config.mtu, 'config.mtu'));
   return [
-    `link add name ${checkIfName(tmpName, 'temporary name')}${createArgs(end)} type vxlan id ${v.vni}` +
-      ` local ${local.ip} remote ${remote.ip} dstport ${v.port}${dev}`,
-    placeLinkCommand(tmpName, end),
+    `link set dev ${end.name} alias ${end.alias}${mtu} up`,
+    ...(end.config ? configBody(end.name, end.config) : []),
   ];
 }
 
 /** Addresses, routes and neighbours for one interface, in an order the kernel accepts (up before onlink routes). */
 export function configureCommands(ifname: string, cfg: InterfaceConfig): string[] {
   checkIfName(ifname, 'ifname');
-  const out = [`link set dev ${ifname}${mtuArg(cfg.mtu === undefined ? undefined : checkMtu(cfg.mtu))} up`];
+  const mtu = cfg.mtu === undefined ? '' : mtuArg(checkMtu(cfg.mtu));
+  return [`link set dev ${ifname}${mtu} up`, ...configBody(ifname, cfg)];
+}
+
+function configBody(ifname: string, cfg: InterfaceConfig): string[] {
+  const out: string[] = [];
   cfg.addresses.forEach((a, i) => {
     const c = parseCidr(a, `addresses[${i}]`);
     // No duplicate address detection on a point-to-point link: it would leave the address tentative for ~1 s.

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { isNsmError } from '../errors/index.js';
 import { type Dataplane, newDataplane } from './dataplane.js';
-import { isKernelCommandError, newRecordingIpRunner, type RecordingIpRunner } from './iproute2.js';
+import {
+  isKernelCommandError,
+  KernelCommandError,
+  newRecordingIpRunner,
+  type RecordingIpRunner,
+} from './iproute2.js';
 
 const podA = { path: '/var/run/netns/pod-a' };
 const podB = { path: '/var/run/netns/pod-b' };
@@ -11,20 +16,14 @@ const node = { path: '/var/run/netns/node' };
 describe('dataplane (recorded iproute2)', () => {
   let runner: RecordingIpRunner;
   let dp: Dataplane;
-  let n: number;
 
   beforeEach(() => {
     runner = newRecordingIpRunner();
-    n = 0;
-    dp = newDataplane({
-      runner,
-      tempName: () => `nsmt${++n}`,
-      sameNetns: (a, b) => (a?.path ?? null) === (b?.path ?? null),
-    });
+    dp = newDataplane(runner);
   });
 
   describe('createVethPair', () => {
-    it('makes the whole pair in one batch in the creating namespace', async () => {
+    it('creates in the creating namespace, then marks and raises each end in its own, in parallel', async () => {
       await dp.createVethPair(
         { netns: podA, name: 'nsm-1', alias: 'c1-client', mtu: 1500 },
         { netns: podB, name: 'nse-1', alias: 'c1-endpoint', mtu: 1500 },
@@ -34,51 +33,64 @@ describe('dataplane (recorded iproute2)', () => {
           netns: null,
           force: false,
           commands: [
-            'link add name nsmt1 mtu 1500 type veth peer name nsmt2 mtu 1500',
-            'link set dev nsmt1 netns /var/run/netns/pod-a name nsm-1 alias c1-client up',
-            'link set dev nsmt2 netns /var/run/netns/pod-b name nse-1 alias c1-endpoint up',
+            'link add name nsm-1 netns /var/run/netns/pod-a mtu 1500 type veth peer name nse-1 netns /var/run/netns/pod-b mtu 1500',
           ],
         },
+        { netns: podA.path, force: false, commands: ['link set dev nsm-1 alias c1-client up'] },
+        { netns: podB.path, force: false, commands: ['link set dev nse-1 alias c1-endpoint up'] },
       ]);
     });
 
-    it('can make the pair in another namespace and renames in place an end that stays there', async () => {
+    it('sets up an end that stays in the creating namespace in the same batch, with its configuration', async () => {
+      const config = { addresses: ['10.0.0.1/24'], routes: [], neighbors: [] };
       await dp.createVethPair(
-        { netns: node, name: 'a', alias: 'x' },
+        { netns: null, name: 'a', alias: 'x', config },
         { netns: podB, name: 'b', alias: 'y' },
         { netns: node },
       );
-      assert.equal(runner.batches[0].netns, node.path);
-      assert.equal(runner.batches[0].commands[1], 'link set dev nsmt1 name a alias x up');
+      assert.deepEqual(
+        runner.batches.map((b) => [b.netns, b.commands]),
+        [
+          [
+            node.path,
+            [
+              'link add name a type veth peer name b netns /var/run/netns/pod-b',
+              'link set dev a alias x up',
+              'addr replace 10.0.0.1/24 dev a',
+            ],
+          ],
+          [podB.path, ['link set dev b alias y up']],
+        ],
+      );
     });
 
-    it('removes the temporary links when placing an end fails, and reports the failing command', async () => {
-      runner.failOn('name nse-1', 'RTNETLINK answers: File exists', 1);
+    it('deletes the pair when setting up an end fails, and reports the failing command', async () => {
+      runner.failOn('alias c1-endpoint', 'RTNETLINK answers: Operation not permitted', 1);
       const err = await dp
         .createVethPair(
-          { netns: podA, name: 'nsm-1', alias: 'a' },
-          { netns: podB, name: 'nse-1', alias: 'b' },
+          { netns: podA, name: 'nsm-1', alias: 'c1-client' },
+          { netns: podB, name: 'nse-1', alias: 'c1-endpoint' },
         )
         .catch((e: unknown) => e);
       assert.ok(isKernelCommandError(err));
-      assert.equal(err.code, status.ALREADY_EXISTS);
-      assert.match(err.command, /^link set dev nsmt2 netns \/var\/run\/netns\/pod-b name nse-1/);
-      assert.match(
+      assert.equal(err.code, status.PERMISSION_DENIED);
+      assert.equal(err.command, 'link set dev nse-1 alias c1-endpoint up');
+      assert.equal(
         err.message,
-        /failed to run "ip link set dev nsmt2 .*" in the current network namespace: RTNETLINK answers: File exists/,
+        'failed to run "ip link set dev nse-1 alias c1-endpoint up" in /var/run/netns/pod-b: RTNETLINK answers: Operation not permitted',
       );
-      assert.deepEqual(runner.batches[1], {
-        netns: null,
-        force: true,
-        commands: ['link del dev nsmt1', 'link del dev nsmt2'],
+      assert.deepEqual(runner.batches.at(-1), {
+        netns: podA.path,
+        force: false,
+        commands: ['link del dev nsm-1'],
       });
     });
 
-    it('does not clean up when iproute2 refused the create line itself', async () => {
-      runner.failOn(/^link add/, 'RTNETLINK answers: Operation not permitted', 1);
+    it('deletes nothing when iproute2 refused the create line (a taken name makes nothing)', async () => {
+      runner.failOn(/^link add/, 'RTNETLINK answers: File exists', 1);
       await assert.rejects(
         dp.createVethPair({ netns: podA, name: 'a', alias: 'a' }, { netns: podB, name: 'b', alias: 'b' }),
-        (e: unknown) => isKernelCommandError(e) && e.code === status.PERMISSION_DENIED,
+        (e: unknown) => isKernelCommandError(e) && e.code === status.ALREADY_EXISTS,
       );
       assert.equal(runner.batches.length, 1);
     });
@@ -88,38 +100,101 @@ describe('dataplane (recorded iproute2)', () => {
         dp.createVethPair({ netns: podA, name: 'a b', alias: 'a' }, { netns: podB, name: 'b', alias: 'b' }),
         (e: unknown) => isNsmError(e) && e.code === status.INVALID_ARGUMENT && /a\.name/.test(e.message),
       );
+      await assert.rejects(
+        dp.createVethPair(
+          { netns: podA, name: 'a', alias: 'a', config: { addresses: ['bad'], routes: [], neighbors: [] } },
+          { netns: podB, name: 'b', alias: 'b' },
+        ),
+        (e: unknown) =>
+          isNsmError(e) && e.code === status.INVALID_ARGUMENT && /addresses\[0\]/.test(e.message),
+      );
+      assert.equal(runner.batches.length, 0);
+    });
+
+    it('does not start when already cancelled', async () => {
+      const ac = new AbortController();
+      ac.abort();
+      await assert.rejects(
+        dp.createVethPair(
+          { netns: podA, name: 'a', alias: 'a' },
+          { netns: podB, name: 'b', alias: 'b' },
+          { signal: ac.signal },
+        ),
+        (e: unknown) => isNsmError(e) && e.code === status.CANCELLED,
+      );
       assert.equal(runner.batches.length, 0);
     });
   });
 
   describe('createVxlan', () => {
-    it('runs in the underlay namespace and places the netdev in the pod', async () => {
+    it('creates from the underlay namespace straight into the pod, then marks, raises and configures it there', async () => {
       await dp.createVxlan(
-        { netns: podA, name: 'nsm-2', alias: 'c2', mtu: 1450 },
+        {
+          netns: podA,
+          name: 'nsm-2',
+          alias: 'c2',
+          mtu: 1450,
+          config: { addresses: ['172.16.2.101/32'], routes: [], neighbors: [] },
+        },
         { vni: 7, local: '10.0.0.1', remote: '10.0.0.2', port: 4789, underlayNetns: node },
       );
-      assert.deepEqual(runner.batches, [
-        {
-          netns: node.path,
-          force: false,
-          commands: [
-            'link add name nsmt1 mtu 1450 type vxlan id 7 local 10.0.0.1 remote 10.0.0.2 dstport 4789',
-            'link set dev nsmt1 netns /var/run/netns/pod-a name nsm-2 alias c2 up',
+      assert.deepEqual(
+        runner.batches.map((b) => [b.netns, b.commands]),
+        [
+          [
+            node.path,
+            [
+              'link add name nsm-2 netns /var/run/netns/pod-a mtu 1450 type vxlan id 7 local 10.0.0.1 remote 10.0.0.2 dstport 4789',
+            ],
           ],
-        },
-      ]);
+          [podA.path, ['link set dev nsm-2 alias c2 up', 'addr replace 172.16.2.101/32 dev nsm-2']],
+        ],
+      );
     });
 
-    it('removes the temporary netdev when the move fails', async () => {
-      runner.failOn(/^link set/, 'Cannot open network namespace "pod-a": No such file or directory', 1);
+    it('removes the netdev when its set-up fails', async () => {
+      runner.failOn(/^addr/, 'Error: ipv6: IPv6 is disabled on this device.', 1);
       await assert.rejects(
         dp.createVxlan(
-          { netns: podA, name: 'v', alias: 'a' },
+          {
+            netns: podA,
+            name: 'v',
+            alias: 'a',
+            config: { addresses: ['fd00::1/64'], routes: [], neighbors: [] },
+          },
           { vni: 7, local: '10.0.0.1', remote: '10.0.0.2', port: 4789 },
         ),
-        (e: unknown) => isKernelCommandError(e) && e.code === status.NOT_FOUND,
+        (e: unknown) => isKernelCommandError(e) && e.code === status.INTERNAL,
       );
-      assert.deepEqual(runner.batches[1].commands, ['link del dev nsmt1']);
+      assert.deepEqual(runner.batches.at(-1)?.commands, ['link del dev v']);
+    });
+
+    it('after a timeout, removes the netdev only if it carries our alias or none', async () => {
+      const timeout = newRecordingIpRunner();
+      // A runner whose create "times out": the link may or may not exist.
+      const dp2 = newDataplane({
+        ...timeout,
+        batch: async (netns, commands, opts) => {
+          await timeout.batch(netns, commands, opts);
+          if (commands[0].startsWith('link add')) {
+            throw new KernelCommandError({
+              command: commands[0],
+              stderr: 'timed out',
+              netns: null,
+              code: status.DEADLINE_EXCEEDED,
+            });
+          }
+        },
+      });
+      timeout.setJson('link show dev v', [{ ifname: 'v', ifalias: 'someone-else' }]);
+      await assert.rejects(
+        dp2.createVxlan(
+          { netns: podA, name: 'v', alias: 'mine' },
+          { vni: 7, local: '10.0.0.1', remote: '10.0.0.2', port: 4789 },
+        ),
+        (e: unknown) => isNsmError(e) && e.code === status.DEADLINE_EXCEEDED,
+      );
+      assert.ok(!timeout.commands().includes('link del dev v'), "someone else's link must survive");
     });
   });
 

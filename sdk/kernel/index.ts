@@ -5,9 +5,9 @@ export type { InterfaceConfig, LinkEnd, VxlanParams } from './commands.js';
 export {
   configureCommands,
   deleteLinkCommands,
-  placeLinkCommand,
-  vethPairCommands,
-  vxlanCommands,
+  setupCommands,
+  vethCreateCommand,
+  vxlanCreateCommand,
 } from './commands.js';
 export type { InterfacePlan, NeighborSpec, RouteSpec, Side } from './connection-context.js';
 export { contextPlan } from './connection-context.js';
@@ -18,8 +18,9 @@ export type {
   InterfaceTarget,
   LinkInfo,
   RouteInfo,
+  VethOptions,
 } from './dataplane.js';
-export { newDataplane, sameNetns, TEMP_LINK_PREFIX } from './dataplane.js';
+export { newDataplane } from './dataplane.js';
 export type {
   BatchOptions,
   IpRunner,

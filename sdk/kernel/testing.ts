@@ -61,14 +61,20 @@ export class TestNamespaces {
   }
 }
 
-/** Names of namespaces and host links that tests may have leaked (should be empty after a run). */
-export async function leftovers(): Promise<string[]> {
-  const { stdout: ns } = await run('ip', ['netns', 'list']);
-  const { stdout: links } = await run('ip', ['-o', 'link', 'show']);
-  return [
-    ...ns.split('\n').filter((l) => l.startsWith(TEST_NETNS_PREFIX)),
-    ...links.split('\n').filter((l) => / nsmt[a-z0-9]+[@:]/.test(l)),
-  ];
+/** Test namespaces that are still there (should be none after a run). */
+export async function leftoverNamespaces(): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'list']);
+  return stdout.split('\n').filter((l) => l.startsWith(TEST_NETNS_PREFIX));
+}
+
+/** Names of the links in our own namespace (tests compare before and after). */
+export async function ownLinkNames(): Promise<string[]> {
+  const { stdout } = await run('ip', ['-o', 'link', 'show']);
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(': ')[1]?.split('@')[0] ?? l)
+    .sort();
 }
 
 /** Resolves with the first stdout line of child that matches, or rejects after timeoutMs. */

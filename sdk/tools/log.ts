@@ -4,7 +4,7 @@ import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
-const LEVEL = process.env.NSM_LOG_LEVEL ?? 'info';
+const LEVEL = (process.env.NSM_LOG_LEVEL || 'info').toLowerCase();
 const TRACED = new Set(
   (process.env.NSM_TRACE ?? '')
     .split(',')

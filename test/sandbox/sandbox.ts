@@ -13,6 +13,7 @@ import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs'
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
+import type { StreamStats } from './probe.js';
 import { ipBatch, links, listNetns, sh } from './shell.js';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -75,6 +76,53 @@ export class Daemon {
     const timer = setTimeout(() => this.kill('SIGKILL'), STOP_GRACE_MS);
     await this.exitPromise;
     clearTimeout(timer);
+  }
+}
+
+/** A running `probe.js stream`; stats() asks it for its counters (SIGUSR1), stop() ends it (SIGTERM). */
+export class Stream {
+  private waiting: ((s: StreamStats) => void)[] = [];
+  private last?: StreamStats;
+
+  constructor(readonly daemon: Daemon) {
+    let buf = '';
+    daemon.proc.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i = buf.indexOf('\n');
+      while (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        i = buf.indexOf('\n');
+        if (!line.startsWith('{')) continue;
+        this.last = JSON.parse(line) as StreamStats;
+        const w = this.waiting.shift();
+        w?.(this.last);
+      }
+    });
+  }
+
+  private ask(signal: NodeJS.Signals): Promise<StreamStats> {
+    if (!this.daemon.running) {
+      return this.last ? Promise.resolve(this.last) : Promise.reject(new Error('the stream is not running'));
+    }
+    return new Promise<StreamStats>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the stream did not report within 5 s')), 5_000);
+      this.waiting.push((s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      this.daemon.kill(signal);
+    });
+  }
+
+  stats(): Promise<StreamStats> {
+    return this.ask('SIGUSR1');
+  }
+
+  async stop(): Promise<StreamStats> {
+    const s = await this.ask('SIGTERM');
+    await this.daemon.exited();
+    return s;
   }
 }
 
@@ -163,11 +211,17 @@ export class Sandbox {
     }
     const first = this.nodes[0];
     this.registryURL = `tcp://${first.ip}:5002`;
-    this.registry = await this.spawn('registry', first.netns, SCRIPTS.registry, {
-      NSM_LISTEN_ON: this.registryURL,
-    });
+    await this.restartRegistry();
     await Promise.all(this.nodes.map((n) => this.startNsmgr(n)));
     await Promise.all(this.nodes.map((n) => this.startForwarder(n)));
+  }
+
+  /** Starts the registry in node1's namespace (again, after it was killed: same name, URL and log). */
+  async restartRegistry(): Promise<Daemon> {
+    this.registry = await this.spawn('registry', this.nodes[0].netns, SCRIPTS.registry, {
+      NSM_LISTEN_ON: this.registryURL,
+    });
+    return this.registry;
   }
 
   async startNsmgr(node: SandboxNode): Promise<Daemon> {
@@ -324,6 +378,20 @@ export class Sandbox {
     );
   }
 
+  /**
+   * Starts a UDP stream from the pod to an echo server (see probe.ts `stream`): a numbered datagram
+   * every intervalMs. `host` may be "@IFNAME" (the peer of that interface, followed as it changes).
+   */
+  async startStream(pod: Pod, host: string, port: number, intervalMs: number): Promise<Stream> {
+    const daemon = await this.spawnArgs(
+      `stream-${pod.name}-${port}`,
+      pod.netns,
+      [SCRIPTS.probe, 'stream', host, String(port), String(intervalMs)],
+      (l) => l === 'streaming',
+    );
+    return new Stream(daemon);
+  }
+
   /** Links other than loopback in the sandbox's pod namespaces (what connections left behind). */
   async podLinks(): Promise<{ netns: string; ifname: string }[]> {
     const found: { netns: string; ifname: string }[] = [];
@@ -348,7 +416,9 @@ export class Sandbox {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.daemons.filter((d) => /^(nsc|nse|echo)-/.test(d.name)).map((d) => d.stop()));
+    await Promise.all(
+      this.daemons.filter((d) => /^(nsc|nse|echo|stream)-/.test(d.name)).map((d) => d.stop()),
+    );
     await Promise.all(this.daemons.map((d) => d.stop()));
     const existing = new Set(await listNetns());
     for (const ns of this.netns.reverse()) {

@@ -25,3 +25,14 @@ export function cloneConnection(c: Connection): Connection {
 export function cloneRequest(r: NetworkServiceRequest): NetworkServiceRequest {
   return structuredClone(r);
 }
+
+const RESELECT_CLOSE_KEY = Symbol('begin-reselect-close');
+
+/** Marks the Close that begin sends before a reselect (the connection lives on under a new path). */
+export function withReselectClose(ctx: Context): Context {
+  return withValue(ctx, RESELECT_CLOSE_KEY, true);
+}
+
+export function isReselectClose(ctx: Context): boolean {
+  return value<boolean>(ctx, RESELECT_CLOSE_KEY) === true;
+}

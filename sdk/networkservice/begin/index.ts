@@ -1,2 +1,2 @@
-export { type EventFactory, fromContext } from './common.js';
+export { type EventFactory, fromContext, isReselectClose } from './common.js';
 export { type BeginOptions, defaultReselect, newClient, newServer } from './server.js';

@@ -4,12 +4,18 @@
 //  - Close always carries the last good connection, whatever the caller sent;
 //  - elements after begin can re-enter the chain from here with `begin.fromContext(ctx)`.
 // It is the second element of every chain, after updatepath (which fixes the connection id).
-import { type Context, postpone, withTimeout } from '../../core/context.js';
+import { type Context, withTimeout } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceElement, NetworkServiceRequest } from '../../core/types.js';
 import { invalidArgument } from '../../errors/index.js';
 import { logger } from '../../tools/log.js';
-import { cloneConnection, cloneRequest, type EventFactory, withEventFactory } from './common.js';
+import {
+  cloneConnection,
+  cloneRequest,
+  type EventFactory,
+  withEventFactory,
+  withReselectClose,
+} from './common.js';
 
 const log = logger('begin');
 const EVENT_TIMEOUT_MS = 15_000;
@@ -31,10 +37,24 @@ export interface BeginOptions {
 }
 
 export function defaultReselect(req: NetworkServiceRequest): void {
-  if (!req.connection) return;
-  req.connection.mechanism = undefined;
-  req.connection.networkServiceEndpointName = '';
-  req.connection.state = 3; // RESELECT_REQUESTED
+  const conn = req.connection;
+  if (!conn) return;
+  conn.mechanism = undefined;
+  conn.networkServiceEndpointName = '';
+  conn.state = 3; // RESELECT_REQUESTED
+  // A new endpoint hands out its own addresses: drop those of the old one, keep what the client excludes.
+  const ip = conn.context?.ipContext;
+  if (ip) {
+    conn.context!.ipContext = {
+      ...ip,
+      srcIpAddrs: [],
+      dstIpAddrs: [],
+      srcRoutes: [],
+      dstRoutes: [],
+      ipNeighbors: [],
+      extraPrefixes: [],
+    };
+  }
 }
 
 class Begin implements NetworkServiceElement {
@@ -72,7 +92,7 @@ class Begin implements NetworkServiceElement {
 
   private event<T>(id: string, fn: () => Promise<T>): Promise<T | undefined> {
     if (!this.states.has(id)) return Promise.resolve(undefined);
-    return this.serial(id, async (s) => (s.closed ? undefined : fn()));
+    return this.serial(id, async (s) => (s.closed ? undefined : fn())).finally(() => this.forgetIfIdle(id));
   }
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
@@ -122,9 +142,11 @@ class Begin implements NetworkServiceElement {
     const { ctx, cancel } = this.eventContext(s);
     try {
       if (reselect) {
-        await s.following.close(ctx, cloneConnection(s.lastConn)).catch((e: unknown) => {
-          log.debug({ err: e, id: s.lastConn?.id }, 'close before reselect failed');
-        });
+        await s.following
+          .close(withReselectClose(withEventFactory(ctx, s.factory)), cloneConnection(s.lastConn))
+          .catch((e: unknown) => {
+            log.debug({ err: e, id: s.lastConn?.id }, 'close before reselect failed');
+          });
       }
       const req = cloneRequest(s.lastRequest);
       req.connection = cloneConnection(s.lastConn);
@@ -156,8 +178,10 @@ class Begin implements NetworkServiceElement {
   }
 
   private eventContext(s: ConnectionState) {
-    const base: Context = { signal: new AbortController().signal, values: s.values ?? new Map() };
-    return withTimeout(postpone(base)().ctx, EVENT_TIMEOUT_MS);
+    return withTimeout(
+      { signal: new AbortController().signal, values: s.values ?? new Map() },
+      EVENT_TIMEOUT_MS,
+    );
   }
 
   get size(): number {

@@ -19,7 +19,7 @@ import { clientURL } from '../clienturl/index.js';
 class GrpcCall implements NetworkServiceClient {
   constructor(private readonly pool: ClientPool) {}
 
-  request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+  async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const url = clientURL(ctx);
     if (!url) throw internal('connect: no next-hop URL in the context (nothing selected a next hop)');
     return this.pool.request(ctx, url, req);

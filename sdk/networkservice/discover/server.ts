@@ -10,6 +10,7 @@ import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
 import { invalidArgument, notFound } from '../../errors/index.js';
 import { matchEndpoints } from '../../tools/matchutils/index.js';
+import { selectedEndpoint } from '../roundrobin/server.js';
 import type { Finder } from './common.js';
 
 const CANDIDATES_KEY = Symbol('discover-candidates');
@@ -31,6 +32,22 @@ class DiscoverServer implements NetworkServiceServer {
     const conn = req.connection!;
     if (!conn.networkService) throw invalidArgument('connection.network_service is empty');
     const nseName = conn.networkServiceEndpointName;
+    // A refresh of a connection to a known endpoint needs no registry: a registry restart must not
+    // touch working connections.
+    const known = nseName ? selectedEndpoint(ctx) : undefined;
+    if (known && known.name === nseName) {
+      conn.payload ||= DEFAULT_PAYLOAD;
+      const nse: NetworkServiceEndpoint = {
+        name: known.name,
+        url: known.url,
+        networkServiceNames: [conn.networkService],
+        networkServiceLabels: {},
+        expirationTime: undefined,
+        initialRegistrationTime: undefined,
+        pathIds: [],
+      };
+      return next.server(ctx).request(withCandidates(ctx, [nse]), req);
+    }
     if (nseName) {
       const found = await this.finder.endpoints(ctx, { name: nseName });
       const nse = found.find((e) => e.name === nseName);

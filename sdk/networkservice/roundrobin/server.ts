@@ -1,6 +1,7 @@
 // roundrobin chooses one of discover's candidates, rotating per network service so clients
 // spread over endpoints, and moves on to the next candidate when one fails. The choice is kept in
 // metadata so Close (and refresh) reach the same endpoint.
+import { status } from '@grpc/grpc-js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
@@ -11,7 +12,17 @@ import { candidates } from '../discover/server.js';
 import * as metadata from '../metadata/index.js';
 
 const log = logger('roundrobin');
-const SELECTED_URL_KEY = Symbol('roundrobin-selected-url');
+const SELECTED_KEY = Symbol('roundrobin-selected');
+
+export interface SelectedEndpoint {
+  name: string;
+  url: string;
+}
+
+/** The endpoint this connection uses (set after the first successful Request). */
+export function selectedEndpoint(ctx: Context): SelectedEndpoint | undefined {
+  return metadata.load<SelectedEndpoint>(ctx, false, SELECTED_KEY);
+}
 
 class RoundRobinServer implements NetworkServiceServer {
   private readonly counters = new Map<string, number>();
@@ -30,7 +41,7 @@ class RoundRobinServer implements NetworkServiceServer {
       conn.networkServiceEndpointName = nse.name;
       try {
         const result = await next.server(ctx).request(withClientURL(ctx, nse.url), req);
-        metadata.store(ctx, false, SELECTED_URL_KEY, nse.url);
+        metadata.store<SelectedEndpoint>(ctx, false, SELECTED_KEY, { name: nse.name, url: nse.url });
         return result;
       } catch (e) {
         lastError = e;
@@ -39,15 +50,31 @@ class RoundRobinServer implements NetworkServiceServer {
         if (ctx.signal.aborted) break;
       }
     }
-    if (nses.length === 1) throw lastError;
+    if (nses.length === 1) {
+      // The endpoint this connection uses is a local socket that no longer answers: it is gone,
+      // not restarting somewhere on the path, so the client should reselect (see heal).
+      const only = nses[0];
+      if (
+        conn.networkServiceEndpointName &&
+        only.url.startsWith('unix:') &&
+        getErrorCode(lastError) === status.UNAVAILABLE
+      ) {
+        throw new NsmError(
+          status.NOT_FOUND,
+          `network service endpoint "${only.name}" is not reachable: ${getErrorMessage(lastError)}`,
+          { cause: lastError },
+        );
+      }
+      throw lastError;
+    }
     throw new NsmError(getErrorCode(lastError), `all candidates have failed: ${failures.join('; ')}`, {
       cause: lastError,
     });
   }
 
   async close(ctx: Context, conn: Connection): Promise<void> {
-    const url = metadata.loadAndDelete<string>(ctx, false, SELECTED_URL_KEY);
-    await next.server(ctx).close(url ? withClientURL(ctx, url) : ctx, conn);
+    const selected = metadata.loadAndDelete<SelectedEndpoint>(ctx, false, SELECTED_KEY);
+    await next.server(ctx).close(selected ? withClientURL(ctx, selected.url) : ctx, conn);
   }
 }
 

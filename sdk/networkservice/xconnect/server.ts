@@ -18,8 +18,14 @@ import type { IPContext } from '../../../api/gen/networkservice/connectioncontex
 import { type Context, postpone } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
-import { getErrorMessage, invalidArgument, NsmError, wrap } from '../../errors/index.js';
-import { contextPlan, type Dataplane, type NetnsRef, resolveNetns } from '../../kernel/index.js';
+import { invalidArgument, NsmError, wrap } from '../../errors/index.js';
+import {
+  contextPlan,
+  type Dataplane,
+  type InterfaceConfig,
+  type NetnsRef,
+  resolveNetns,
+} from '../../kernel/index.js';
 import { logger } from '../../tools/log.js';
 import {
   CLS_REMOTE,
@@ -30,7 +36,6 @@ import {
   PARAM_DST_IP,
   PARAM_DST_PORT,
   PARAM_INODE_URL,
-  PARAM_MTU,
   PARAM_NAME,
   PARAM_SRC_IP,
   PARAM_VNI,
@@ -40,6 +45,7 @@ import {
 import { MAX_VNI, type VniAllocator } from '../mechanisms/vxlan/vni.js';
 import * as metadata from '../metadata/index.js';
 import { INCOMING_KEY, OUTGOING_MECHANISM_KEY, PROGRAMMED_KEY } from './common.js';
+import { linkAlias, type OrphanLink, ownerTag, type Reconciler } from './reconcile.js';
 
 const log = logger('xconnect');
 
@@ -54,6 +60,8 @@ export interface XconnectOptions {
   vethMtu: number;
   /** MTU of VXLAN netdevs: the underlay MTU minus the VXLAN overhead. */
   vxlanMtu: number;
+  /** Links of an earlier run of this forwarder, to adopt (restart reconciliation). */
+  reconciler?: Reconciler;
 }
 
 /** A kernel object this connection owns, enough to remove it. */
@@ -62,6 +70,27 @@ interface MadeLink {
   name: string;
   vni?: number;
 }
+
+interface PlannedEnd {
+  netns: NetnsRef;
+  name: string;
+  alias: string;
+  mtu: number;
+  mac: string;
+  config: InterfaceConfig;
+}
+
+interface VxlanPlan {
+  vni: number;
+  local: string;
+  remote: string;
+  port: number;
+}
+
+type KernelPlan =
+  | { kind: 'veth'; client: PlannedEnd; endpoint: PlannedEnd }
+  /** claimVni: the VNI was chosen by the peer (we are the client side), so we must claim it here. */
+  | { kind: 'vxlan'; end: PlannedEnd; params: VxlanPlan; claimVni: boolean };
 
 interface Programmed {
   fingerprint: string;
@@ -97,19 +126,27 @@ function macFor(connId: string, side: string): string {
 }
 
 class XconnectServer implements NetworkServiceServer {
-  constructor(private readonly opts: XconnectOptions) {}
+  private readonly owner: string;
+
+  constructor(private readonly opts: XconnectOptions) {
+    this.owner = ownerTag(opts.name, opts.tunnelIP);
+  }
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = req.connection!;
-    const incoming = await this.acceptIncoming(conn, req.mechanismPreferences);
+    const previous = metadata.load<Mechanism>(ctx, false, INCOMING_KEY);
+    const { mechanism: incoming, tookVni } = await this.acceptIncoming(
+      conn,
+      req.mechanismPreferences,
+      previous,
+    );
     conn.mechanism = incoming;
     metadata.store(ctx, false, INCOMING_KEY, incoming);
-    const allocatedVni = incoming.type === VXLAN && !metadata.load(ctx, false, PROGRAMMED_KEY);
     let result: Connection;
     try {
       result = await next.server(ctx).request(ctx, req);
     } catch (e) {
-      if (allocatedVni) this.opts.vni.release(Number(incoming.parameters[PARAM_VNI]));
+      if (tookVni) this.opts.vni.release(Number(incoming.parameters[PARAM_VNI]));
       throw e;
     }
     const outgoing = metadata.load<Mechanism>(ctx, true, OUTGOING_MECHANISM_KEY);
@@ -150,6 +187,7 @@ class XconnectServer implements NetworkServiceServer {
   }
 
   private async removeLinks(links: MadeLink[]): Promise<void> {
+    log.info({ links: links.map((l) => `${l.netns.path}:${l.name}`) }, 'removing links');
     const results = await Promise.allSettled(
       links.map((l) => this.opts.dataplane.deleteLink(l.netns, l.name)),
     );
@@ -159,9 +197,22 @@ class XconnectServer implements NetworkServiceServer {
   }
 
   /** Chooses and completes the mechanism of the hop that called us. */
-  private async acceptIncoming(conn: Connection, prefs: Mechanism[]): Promise<Mechanism> {
+  private async acceptIncoming(
+    conn: Connection,
+    prefs: Mechanism[],
+    previous?: Mechanism,
+  ): Promise<{ mechanism: Mechanism; tookVni: boolean }> {
     const supported = (m: Mechanism | undefined) => m && (m.type === KERNEL || m.type === VXLAN);
-    const chosen = supported(conn.mechanism) ? conn.mechanism! : prefs.find((m) => supported(m));
+    let chosen = supported(conn.mechanism) ? conn.mechanism! : prefs.find((m) => supported(m));
+    // A refresh keeps what this hop agreed before (same VNI), even if the caller forgot it.
+    if (
+      chosen?.type === VXLAN &&
+      previous?.type === VXLAN &&
+      !chosen.parameters[PARAM_VNI] &&
+      previous.parameters[PARAM_SRC_IP] === chosen.parameters[PARAM_SRC_IP]
+    ) {
+      chosen = previous;
+    }
     if (!chosen) {
       throw new NsmError(
         status.INVALID_ARGUMENT,
@@ -179,15 +230,25 @@ class XconnectServer implements NetworkServiceServer {
         );
       }
       await resolveNetns(params[PARAM_INODE_URL]);
-      return mechanism(chosen.cls, KERNEL, params);
+      return { mechanism: mechanism(chosen.cls, KERNEL, params), tookVni: false };
     }
     const params = { ...chosen.parameters };
     const srcIP = ipParam(chosen, PARAM_SRC_IP, 'VXLAN mechanism');
     params[PARAM_DST_IP] = this.opts.tunnelIP;
     params[PARAM_DST_PORT] = String(this.opts.vxlanPort);
-    if (params[PARAM_VNI]) vniOf(chosen, 'VXLAN mechanism');
-    else params[PARAM_VNI] = String(this.opts.vni.allocate(srcIP, this.opts.tunnelIP));
-    return mechanism(chosen.cls || CLS_REMOTE, VXLAN, params);
+    let tookVni = false;
+    if (params[PARAM_VNI]) {
+      const vni = vniOf(chosen, 'VXLAN mechanism');
+      // Already held: by this connection (a refresh) or by the restart reconciler for it.
+      if (previous?.parameters[PARAM_VNI] !== params[PARAM_VNI] && !this.opts.vni.has(vni)) {
+        this.opts.vni.claim(vni);
+        tookVni = true;
+      }
+    } else {
+      params[PARAM_VNI] = String(this.opts.vni.allocate(srcIP, this.opts.tunnelIP));
+      tookVni = true;
+    }
+    return { mechanism: mechanism(chosen.cls || CLS_REMOTE, VXLAN, params), tookVni };
   }
 
   /** Builds (or, on a refresh that changed nothing, keeps) the kernel side of the connection. */
@@ -197,15 +258,9 @@ class XconnectServer implements NetworkServiceServer {
     incoming: Mechanism,
     outgoing?: Mechanism,
   ): Promise<void> {
-    if (!outgoing) throw invalidArgument('the next hop returned no mechanism');
-    const ipContext = conn.context?.ipContext;
-    const fingerprint = JSON.stringify([
-      incoming,
-      outgoing,
-      ipContext ?? null,
-      conn.context?.MTU ?? 0,
-      conn.payload,
-    ]);
+    const plan = await this.plan(conn, incoming, outgoing);
+    // Only what reaches the kernel decides whether anything must change.
+    const fingerprint = JSON.stringify(plan);
     const before = metadata.load<Programmed>(ctx, false, PROGRAMMED_KEY);
     if (before?.fingerprint === fingerprint) return;
     if (before) {
@@ -215,127 +270,177 @@ class XconnectServer implements NetworkServiceServer {
     const links: MadeLink[] = [];
     const record = () => metadata.store<Programmed>(ctx, false, PROGRAMMED_KEY, { fingerprint, links });
     const { dataplane } = this.opts;
-    const alias = (side: string) => `nsm:${this.opts.name}:${conn.id}:${side}`;
+    if (plan.kind === 'veth') {
+      const { client, endpoint } = plan;
+      // Links an earlier run of this forwarder made for this connection (see reconcile.ts).
+      const adoptedClient = before ? undefined : await this.opts.reconciler?.adopt(client.alias);
+      const adoptedEndpoint = before ? undefined : await this.opts.reconciler?.adopt(endpoint.alias);
+      if (adoptedClient?.name === client.name && adoptedEndpoint?.name === endpoint.name) {
+        links.push({ netns: client.netns, name: client.name });
+        record();
+        await dataplane.configureInterfaces([
+          { netns: client.netns, ifname: client.name, config: client.config },
+          { netns: endpoint.netns, ifname: endpoint.name, config: endpoint.config },
+        ]);
+        return;
+      }
+      await this.discard(adoptedClient, adoptedEndpoint);
+      await dataplane.createVethPair(client, endpoint);
+      links.push({ netns: client.netns, name: client.name });
+      record();
+      return;
+    }
+    const adopted = before ? undefined : await this.opts.reconciler?.adopt(plan.end.alias);
+    // Rebuilding released the VNI with the old links: claim it again even on the server side.
+    await this.vxlanEnd(links, record, plan.end, plan.params, adopted, plan.claimVni || before !== undefined);
+  }
+
+  /** What the kernel must hold for this connection on this node. */
+  private async plan(conn: Connection, incoming: Mechanism, outgoing?: Mechanism): Promise<KernelPlan> {
+    if (!outgoing) throw invalidArgument('the next hop returned no mechanism');
+    const ipContext = conn.context?.ipContext;
     const ctxMtu = conn.context?.MTU || 0;
+    const ip = conn.payload === 'IP';
+    const clientAlias = linkAlias(this.owner, conn.id, 'client');
+    const endpointAlias = linkAlias(this.owner, conn.id, 'endpoint');
+    const endpointName = () => {
+      const name = outgoing.parameters[PARAM_NAME] || generateInterfaceName(conn.networkService);
+      validateInterfaceName(name, 'endpoint KERNEL mechanism parameter "name"');
+      return name;
+    };
+    const netnsOf = async (m: Mechanism, where: string) => ({
+      path: (await resolveNetns(this.requireParam(m, PARAM_INODE_URL, where))).path,
+    });
 
     if (incoming.type === KERNEL && outgoing.type === KERNEL) {
-      const clientNs = await resolveNetns(incoming.parameters[PARAM_INODE_URL]);
-      const endpointNs = await resolveNetns(this.requireParam(outgoing, PARAM_INODE_URL, 'endpoint KERNEL'));
-      const endpointName = outgoing.parameters[PARAM_NAME] || generateInterfaceName(conn.networkService);
-      validateInterfaceName(endpointName, 'endpoint KERNEL mechanism parameter "name"');
       const mtu = ctxMtu || this.opts.vethMtu;
-      const clientEnd = {
-        netns: { path: clientNs.path },
-        name: incoming.parameters[PARAM_NAME],
-        alias: alias('client'),
-        mtu,
-        mac: macFor(conn.id, 'client'),
-      };
-      const endpointEnd = {
-        netns: { path: endpointNs.path },
-        name: endpointName,
-        alias: alias('endpoint'),
-        mtu,
-        mac: macFor(conn.id, 'endpoint'),
-      };
-      await dataplane.createVethPair(clientEnd, endpointEnd);
-      links.push({ netns: clientEnd.netns, name: clientEnd.name });
-      record();
-      const ip = conn.payload === 'IP';
-      await Promise.all([
-        this.configure(
-          clientEnd.netns,
-          clientEnd.name,
-          'client',
-          ipContext,
+      const clientMac = macFor(conn.id, 'client');
+      const endpointMac = macFor(conn.id, 'endpoint');
+      return {
+        kind: 'veth',
+        client: {
+          netns: await netnsOf(incoming, 'client KERNEL'),
+          name: incoming.parameters[PARAM_NAME],
+          alias: clientAlias,
           mtu,
-          ip ? endpointEnd.mac : undefined,
-        ),
-        this.configure(
-          endpointEnd.netns,
-          endpointEnd.name,
-          'endpoint',
-          ipContext,
+          mac: clientMac,
+          config: this.interfaceConfig('client', ipContext, mtu, ip ? endpointMac : undefined),
+        },
+        endpoint: {
+          netns: await netnsOf(outgoing, 'endpoint KERNEL'),
+          name: endpointName(),
+          alias: endpointAlias,
           mtu,
-          ip ? clientEnd.mac : undefined,
-        ),
-      ]);
-      return;
+          mac: endpointMac,
+          config: this.interfaceConfig('endpoint', ipContext, mtu, ip ? clientMac : undefined),
+        },
+      };
     }
+    const mtu = Math.min(ctxMtu || this.opts.vxlanMtu, this.opts.vxlanMtu);
     if (incoming.type === KERNEL && outgoing.type === VXLAN) {
-      const clientNs = await resolveNetns(incoming.parameters[PARAM_INODE_URL]);
-      const vni = vniOf(outgoing, 'returned VXLAN mechanism');
-      const remote = ipParam(outgoing, PARAM_DST_IP, 'returned VXLAN mechanism');
-      const port = Number(outgoing.parameters[PARAM_DST_PORT] || this.opts.vxlanPort);
-      const mtu = Math.min(ctxMtu || this.opts.vxlanMtu, this.opts.vxlanMtu);
-      this.opts.vni.claim(vni);
-      const end = {
-        netns: { path: clientNs.path },
-        name: incoming.parameters[PARAM_NAME],
-        alias: alias('client'),
-        mtu,
-        mac: macFor(conn.id, 'client'),
+      return {
+        kind: 'vxlan',
+        claimVni: true,
+        end: {
+          netns: await netnsOf(incoming, 'client KERNEL'),
+          name: incoming.parameters[PARAM_NAME],
+          alias: clientAlias,
+          mtu,
+          mac: macFor(conn.id, 'client'),
+          config: this.interfaceConfig('client', ipContext, mtu),
+        },
+        params: {
+          vni: vniOf(outgoing, 'returned VXLAN mechanism'),
+          local: this.opts.tunnelIP,
+          remote: ipParam(outgoing, PARAM_DST_IP, 'returned VXLAN mechanism'),
+          port: Number(outgoing.parameters[PARAM_DST_PORT] || this.opts.vxlanPort),
+        },
       };
-      try {
-        await dataplane.createVxlan(end, { vni, local: this.opts.tunnelIP, remote, port });
-      } catch (e) {
-        this.opts.vni.release(vni);
-        throw e;
-      }
-      links.push({ netns: end.netns, name: end.name, vni });
-      record();
-      await this.configure(end.netns, end.name, 'client', ipContext, mtu);
-      outgoing.parameters[PARAM_MTU] = String(mtu);
-      return;
     }
     if (incoming.type === VXLAN && outgoing.type === KERNEL) {
-      const endpointNs = await resolveNetns(this.requireParam(outgoing, PARAM_INODE_URL, 'endpoint KERNEL'));
-      const endpointName = outgoing.parameters[PARAM_NAME] || generateInterfaceName(conn.networkService);
-      validateInterfaceName(endpointName, 'endpoint KERNEL mechanism parameter "name"');
-      const vni = vniOf(incoming, 'VXLAN mechanism');
-      const remote = ipParam(incoming, PARAM_SRC_IP, 'VXLAN mechanism');
-      const mtu = Math.min(ctxMtu || this.opts.vxlanMtu, this.opts.vxlanMtu);
-      const end = {
-        netns: { path: endpointNs.path },
-        name: endpointName,
-        alias: alias('endpoint'),
-        mtu,
-        mac: macFor(conn.id, 'endpoint'),
+      return {
+        kind: 'vxlan',
+        claimVni: false,
+        end: {
+          netns: await netnsOf(outgoing, 'endpoint KERNEL'),
+          name: endpointName(),
+          alias: endpointAlias,
+          mtu,
+          mac: macFor(conn.id, 'endpoint'),
+          config: this.interfaceConfig('endpoint', ipContext, mtu),
+        },
+        params: {
+          vni: vniOf(incoming, 'VXLAN mechanism'),
+          local: this.opts.tunnelIP,
+          remote: ipParam(incoming, PARAM_SRC_IP, 'VXLAN mechanism'),
+          port: this.opts.vxlanPort,
+        },
       };
-      await dataplane.createVxlan(end, { vni, local: this.opts.tunnelIP, remote, port: this.opts.vxlanPort });
-      links.push({ netns: end.netns, name: end.name, vni });
-      record();
-      await this.configure(end.netns, end.name, 'endpoint', ipContext, mtu);
-      return;
     }
     throw invalidArgument(`cannot cross-connect ${incoming.type} to ${outgoing.type}`);
   }
 
-  private requireParam(m: Mechanism, key: string, where: string): string {
-    const v = m.parameters[key];
-    if (!v) throw invalidArgument(`${where} mechanism has no parameter "${key}"`);
-    return v;
+  /** Creates (or adopts) one VXLAN end. `claimVni`: the VNI was chosen by the peer, not by us. */
+  private async vxlanEnd(
+    links: MadeLink[],
+    record: () => void,
+    end: PlannedEnd,
+    params: VxlanPlan,
+    adopted: OrphanLink | undefined,
+    claimVni: boolean,
+  ): Promise<void> {
+    if (adopted)
+      log.info(
+        { alias: end.alias, adopted, wanted: { name: end.name, vni: params.vni } },
+        'found a link of an earlier run',
+      );
+    if (adopted?.name === end.name && adopted.kind === 'vxlan' && adopted.vni === params.vni) {
+      links.push({ netns: end.netns, name: end.name, vni: params.vni });
+      record();
+      await this.opts.dataplane.configureInterface(end.netns, end.name, end.config);
+      return;
+    }
+    await this.discard(adopted);
+    if (claimVni) this.opts.vni.claim(params.vni);
+    try {
+      await this.opts.dataplane.createVxlan(end, params);
+    } catch (e) {
+      if (claimVni) this.opts.vni.release(params.vni);
+      throw e;
+    }
+    links.push({ netns: end.netns, name: end.name, vni: params.vni });
+    record();
   }
 
-  private async configure(
-    netns: NetnsRef,
-    ifname: string,
+  /** Removes adopted links that do not fit the connection as it is now. */
+  private async discard(...adopted: (OrphanLink | undefined)[]): Promise<void> {
+    for (const l of adopted) {
+      if (!l) continue;
+      log.info({ link: `${l.netns.path}:${l.name}` }, 'discarding a link of an earlier run');
+      await this.opts.dataplane.deleteLink(l.netns, l.name);
+      if (l.vni !== undefined) this.opts.vni.release(l.vni);
+    }
+  }
+
+  private interfaceConfig(
     side: 'client' | 'endpoint',
     ipContext: IPContext | undefined,
     mtu: number,
     peerMac?: string,
-  ): Promise<void> {
+  ): InterfaceConfig {
     const plan = ipContext ? contextPlan(side, ipContext) : { addresses: [], routes: [], neighbors: [] };
     const neighbors = [...plan.neighbors];
     if (peerMac && ipContext) {
       const peerIPs = side === 'client' ? ipContext.dstIpAddrs : ipContext.srcIpAddrs;
       for (const cidr of peerIPs) neighbors.push({ ip: cidr.split('/')[0], mac: peerMac });
     }
-    try {
-      await this.opts.dataplane.configureInterface(netns, ifname, { ...plan, neighbors, mtu });
-    } catch (e) {
-      throw wrap(e, `failed to configure ${side} interface ${ifname} (${getErrorMessage(e)})`);
-    }
+    return { ...plan, neighbors, mtu };
+  }
+
+  private requireParam(m: Mechanism, key: string, where: string): string {
+    const v = m.parameters[key];
+    if (!v) throw invalidArgument(`${where} mechanism has no parameter "${key}"`);
+    return v;
   }
 }
 

@@ -30,12 +30,15 @@ class LocalBypassServer implements NseRegistry {
         `network service endpoint "${nse.name}" is already registered on this node by another owner (url ${known})`,
       );
     }
-    const registered = await nextNse(ctx).register(ctx, {
-      ...nse,
-      url: this.nsmgrURL,
-    });
+    // Known before the registry answers, so watchers notified during Register see the local URL.
     this.local.set(nse.name, ownURL);
-    return { ...registered, url: ownURL };
+    try {
+      const registered = await nextNse(ctx).register(ctx, { ...nse, url: this.nsmgrURL });
+      return { ...registered, url: ownURL };
+    } catch (e) {
+      if (!known) this.local.delete(nse.name);
+      throw e;
+    }
   }
 
   find(
@@ -54,11 +57,15 @@ class LocalBypassServer implements NseRegistry {
       const resp = r;
       const nse = resp.networkServiceEndpoint;
       const ownURL = nse ? this.local.get(nse.name) : undefined;
+      if (forwarded !== query && ownURL !== wanted) return; // asked for one local URL only
       if (nse && ownURL && nse.url === this.nsmgrURL) {
         if (resp.deleted) this.local.delete(nse.name);
         sink({ ...resp, networkServiceEndpoint: { ...nse, url: ownURL } });
         return;
       }
+      // Registered through us, but we do not know its socket (this nsmgr restarted and it has not
+      // registered again yet): answering with our own URL would send requests back to ourselves.
+      if (nse && !resp.deleted && nse.url === this.nsmgrURL) return;
       sink(resp);
     });
   }

@@ -23,6 +23,8 @@ export interface Registration {
 export interface KeepRegisteredOptions {
   /** How long to keep retrying the first registration before giving up (ms). */
   startTimeoutMs?: number;
+  /** Watch our own entry and register again as soon as the registry we talk to restarts. */
+  watch?: boolean;
 }
 
 async function registerOnce(
@@ -59,6 +61,7 @@ export async function keepRegistered(
 
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  let watch: AbortController | undefined;
   const schedule = (ms: number) => {
     if (closed) return;
     timer = setTimeout(refresh, Math.max(0, ms));
@@ -66,18 +69,57 @@ export async function keepRegistered(
   const refreshIn = (reg: NetworkServiceEndpoint) =>
     reg.expirationTime ? ((reg.expirationTime.getTime() - Date.now()) * 2) / 3 : DEFAULT_REFRESH_MS;
   let retryDelay = RETRY_MIN_MS;
-  const refresh = async () => {
+  let inflight: Promise<NetworkServiceEndpoint> | undefined;
+  const refresh = async (): Promise<boolean> => {
+    if (timer) clearTimeout(timer);
+    if (closed) return false;
     try {
-      current = await registerOnce(registry, nse);
+      inflight = registerOnce(registry, nse);
+      current = await inflight;
       retryDelay = RETRY_MIN_MS;
       schedule(refreshIn(current));
+      return true;
     } catch (e) {
       log.warn({ nse: nse.name, error: getErrorMessage(e) }, 'refreshing the registration failed; retrying');
       schedule(retryDelay);
       retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+      return false;
     }
   };
   schedule(refreshIn(current));
+
+  // Watching our own entry through the registry we registered with tells us at once when it
+  // restarts (the stream breaks): register again right away instead of at the next refresh, so a
+  // restarted nsmgr learns where we are within milliseconds.
+  const watchOwnEntry = () => {
+    if (closed || !opts.watch) return;
+    watch = new AbortController();
+    const signal = watch.signal;
+    registry
+      .find(
+        { signal, values: new Map() },
+        {
+          networkServiceEndpoint: { ...nse, networkServiceNames: [], networkServiceLabels: {}, url: '' },
+          watch: true,
+        },
+        () => {},
+      )
+      .then(
+        () => !signal.aborted && reconnect(),
+        () => !signal.aborted && reconnect(),
+      );
+  };
+  let watchDelay = RETRY_MIN_MS;
+  const reconnect = () => {
+    if (closed) return;
+    setTimeout(async () => {
+      if (closed) return;
+      const ok = await refresh();
+      watchDelay = ok ? RETRY_MIN_MS : Math.min(watchDelay * 2, RETRY_MAX_MS);
+      watchOwnEntry();
+    }, watchDelay);
+  };
+  watchOwnEntry();
 
   return {
     get current() {
@@ -85,7 +127,9 @@ export async function keepRegistered(
     },
     async close() {
       closed = true;
+      watch?.abort();
       if (timer) clearTimeout(timer);
+      await inflight?.catch(() => undefined);
       const { ctx, cancel }: { ctx: Context; cancel: () => void } = withTimeout(
         background(),
         CALL_TIMEOUT_MS,

@@ -151,10 +151,10 @@ describe('config', () => {
     assert.equal(
       table,
       [
-        '| Variable | Default | Description |',
-        '|---|---|---|',
-        '| `NSM_A` | `1m` | how long \\| really |',
-        '| `NSM_B` | (required) | needed |',
+        '| Variable | Default    | Description        |',
+        '| -------- | ---------- | ------------------ |',
+        '| `NSM_A`  | `1m`       | how long \\| really |',
+        '| `NSM_B`  | (required) | needed             |',
       ].join('\n'),
     );
   });

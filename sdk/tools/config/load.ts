@@ -50,12 +50,15 @@ function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-/** The README's env table: Variable | Default | Description. */
+/** The README's env table, columns padded as markdown formatters print them: Variable | Default | Description. */
 export function envTable(schema: Schema): string {
   const rows = Object.values(schema).map((f) => {
     const def =
       f.default !== undefined && f.default !== '' ? `\`${f.default}\`` : f.required ? '(required)' : '';
-    return `| \`${f.env}\` | ${cell(def)} | ${cell(f.description)} |`;
+    return [`\`${f.env}\``, cell(def), cell(f.description)];
   });
-  return ['| Variable | Default | Description |', '|---|---|---|', ...rows].join('\n');
+  const header = ['Variable', 'Default', 'Description'];
+  const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -1,11 +1,13 @@
 // The endpoint's KERNEL mechanism: accepts a KERNEL preference and answers with the namespace the
 // endpoint's interface must go into (its own) and the interface name, so the forwarder can create
 // the endpoint end of the connection there. NOOP is accepted too (no kernel interface).
+import type { Mechanism } from '../../../../api/gen/networkservice/connection.js';
 import type { Context } from '../../../core/context.js';
 import * as next from '../../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../../core/types.js';
 import { invalidArgument } from '../../../errors/index.js';
 import { ownNetnsInodeURL } from '../../../kernel/index.js';
+import * as metadata from '../../metadata/index.js';
 import {
   CLS_LOCAL,
   describeTypes,
@@ -17,10 +19,15 @@ import {
   validateInterfaceName,
 } from '../common.js';
 
+const CHOSEN_KEY = Symbol('kernel-server-mechanism');
+
 class KernelServer implements NetworkServiceServer {
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = req.connection!;
-    const current = conn.mechanism?.type === KERNEL ? conn.mechanism : undefined;
+    // A refresh keeps the interface name chosen before, even from a restarted forwarder that forgot it.
+    const current =
+      (conn.mechanism?.type === KERNEL ? conn.mechanism : undefined) ??
+      metadata.load<Mechanism>(ctx, false, CHOSEN_KEY);
     const preferred = req.mechanismPreferences.find((m) => m.type === KERNEL);
     if (!current && !preferred) {
       throw invalidArgument(
@@ -35,7 +42,9 @@ class KernelServer implements NetworkServiceServer {
       [PARAM_NAME]: name || generateInterfaceName(conn.networkService),
       [PARAM_INODE_URL]: ownNetnsInodeURL(),
     });
-    return next.server(ctx).request(ctx, req);
+    const result = await next.server(ctx).request(ctx, req);
+    metadata.store(ctx, false, CHOSEN_KEY, conn.mechanism);
+    return result;
   }
 
   close(ctx: Context, conn: Connection): Promise<void> {

@@ -1,0 +1,157 @@
+// What the parts share: options, the mesh, and the raw data each part records. Figures (with
+// baselines, ratios and targets) are derived from the data in one place, figures.ts.
+import type { Mesh } from './mesh.js';
+import type { ProcSample } from './procstat.js';
+import type { Summary } from './stats.js';
+
+/** In run order: scale before concurrency, so that nothing a timed-out request left behind skews its idle figures. */
+export const PARTS = ['latency', 'cni', 'scale', 'concurrency', 'dataplane', 'heal'] as const;
+export type Part = (typeof PARTS)[number];
+
+export interface BenchOptions {
+  only: Part[];
+  /** Sequential requests per path (latency), and CNI attachments. */
+  n: number;
+  concurrency: number[];
+  scale: number;
+  scaleExtra: number;
+  /** Requests in flight while filling (and emptying) the node for the scale part. */
+  scaleParallel: number;
+  endpoints: number;
+  iperfSeconds: number;
+  dataplaneRounds: number;
+  rttCount: number;
+  healWaitS: number;
+  profile: boolean;
+  daemonEnv: Record<string, string>;
+  install: boolean;
+  outDir: string;
+}
+
+export interface PathLatency {
+  setup: Summary;
+  close: Summary;
+  failures: number;
+  /** undefined when the sampled interface and address were found; otherwise what was wrong. */
+  verifyProblem?: string;
+  verified: number;
+}
+
+export interface ConcurrencyRound {
+  concurrent: number;
+  ok: number;
+  failures: number;
+  wallMs: number;
+  perSecond: number;
+  setup: Summary;
+  closeWallMs: number;
+  closePerSecond: number;
+  /** Links that appeared in endpoint namespaces during the round and were still there after it. */
+  leftoverEndpointLinks: number;
+  /** Pods of failed requests that still have nsm-1 (made for a caller that gave up). */
+  leftoverClientLinks: number;
+}
+
+export interface DaemonSnapshot {
+  label: string;
+  liveConnections: number;
+  nsmgr?: ProcSample;
+  forwarder?: ProcSample;
+  registry?: ProcSample;
+}
+
+export interface ScaleData {
+  target: number;
+  parallel: number;
+  live: number;
+  failures: number;
+  fillWallMs: number;
+  fillPerSecond: number;
+  fill: Summary;
+  extra: Summary;
+  extraFailures: number;
+  closeWallMs: number;
+  closeFailures: number;
+  snapshots: DaemonSnapshot[];
+  /** Links added to the endpoint namespaces during the part and still there after closing all. */
+  leftoverLinks: number;
+}
+
+export interface Throughput {
+  gbps: number[];
+  retransmits: number[];
+}
+
+export interface Rtt {
+  /** Medians over the rounds of each round's percentile. */
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  lost: number;
+  rounds: { p50Us: number; p90Us: number; p99Us: number }[];
+}
+
+export interface DataplaneData {
+  mtu: { local: number; remote: number };
+  throughput: Record<'local' | 'rawVeth' | 'remote' | 'rawVxlan', Throughput>;
+  rtt: Record<'local' | 'rawVeth' | 'remote' | 'rawVxlan', Rtt>;
+}
+
+export interface StreamPhase {
+  label: string;
+  sent: number;
+  echoed: number;
+  lost: number;
+}
+
+export interface HealData {
+  endpointDeath?: {
+    restored: boolean;
+    restoredAfterMs?: number;
+    waitedMs: number;
+    events: { t: number; reachable: boolean; peer: string | null }[];
+    note: string;
+  };
+  forwarderKill: {
+    path: 'local' | 'remote';
+    node: string;
+    downMs: number;
+    intervalMs: number;
+    phases: StreamPhase[];
+    lost: number;
+    maxGapMs: number;
+    interfaceAfterRestart: boolean;
+    note: string;
+  }[];
+}
+
+export interface CniData {
+  add: Summary;
+  del: Summary;
+  /** `nsenter --net=NS /bin/true`, included in every add/del sample (the plugin runs in a scratch namespace). */
+  execOverhead: Summary;
+  failures: number;
+  verifyProblem?: string;
+  pluginVersion: string;
+}
+
+export interface BenchData {
+  latency?: { local?: PathLatency; remote?: PathLatency };
+  cni?: CniData;
+  concurrency?: ConcurrencyRound[];
+  scale?: ScaleData;
+  dataplane?: DataplaneData;
+  heal?: HealData;
+  startup?: DaemonSnapshot;
+  /** 1-minute load average when the run started (this machine may be shared). */
+  loadAtStart?: number;
+}
+
+export interface BenchContext {
+  opts: BenchOptions;
+  mesh?: Mesh;
+  data: BenchData;
+  /** Problems worth reporting that did not stop the run. */
+  errors: string[];
+  log(line: string): void;
+}

@@ -1,0 +1,339 @@
+// Every reported figure, derived from the raw data in one place: its baseline (measured in the same
+// run), the ratio to it, and the target from the issue. Targets are goals: a missed one is reported,
+// never a failure of the run.
+import type { BenchData, DaemonSnapshot, HealData, PathLatency } from './context.js';
+import { median, type Summary } from './stats.js';
+
+export interface Figure {
+  section: string;
+  name: string;
+  value?: number;
+  unit: string;
+  /** Shown instead of the value (e.g. "not implemented"). */
+  text?: string;
+  baseline?: { label: string; value: number; unit: string };
+  ratio?: number;
+  target?: string;
+  met?: boolean;
+  note?: string;
+}
+
+const le = (v: number | undefined, max: number) => (v === undefined ? undefined : v <= max);
+const ge = (v: number | undefined, min: number) => (v === undefined ? undefined : v >= min);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0
+    ? undefined
+    : a / b;
+const finite = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? undefined : x);
+
+function sum(...xs: (number | undefined)[]): number | undefined {
+  return xs.some((x) => x === undefined) ? undefined : (xs as number[]).reduce((a, b) => a + b, 0);
+}
+
+export function deriveFigures(d: BenchData): Figure[] {
+  const out: Figure[] = [];
+  const add = (f: Figure) => {
+    f.value = finite(f.value);
+    if (f.baseline && f.ratio === undefined) f.ratio = ratio(f.value, f.baseline.value);
+    out.push(f);
+  };
+  const cniNet = (s: Summary | undefined, k: 'p50' | 'p90' | 'p99') =>
+    s && d.cni ? s[k] - d.cni.execOverhead.p50 : undefined;
+
+  // 1. Setup latency
+  const lat = d.latency;
+  const pathRows = (label: string, p: PathLatency | undefined, p50Target: number, p99Target?: number) => {
+    if (!p) return;
+    const section = `Setup latency (sequential, n=${p.setup.n})`;
+    for (const k of ['p50', 'p90', 'p99'] as const) {
+      const target = k === 'p50' ? p50Target : k === 'p99' ? p99Target : undefined;
+      const base = cniNet(d.cni?.add, k);
+      add({
+        section,
+        name: `${label} setup ${k}`,
+        value: p.setup[k],
+        unit: 'ms',
+        baseline: base === undefined ? undefined : { label: `CNI ptp ADD ${k}`, value: base, unit: 'ms' },
+        target: target === undefined ? undefined : `≤ ${target} ms`,
+        met: target === undefined ? undefined : le(p.setup[k], target),
+      });
+    }
+    for (const k of ['p50', 'p90', 'p99'] as const) {
+      const base = cniNet(d.cni?.del, k);
+      add({
+        section,
+        name: `${label} close ${k}`,
+        value: p.close[k],
+        unit: 'ms',
+        baseline: base === undefined ? undefined : { label: `CNI ptp DEL ${k}`, value: base, unit: 'ms' },
+      });
+    }
+    if (p.failures > 0 || p.verifyProblem) {
+      add({
+        section,
+        name: `${label}: failures / interface check`,
+        unit: '',
+        text: `${p.failures} failed; ${p.verifyProblem ?? `interface + address verified on ${p.verified} samples`}`,
+      });
+    } else {
+      add({
+        section,
+        name: `${label}: interface check`,
+        unit: '',
+        text: `nsm-1 + address found in the pod on ${p.verified} sampled connections; 0 failures`,
+      });
+    }
+  };
+  pathRows('Local', lat?.local, 20, 60);
+  pathRows('Remote', lat?.remote, 40);
+
+  // 6. The CNI baseline (next to latency: it is the setup baseline)
+  if (d.cni) {
+    const section = `Baseline: CNI ptp + host-local (n=${d.cni.add.n}, ${d.cni.pluginVersion})`;
+    for (const k of ['p50', 'p99'] as const) {
+      add({
+        section,
+        name: `CNI ptp ADD ${k} (net of nsenter)`,
+        value: cniNet(d.cni.add, k),
+        unit: 'ms',
+      });
+    }
+    for (const k of ['p50', 'p99'] as const) {
+      add({
+        section,
+        name: `CNI ptp DEL ${k} (net of nsenter)`,
+        value: cniNet(d.cni.del, k),
+        unit: 'ms',
+      });
+    }
+    add({
+      section,
+      name: '`nsenter --net` exec overhead p50 (subtracted above)',
+      value: d.cni.execOverhead.p50,
+      unit: 'ms',
+    });
+    if (lat?.local) {
+      const r = ratio(lat.local.setup.p50, cniNet(d.cni.add, 'p50'));
+      add({
+        section,
+        name: 'Local setup p50 ÷ CNI ptp ADD p50',
+        value: r,
+        unit: '×',
+        target: '≤ 1.0',
+        met: le(r, 1.0),
+      });
+    }
+    if (d.cni.failures > 0 || d.cni.verifyProblem) {
+      add({
+        section,
+        name: 'CNI failures / interface check',
+        unit: '',
+        text: `${d.cni.failures} failed; ${d.cni.verifyProblem ?? 'ok'}`,
+      });
+    }
+  }
+
+  // 2. Concurrency
+  const seqRate = lat?.local ? 1000 / lat.local.setup.mean : undefined;
+  for (const r of d.concurrency ?? []) {
+    const section = 'Concurrency (local path, distinct pods, all requests at once)';
+    add({
+      section,
+      name: `${r.concurrent} at once: connections/s`,
+      value: r.perSecond,
+      unit: '/s',
+      baseline: seqRate === undefined ? undefined : { label: 'sequential local', value: seqRate, unit: '/s' },
+      target: r.concurrent === 200 ? '≥ 100/s' : undefined,
+      met: r.concurrent === 200 ? ge(r.perSecond, 100) : undefined,
+      note: r.failures ? `${r.failures} of ${r.concurrent} failed` : undefined,
+    });
+    if (r.failures > 0 || r.leftoverEndpointLinks > 0 || r.leftoverClientLinks > 0) {
+      add({
+        section,
+        name: `${r.concurrent} at once: left behind by the ${r.failures} failed requests`,
+        unit: '',
+        text: `${r.leftoverEndpointLinks} endpoint-side links, ${r.leftoverClientLinks} pods with nsm-1`,
+        target: '0',
+        met: r.leftoverEndpointLinks === 0 && r.leftoverClientLinks === 0,
+      });
+    }
+    add({
+      section,
+      name: `${r.concurrent} at once: setup p99`,
+      value: r.setup.p99,
+      unit: 'ms',
+      baseline: lat?.local
+        ? { label: 'sequential local p99', value: lat.local.setup.p99, unit: 'ms' }
+        : undefined,
+    });
+  }
+
+  // 3. Scale
+  const s = d.scale;
+  if (s) {
+    const section = `Scale (node2: ${s.target} pods, local connections)`;
+    add({
+      section,
+      name: 'Live connections held on one node',
+      value: s.live,
+      unit: '',
+      target: `≥ ${s.target}`,
+      met: ge(s.live, s.target),
+      note: s.failures ? `${s.failures} requests failed while filling` : undefined,
+    });
+    add({
+      section,
+      name: `Fill rate (${s.target} requests, ${s.parallel} in flight)`,
+      value: s.fillPerSecond,
+      unit: '/s',
+    });
+    for (const k of ['p50', 'p99'] as const) {
+      add({
+        section,
+        name: `Setup ${k} of ${s.extra.n} more at ${s.live} live`,
+        value: s.extra[k],
+        unit: 'ms',
+        baseline: lat?.local
+          ? { label: `sequential local ${k}`, value: lat.local.setup[k], unit: 'ms' }
+          : undefined,
+      });
+    }
+    const idle = s.snapshots.find((x) => x.label === 'idle');
+    const full = s.snapshots.find((x) => x.label === 'at full scale');
+    const after = s.snapshots.find((x) => x.label === 'after closing all');
+    const rss = (x: DaemonSnapshot | undefined, k: 'nsmgr' | 'forwarder' | 'registry') => x?.[k]?.rssMiB;
+    for (const k of ['nsmgr', 'forwarder', 'registry'] as const) {
+      for (const [label, snap] of [
+        [`at ${s.live}`, full],
+        ['after closing all', after],
+      ] as const) {
+        const v = rss(snap, k);
+        add({
+          section,
+          name: `${k} RSS ${label}`,
+          value: v,
+          unit: 'MiB',
+          baseline:
+            rss(idle, k) === undefined ? undefined : { label: 'idle', value: rss(idle, k)!, unit: 'MiB' },
+        });
+      }
+    }
+    const pair = (x: DaemonSnapshot | undefined) => sum(rss(x, 'nsmgr'), rss(x, 'forwarder'));
+    add({
+      section,
+      name: `nsmgr + forwarder RSS at ${s.live}`,
+      value: pair(full),
+      unit: 'MiB',
+      baseline: pair(idle) === undefined ? undefined : { label: 'idle', value: pair(idle)!, unit: 'MiB' },
+      target: '≤ 150 MB (143 MiB)',
+      met: le(pair(full), 150e6 / 2 ** 20),
+    });
+    const back = ratio(pair(after), pair(idle));
+    add({
+      section,
+      name: 'nsmgr + forwarder RSS after closing all',
+      value: pair(after),
+      unit: 'MiB',
+      baseline: pair(idle) === undefined ? undefined : { label: 'idle', value: pair(idle)!, unit: 'MiB' },
+      target: '≤ 1.10 × idle',
+      met: le(back, 1.1),
+    });
+    const cpu = (x: DaemonSnapshot | undefined, k: 'nsmgr' | 'forwarder' | 'registry') =>
+      x?.[k] === undefined ? undefined : x[k]!.cpuS + x[k]!.childCpuS;
+    for (const k of ['nsmgr', 'forwarder', 'registry'] as const) {
+      const spent = ratio(sum(cpu(full, k), -(cpu(idle, k) ?? 0)), 1);
+      add({
+        section,
+        name: `${k} CPU per connection set up (own + reaped children)`,
+        value: spent === undefined ? undefined : (spent * 1000) / Math.max(1, s.live),
+        unit: 'ms',
+      });
+    }
+    if (s.leftoverLinks > 0) {
+      add({
+        section,
+        name: 'Links left in endpoint namespaces after closing all',
+        value: s.leftoverLinks,
+        unit: '',
+        target: '0',
+        met: false,
+      });
+    }
+  }
+
+  // 4. Data plane
+  const dp = d.dataplane;
+  if (dp) {
+    const section = 'Data plane (iperf3 TCP, 1 stream; UDP echo RTT)';
+    const gbps = (k: keyof typeof dp.throughput) => median(dp.throughput[k].gbps);
+    add({
+      section,
+      name: 'Local TCP throughput',
+      value: gbps('local'),
+      unit: 'Gbit/s',
+      baseline: { label: 'raw veth pair', value: gbps('rawVeth'), unit: 'Gbit/s' },
+      target: '≥ 0.95 × raw',
+      met: ge(ratio(gbps('local'), gbps('rawVeth')), 0.95),
+    });
+    add({
+      section,
+      name: 'Remote TCP throughput',
+      value: gbps('remote'),
+      unit: 'Gbit/s',
+      baseline: { label: 'raw VXLAN netdevs', value: gbps('rawVxlan'), unit: 'Gbit/s' },
+      target: '≥ 0.95 × raw',
+      met: ge(ratio(gbps('remote'), gbps('rawVxlan')), 0.95),
+    });
+    for (const k of ['p50Us', 'p99Us'] as const) {
+      add({
+        section,
+        name: `Local RTT ${k.slice(0, 3)}`,
+        value: dp.rtt.local[k],
+        unit: 'µs',
+        baseline: { label: 'raw veth pair', value: dp.rtt.rawVeth[k], unit: 'µs' },
+      });
+    }
+    for (const k of ['p50Us', 'p99Us'] as const) {
+      add({
+        section,
+        name: `Remote RTT ${k.slice(0, 3)}`,
+        value: dp.rtt.remote[k],
+        unit: 'µs',
+        baseline: { label: 'raw VXLAN netdevs', value: dp.rtt.rawVxlan[k], unit: 'µs' },
+      });
+    }
+  }
+
+  // 5. Heal
+  if (d.heal) healRows(d.heal, add);
+  return out;
+}
+
+function healRows(h: HealData, add: (f: Figure) => void): void {
+  const section = 'Heal';
+  const e = h.endpointDeath;
+  if (e) {
+    add({
+      section,
+      name: 'Traffic restored after endpoint death (reselect)',
+      value: e.restored ? e.restoredAfterMs : undefined,
+      unit: 'ms',
+      text: e.restored ? undefined : `no recovery within ${(e.waitedMs / 1000).toFixed(0)} s`,
+      target: '< 1000 ms',
+      met: e.restored ? le(e.restoredAfterMs, 1000) : false,
+      note: e.note,
+    });
+  }
+  for (const f of h.forwarderKill) {
+    add({
+      section,
+      name: `Packets lost, forwarder kill -9 (${f.path}, ${f.node})`,
+      value: f.lost,
+      unit: 'pkts',
+      text: `${f.lost} of ${f.phases.reduce((a, p) => a + p.sent, 0)} (longest gap ${f.maxGapMs} ms)`,
+      target: '0',
+      met: f.lost === 0,
+      note: f.note,
+    });
+  }
+}

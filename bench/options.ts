@@ -1,0 +1,103 @@
+// Command-line options (`npm run bench -- --only=latency --n=500`).
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type BenchOptions, PARTS, type Part } from './context.js';
+
+/** bench/results in the source tree (this file runs from dist/bench). */
+export const DEFAULT_OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
+
+export const USAGE = `usage: npm run bench -- [options]     (as root)
+
+  --only=PARTS          comma-separated parts to run (default: all):
+                        ${PARTS.join(', ')}
+  --n=N                 sequential requests per path for setup latency, and CNI
+                        attachments (default 200)
+  --concurrency=LIST    concurrent request rounds (default 50,200,500)
+  --scale=N             live connections held on one node (default 1000)
+  --scale-extra=N       requests measured on top of them (default 100)
+  --scale-parallel=N    requests in flight while filling/emptying the node (default 16)
+  --endpoints=N         icmp-responder endpoints serving the bench service (default 4)
+  --iperf-seconds=S     length of each iperf3 run (default 5)
+  --dataplane-rounds=N  iperf3 runs per path, interleaved with the raw baselines (default 3)
+  --rtt-count=N         UDP round trips per path (default 2000)
+  --heal-wait=S         how long to wait for traffic to come back (default 10)
+  --profile             CPU-profile the daemons; profiles go to OUT/profiles
+  --daemon-env=K=V,...  extra environment for the daemons (e.g. NSM_TRACE=kernel)
+  --no-install          do not apt-get missing tools; stop and say what to install
+  --out=DIR             where latest.json and latest.md go (default bench/results)
+  -h, --help            this text`;
+
+function int(name: string, v: string | undefined, def: number, min = 1): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer ≥ ${min}, got "${v}"`);
+  return n;
+}
+
+function parseEnv(v: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const kv of (v ?? '').split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--daemon-env: expected K=V, got "${kv}"`);
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return env;
+}
+
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      only: { type: 'string' },
+      n: { type: 'string' },
+      concurrency: { type: 'string' },
+      scale: { type: 'string' },
+      'scale-extra': { type: 'string' },
+      'scale-parallel': { type: 'string' },
+      endpoints: { type: 'string' },
+      'iperf-seconds': { type: 'string' },
+      'dataplane-rounds': { type: 'string' },
+      'rtt-count': { type: 'string' },
+      'heal-wait': { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      'daemon-env': { type: 'string' },
+      'no-install': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const only = values.only
+    ? values.only
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [...PARTS];
+  for (const p of only) {
+    if (!(PARTS as readonly string[]).includes(p)) {
+      throw new Error(`--only: unknown part "${p}" (parts: ${PARTS.join(', ')})`);
+    }
+  }
+  const concurrency = (values.concurrency ?? '50,200,500')
+    .split(',')
+    .map((s) => int('concurrency', s.trim(), 0));
+  return {
+    only: PARTS.filter((p) => only.includes(p)) as Part[],
+    n: int('n', values.n, 200),
+    concurrency,
+    scale: int('scale', values.scale, 1000),
+    scaleExtra: int('scale-extra', values['scale-extra'], 100),
+    scaleParallel: int('scale-parallel', values['scale-parallel'], 16),
+    endpoints: int('endpoints', values.endpoints, 4),
+    iperfSeconds: int('iperf-seconds', values['iperf-seconds'], 5),
+    dataplaneRounds: int('dataplane-rounds', values['dataplane-rounds'], 3),
+    rttCount: int('rtt-count', values['rtt-count'], 2000),
+    healWaitS: int('heal-wait', values['heal-wait'], 10),
+    profile: values.profile ?? false,
+    daemonEnv: parseEnv(values['daemon-env']),
+    install: !values['no-install'],
+    outDir: resolve(values.out ?? DEFAULT_OUT_DIR),
+  };
+}

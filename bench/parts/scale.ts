@@ -1,0 +1,100 @@
+// 3. Scale: fill node2 with `scale` live local connections (one pod namespace each, `parallel`
+// requests in flight), measure `extra` more sequential setups on top, then close everything.
+// nsmgr, forwarder and registry are sampled (RSS, CPU) at idle, at full scale and after closing all.
+import type { Connection } from '../../api/gen/networkservice/connection.js';
+import type { BenchContext, ScaleData } from '../context.js';
+import { SERVICE } from '../mesh.js';
+import { deleteNetns } from '../netns.js';
+import { settledSnapshot } from '../report.js';
+import { mapLimit, sleep, summarize } from '../stats.js';
+
+const ATTEMPTS = 3;
+/** Time the daemons get to settle (timers, GC) before idle, full and "after closing all" are sampled. */
+const SETTLE_MS = 5000;
+
+export async function runScale(ctx: BenchContext): Promise<void> {
+  const mesh = ctx.mesh!;
+  const { scale, scaleExtra, scaleParallel } = ctx.opts;
+  const client = mesh.client(mesh.node2);
+  ctx.log(`scale: creating ${scale + scaleExtra} pod namespaces on node2`);
+  const pods = await mesh.pods(mesh.node2, 'scale', scale + scaleExtra);
+  await sleep(SETTLE_MS);
+  const linksBefore = await mesh.endpointLinkCount();
+  const snapshots = [await settledSnapshot(mesh, 'idle', 0)];
+
+  let failures = 0;
+  const request = async (netns: string): Promise<{ conn: Connection; ms: number } | undefined> => {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      try {
+        const r = await client.request({ id: mesh.nextId('scale'), netns, service: SERVICE });
+        return { conn: r.value, ms: r.ms };
+      } catch (e) {
+        failures++;
+        if (failures <= 3)
+          ctx.errors.push(`scale: request failed (attempt ${attempt}): ${(e as Error).message}`);
+      }
+    }
+    return undefined;
+  };
+
+  ctx.log(`scale: ${scale} requests, ${scaleParallel} in flight`);
+  const fillStarted = performance.now();
+  const filled = await mapLimit(pods.slice(0, scale), scaleParallel, request);
+  const fillWallMs = performance.now() - fillStarted;
+  const conns = filled.filter((x) => x !== undefined).map((x) => x.conn);
+  ctx.log(`  ${conns.length} live after ${(fillWallMs / 1000).toFixed(1)} s`);
+  await sleep(SETTLE_MS);
+  snapshots.push(await settledSnapshot(mesh, 'at full scale', conns.length));
+
+  ctx.log(`scale: ${scaleExtra} more, sequential, on top of ${conns.length}`);
+  const extraMs: number[] = [];
+  const failuresBefore = failures;
+  for (const netns of pods.slice(scale)) {
+    const r = await request(netns);
+    if (r) {
+      extraMs.push(r.ms);
+      conns.push(r.conn);
+    }
+  }
+  const extraFailures = failures - failuresBefore;
+  snapshots.push(await settledSnapshot(mesh, `with ${scaleExtra} more`, conns.length));
+
+  ctx.log(`scale: closing all ${conns.length}`);
+  let closeFailures = 0;
+  const closeStarted = performance.now();
+  await mapLimit(conns, scaleParallel, async (c) => {
+    try {
+      await client.close(c);
+    } catch (e) {
+      closeFailures++;
+      if (closeFailures <= 3) ctx.errors.push(`scale: close failed: ${(e as Error).message}`);
+    }
+  });
+  const closeWallMs = performance.now() - closeStarted;
+  await sleep(SETTLE_MS);
+  snapshots.push(await settledSnapshot(mesh, 'after closing all', 0));
+
+  const leftoverLinks = (await mesh.endpointLinkCount()) - linksBefore;
+  await deleteNetns(pods);
+
+  const data: ScaleData = {
+    target: scale,
+    parallel: scaleParallel,
+    live: filled.filter((x) => x !== undefined).length,
+    failures: failuresBefore,
+    fillWallMs,
+    fillPerSecond: filled.filter((x) => x !== undefined).length / (fillWallMs / 1000),
+    fill: summarize(filled.filter((x) => x !== undefined).map((x) => x.ms)),
+    extra: summarize(extraMs),
+    extraFailures,
+    closeWallMs,
+    closeFailures,
+    snapshots,
+    leftoverLinks,
+  };
+  ctx.data.scale = data;
+  const pair = (i: number) => (snapshots[i].nsmgr?.rssMiB ?? 0) + (snapshots[i].forwarder?.rssMiB ?? 0);
+  ctx.log(
+    `  extra p50 ${data.extra.p50.toFixed(1)} ms p99 ${data.extra.p99.toFixed(1)} ms; nsmgr+forwarder RSS idle ${pair(0).toFixed(0)} MiB, full ${pair(1).toFixed(0)} MiB, after ${pair(3).toFixed(0)} MiB`,
+  );
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { verifyNoLeaks } from '../testing/leaks.js';
+import { background, postpone, remainingMs, value, withCancel, withTimeout, withValue } from './context.js';
+
+describe('context', () => {
+  verifyNoLeaks();
+
+  describe('withValue', () => {
+    it('returns a new context and leaves the parent unchanged', () => {
+      const key = Symbol('k');
+      const parent = background();
+      const child = withValue(parent, key, 42);
+      assert.equal(value(child, key), 42);
+      assert.equal(value(parent, key), undefined);
+      assert.notEqual(child, parent);
+    });
+
+    it('lets a child shadow a value without changing its siblings', () => {
+      const key = Symbol('k');
+      const a = withValue(background(), key, 'a');
+      const b = withValue(a, key, 'b');
+      assert.equal(value(a, key), 'a');
+      assert.equal(value(b, key), 'b');
+    });
+
+    it('keeps the signal and the deadline', () => {
+      const { ctx, cancel } = withTimeout(background(), 10_000);
+      const child = withValue(ctx, Symbol('k'), 1);
+      assert.equal(child.signal, ctx.signal);
+      assert.equal(child.deadline, ctx.deadline);
+      cancel();
+    });
+  });
+
+  describe('withCancel', () => {
+    it('aborts the child but not the parent when cancelled', () => {
+      const parent = withCancel(background());
+      const child = withCancel(parent.ctx);
+      child.cancel(new Error('stop'));
+      assert.equal(child.ctx.signal.aborted, true);
+      assert.equal((child.ctx.signal.reason as Error).message, 'stop');
+      assert.equal(parent.ctx.signal.aborted, false);
+      parent.cancel();
+    });
+
+    it('aborts the child with the parent reason when the parent is cancelled', () => {
+      const parent = withCancel(background());
+      const child = withCancel(parent.ctx);
+      parent.cancel(new Error('parent gone'));
+      assert.equal(child.ctx.signal.aborted, true);
+      assert.equal((child.ctx.signal.reason as Error).message, 'parent gone');
+    });
+
+    it('starts aborted when the parent already is', () => {
+      const parent = withCancel(background());
+      parent.cancel(new Error('early'));
+      const child = withCancel(parent.ctx);
+      assert.equal(child.ctx.signal.aborted, true);
+      assert.equal((child.ctx.signal.reason as Error).message, 'early');
+    });
+
+    it('keeps the first reason when cancelled twice, and ignores the parent after its own cancel', () => {
+      const parent = withCancel(background());
+      const child = withCancel(parent.ctx);
+      child.cancel(new Error('first'));
+      child.cancel(new Error('second'));
+      parent.cancel(new Error('parent'));
+      assert.equal((child.ctx.signal.reason as Error).message, 'first');
+    });
+
+    it('gives a default reason', () => {
+      const c = withCancel(background());
+      c.cancel();
+      assert.match(String(c.ctx.signal.reason), /context cancelled/);
+    });
+  });
+
+  describe('withTimeout', () => {
+    it('aborts after the timeout with a deadline error', async () => {
+      const { ctx, cancel } = withTimeout(background(), 20);
+      assert.equal(ctx.signal.aborted, false);
+      await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+      assert.match((ctx.signal.reason as Error).message, /deadline of 20 ms exceeded/);
+      cancel();
+    });
+
+    it('sets the deadline, but never later than the parent deadline', () => {
+      const before = Date.now();
+      const outer = withTimeout(background(), 1_000);
+      const inner = withTimeout(outer.ctx, 60_000);
+      assert.ok(outer.ctx.deadline! >= before + 1_000 && outer.ctx.deadline! <= Date.now() + 1_000);
+      assert.equal(inner.ctx.deadline, outer.ctx.deadline);
+      const shorter = withTimeout(outer.ctx, 10);
+      assert.ok(shorter.ctx.deadline! < outer.ctx.deadline!);
+      shorter.cancel();
+      inner.cancel();
+      outer.cancel();
+    });
+
+    it('aborts at the parent deadline, not its own longer timeout', async () => {
+      const outer = withTimeout(background(), 20);
+      const inner = withTimeout(outer.ctx, 60_000);
+      const started = Date.now();
+      await new Promise((r) => inner.ctx.signal.addEventListener('abort', r, { once: true }));
+      assert.ok(Date.now() - started < 5_000);
+      inner.cancel();
+      outer.cancel();
+    });
+
+    it('releases its timer on cancel', async () => {
+      // verifyNoLeaks fails this test if the 60 s timer stays active.
+      const { ctx, cancel } = withTimeout(background(), 60_000);
+      cancel();
+      assert.equal(ctx.signal.aborted, true);
+    });
+  });
+
+  describe('postpone', () => {
+    it('gives a live context with the same values after the original was cancelled', () => {
+      const key = Symbol('k');
+      const original = withCancel(withValue(background(), key, 'v'));
+      const later = postpone(original.ctx);
+      original.cancel();
+      const { ctx, cancel } = later();
+      assert.equal(ctx.signal.aborted, false);
+      assert.equal(value(ctx, key), 'v');
+      cancel();
+    });
+
+    it('keeps the budget that was left when it was postponed', () => {
+      const original = withTimeout(background(), 5_000);
+      const later = postpone(original.ctx);
+      original.cancel();
+      const { ctx, cancel } = later();
+      const budget = ctx.deadline! - Date.now();
+      assert.ok(budget > 4_000 && budget <= 5_000, `budget ${budget}`);
+      cancel();
+    });
+
+    it('gives at least one second, and 15 s without a deadline', () => {
+      const almostOver = postpone({ ...background(), deadline: Date.now() + 10 })();
+      assert.ok(almostOver.ctx.deadline! - Date.now() >= 900);
+      almostOver.cancel();
+      const none = postpone(background())();
+      const budget = none.ctx.deadline! - Date.now();
+      assert.ok(budget > 14_000 && budget <= 15_000, `budget ${budget}`);
+      none.cancel();
+    });
+  });
+
+  describe('remainingMs', () => {
+    const cases: { name: string; deadlineIn?: number; want: (ms: number) => boolean }[] = [
+      { name: 'no deadline gives the fallback', want: (ms) => ms === 123 },
+      {
+        name: 'a future deadline gives the time left',
+        deadlineIn: 1_000,
+        want: (ms) => ms > 900 && ms <= 1_000,
+      },
+      { name: 'a past deadline gives zero', deadlineIn: -1_000, want: (ms) => ms === 0 },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const ctx =
+          c.deadlineIn === undefined
+            ? background()
+            : { ...background(), deadline: Date.now() + c.deadlineIn };
+        const ms = remainingMs(ctx, 123);
+        assert.ok(c.want(ms), `got ${ms}`);
+      });
+    }
+  });
+});

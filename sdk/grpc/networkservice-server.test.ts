@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import {
+  type ConnectionEvent,
+  ConnectionEventType,
+  MonitorScopeSelector,
+} from '../../api/gen/networkservice/connection.js';
+import { background, type Context, withCancel, withTimeout } from '../core/context.js';
+import * as next from '../core/next.js';
+import { newNetworkServiceChain } from '../core/next.js';
+import type { NetworkServiceElement } from '../core/types.js';
+import { NsmError } from '../errors/index.js';
+import * as monitor from '../networkservice/monitor/index.js';
+import { recorder } from '../testing/checks.js';
+import { request } from '../testing/connections.js';
+import { eventually, tick } from '../testing/eventually.js';
+import { type LeakCheck, snapshot, verifyNoLeaks } from '../testing/leaks.js';
+import { ClientPool } from './client-pool.js';
+import { listen, shutdown } from './listen.js';
+import { addNetworkServiceServices } from './networkservice-server.js';
+
+/** Answers with a label; fails as the request labels ask; waits for cancellation when asked. */
+function behaving(seen: Context[]): NetworkServiceElement {
+  return {
+    async request(ctx, req) {
+      seen.push(ctx);
+      const conn = req.connection!;
+      if (conn.labels.fail === 'nsm') throw new NsmError(grpc.status.PERMISSION_DENIED, 'not for you');
+      if (conn.labels.fail === 'plain') throw new Error('something broke');
+      if (conn.labels.wait === 'cancel') {
+        await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+        throw new Error('cancelled');
+      }
+      conn.labels.served = 'yes';
+      return next.server(ctx).request(ctx, req);
+    },
+    async close(ctx, conn) {
+      seen.push(ctx);
+      if (conn.labels.fail === 'nsm') throw new NsmError(grpc.status.FAILED_PRECONDITION, 'cannot close');
+      return next.server(ctx).close(ctx, conn);
+    },
+  };
+}
+
+function hasStatus(code: grpc.status, message: RegExp) {
+  return (e: Error & { code?: number }) => {
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, message);
+    return true;
+  };
+}
+
+describe('networkservice grpc server', () => {
+  let dir: string;
+  let url: string;
+  let server: grpc.Server;
+  let pool: ClientPool;
+  let connections: monitor.ConnectionMonitor;
+  let rec: ReturnType<typeof recorder>;
+  let seen: Context[];
+  let leaks: LeakCheck;
+
+  // One server for the suite; `after` checks that closing it left no socket or timer behind.
+  before(async () => {
+    await tick();
+    leaks = snapshot();
+    dir = mkdtempSync(join(tmpdir(), 'nsm-grpc-test-'));
+    url = `unix://${join(dir, 'nsm.sock')}`;
+    connections = new monitor.ConnectionMonitor();
+    server = new grpc.Server();
+    seen = [];
+    rec = recorder();
+    addNetworkServiceServices(
+      server,
+      newNetworkServiceChain(rec, behaving(seen), monitor.newServer(connections)),
+      connections,
+    );
+    await listen(server, [url]);
+    pool = new ClientPool();
+  });
+
+  after(async () => {
+    pool.dispose();
+    await shutdown(server);
+    rmSync(dir, { recursive: true, force: true });
+    await leaks.verify(3_000);
+  });
+
+  beforeEach(() => {
+    rec.calls.length = 0;
+    seen.length = 0;
+  });
+
+  it('serves Request through the chain and returns its connection', async () => {
+    const conn = await pool.request(background(), url, request({ id: 'c1', labels: { app: 'x' } }));
+    assert.equal(conn.id, 'c1');
+    assert.deepEqual(conn.labels, { app: 'x', served: 'yes' });
+    assert.deepEqual(rec.ops(), ['request c1']);
+  });
+
+  it('serves Close through the chain', async () => {
+    await pool.close(background(), url, request({ id: 'c1' }).connection!);
+    assert.deepEqual(rec.ops(), ['close c1']);
+  });
+
+  it('delivers an NsmError thrown in the chain with its status code and message', async () => {
+    await assert.rejects(
+      pool.request(background(), url, request({ id: 'c2', labels: { fail: 'nsm' } })),
+      hasStatus(grpc.status.PERMISSION_DENIED, new RegExp(`^failed to request at ${url}: not for you$`)),
+    );
+    await assert.rejects(
+      pool.close(background(), url, request({ id: 'c2', labels: { fail: 'nsm' } }).connection!),
+      hasStatus(grpc.status.FAILED_PRECONDITION, /: cannot close$/),
+    );
+  });
+
+  it('delivers any other error as UNKNOWN with its message', async () => {
+    await assert.rejects(
+      pool.request(background(), url, request({ id: 'c3', labels: { fail: 'plain' } })),
+      hasStatus(grpc.status.UNKNOWN, /: something broke$/),
+    );
+  });
+
+  it('refuses an invalid request before the chain sees it', async () => {
+    await assert.rejects(
+      pool.request(background(), url, request({ id: 'c4', networkService: 'bad\nname' })),
+      hasStatus(
+        grpc.status.INVALID_ARGUMENT,
+        /request\.connection\.network_service contains control characters/,
+      ),
+    );
+    await assert.rejects(
+      pool.request(
+        background(),
+        url,
+        request({ id: 'c4' }, [{ cls: 'LOCAL', type: 'KERNEL', parameters: { name: 'a\u0000' } }]),
+      ),
+      hasStatus(
+        grpc.status.INVALID_ARGUMENT,
+        /request\.mechanism_preferences\[0\]\.mechanism\.parameters\["name"\] contains control/,
+      ),
+    );
+    const noConnection = request();
+    noConnection.connection = undefined;
+    await assert.rejects(
+      pool.request(background(), url, noConnection),
+      hasStatus(grpc.status.INVALID_ARGUMENT, /request\.connection is missing/),
+    );
+    await assert.rejects(
+      pool.close(background(), url, request({ id: '' }).connection!),
+      hasStatus(grpc.status.INVALID_ARGUMENT, /connection\.id is missing/),
+    );
+    assert.deepEqual(rec.calls, []);
+  });
+
+  it('gives the chain the caller deadline', async () => {
+    const { ctx, cancel } = withTimeout(background(), 5_000);
+    await pool.request(ctx, url, request({ id: 'c5' }));
+    cancel();
+    assert.ok(seen[0].deadline !== undefined, 'the server context has a deadline');
+    assert.ok(Math.abs(seen[0].deadline! - ctx.deadline!) < 1_000, `${seen[0].deadline} vs ${ctx.deadline}`);
+  });
+
+  it('aborts the chain context when the caller cancels', async () => {
+    const caller = withCancel(background());
+    const pending = pool.request(caller.ctx, url, request({ id: 'c6', labels: { wait: 'cancel' } }));
+    await eventually(() => assert.equal(seen.length, 1));
+    caller.cancel();
+    await assert.rejects(pending, hasStatus(grpc.status.CANCELLED, /failed to request/));
+    await eventually(() => assert.equal(seen[0].signal.aborted, true));
+  });
+
+  it('refuses a call on an already cancelled context without sending it', async () => {
+    const caller = withCancel(background());
+    caller.cancel();
+    await assert.rejects(pool.request(caller.ctx, url, request({ id: 'c7' })), /context cancelled/);
+    assert.deepEqual(rec.calls, []);
+  });
+
+  it('streams MonitorConnections: the initial state first, then updates and deletes', async () => {
+    await pool.request(background(), url, request({ id: 'm-before', networkService: 'watched' }));
+    const events: ConnectionEvent[] = [];
+    let ended: Error | undefined;
+    const stream = pool.monitor(
+      url,
+      MonitorScopeSelector.fromPartial({ networkServices: ['watched'] }),
+      (e) => events.push(e),
+      (err) => {
+        ended = err;
+      },
+    );
+    try {
+      await eventually(() => assert.equal(events.length, 1));
+      assert.equal(events[0].type, ConnectionEventType.INITIAL_STATE_TRANSFER);
+      assert.deepEqual(Object.keys(events[0].connections), ['m-before']);
+      await pool.request(background(), url, request({ id: 'm-other', networkService: 'unwatched' }));
+      await pool.request(background(), url, request({ id: 'm-new', networkService: 'watched' }));
+      await pool.close(background(), url, request({ id: 'm-before', networkService: 'watched' }).connection!);
+      await eventually(() => assert.equal(events.length, 3));
+      assert.deepEqual(
+        events.slice(1).map((e) => `${ConnectionEventType[e.type]} ${Object.keys(e.connections)}`),
+        ['UPDATE m-new', 'DELETE m-before'],
+      );
+    } finally {
+      stream.cancel();
+    }
+    await pool.close(background(), url, request({ id: 'm-new', networkService: 'watched' }).connection!);
+    await pool.close(background(), url, request({ id: 'm-other', networkService: 'unwatched' }).connection!);
+    assert.equal(ended, undefined, 'a cancelled stream does not report an end');
+  });
+
+  it('stops sending to a monitor stream the client cancelled', async () => {
+    const events: ConnectionEvent[] = [];
+    const stream = pool.monitor(
+      url,
+      MonitorScopeSelector.fromPartial({}),
+      (e) => events.push(e),
+      () => {},
+    );
+    await eventually(() => assert.equal(events.length, 1));
+    stream.cancel();
+    await pool.request(background(), url, request({ id: 'm-late' }));
+    await pool.close(background(), url, request({ id: 'm-late' }).connection!);
+    assert.equal(events.length, 1);
+  });
+});
+
+describe('grpc client pool', () => {
+  verifyNoLeaks(3_000);
+
+  it('keeps one client per URL', () => {
+    const pool = new ClientPool();
+    try {
+      assert.equal(pool.client('unix:///a.sock'), pool.client('unix:///a.sock'));
+      assert.notEqual(pool.client('unix:///a.sock'), pool.client('tcp://127.0.0.1:1'));
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('refuses use after dispose', () => {
+    const pool = new ClientPool();
+    pool.dispose();
+    assert.throws(() => pool.client('unix:///a.sock'), /client pool is closed/);
+  });
+
+  it('fails a call to a socket nobody serves with UNAVAILABLE', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsm-grpc-test-'));
+    const pool = new ClientPool();
+    try {
+      const { ctx, cancel } = withTimeout(background(), 2_000);
+      await assert.rejects(
+        pool.request(ctx, `unix://${join(dir, 'nobody.sock')}`, request({ id: 'x' })),
+        hasStatus(grpc.status.UNAVAILABLE, /failed to request at unix:/),
+      );
+      cancel();
+    } finally {
+      pool.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports the end of a monitor stream whose server went away', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsm-grpc-test-'));
+    const url = `unix://${join(dir, 'nsm.sock')}`;
+    const server = new grpc.Server();
+    addNetworkServiceServices(server, newNetworkServiceChain(), new monitor.ConnectionMonitor());
+    await listen(server, [url]);
+    const pool = new ClientPool();
+    try {
+      const events: ConnectionEvent[] = [];
+      const ends: (Error | undefined)[] = [];
+      pool.monitor(
+        url,
+        MonitorScopeSelector.fromPartial({}),
+        (e) => events.push(e),
+        (err) => ends.push(err),
+      );
+      await eventually(() => assert.equal(events.length, 1));
+      server.forceShutdown();
+      await eventually(() => assert.equal(ends.length, 1));
+      assert.ok(ends[0] instanceof Error);
+    } finally {
+      pool.dispose();
+      await shutdown(server);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

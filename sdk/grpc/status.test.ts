@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { Metadata, status } from '@grpc/grpc-js';
+import { NsmError, notFound } from '../errors/index.js';
+import { fromServiceError, grpcTarget, toStatus } from './status.js';
+
+describe('grpc status', () => {
+  describe('toStatus', () => {
+    const cases: { name: string; error: unknown; code: status; details: string }[] = [
+      {
+        name: 'keeps the code of an NsmError',
+        error: notFound('no such endpoint'),
+        code: status.NOT_FOUND,
+        details: 'no such endpoint',
+      },
+      {
+        name: 'keeps a code an NsmError wrapped from a cause',
+        error: new NsmError(status.RESOURCE_EXHAUSTED, 'failed to allocate: pool empty'),
+        code: status.RESOURCE_EXHAUSTED,
+        details: 'failed to allocate: pool empty',
+      },
+      {
+        name: 'maps a plain Error to UNKNOWN with its message',
+        error: new Error('boom'),
+        code: status.UNKNOWN,
+        details: 'boom',
+      },
+      { name: 'maps a thrown string to UNKNOWN', error: 'text', code: status.UNKNOWN, details: 'text' },
+      {
+        name: 'keeps the code of a grpc ServiceError passed through',
+        error: Object.assign(new Error('14 UNAVAILABLE: gone'), { code: status.UNAVAILABLE }),
+        code: status.UNAVAILABLE,
+        details: '14 UNAVAILABLE: gone',
+      },
+      {
+        name: 'maps an out-of-range numeric code to UNKNOWN',
+        error: Object.assign(new Error('errno'), { code: 42 }),
+        code: status.UNKNOWN,
+        details: 'errno',
+      },
+      {
+        name: 'maps a string code (node errno) to UNKNOWN',
+        error: Object.assign(new Error('no file'), { code: 'ENOENT' }),
+        code: status.UNKNOWN,
+        details: 'no file',
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const s = toStatus(c.error);
+        assert.equal(s.code, c.code);
+        assert.equal(s.details, c.details);
+        assert.ok(s.metadata instanceof Metadata);
+      });
+    }
+  });
+
+  describe('fromServiceError', () => {
+    it('keeps the status code and prefixes what the caller was doing', () => {
+      const cause = Object.assign(new Error('5 NOT_FOUND: no endpoint'), {
+        code: status.NOT_FOUND,
+        details: 'no endpoint',
+      });
+      const e = fromServiceError(cause, 'failed to request at unix:///x');
+      assert.ok(e instanceof NsmError);
+      assert.equal(e.code, status.NOT_FOUND);
+      assert.equal(e.message, 'failed to request at unix:///x: no endpoint');
+      assert.equal(e.cause, cause);
+    });
+
+    it('uses UNKNOWN and the message when there is no status', () => {
+      const e = fromServiceError(new Error('socket hang up'), 'failed to close');
+      assert.equal(e.code, status.UNKNOWN);
+      assert.equal(e.message, 'failed to close: socket hang up');
+    });
+  });
+
+  describe('grpcTarget', () => {
+    const cases = [
+      { input: 'tcp://10.0.0.1:5001', want: '10.0.0.1:5001' },
+      { input: 'unix:///var/lib/nsm/nsm.io.sock', want: 'unix:///var/lib/nsm/nsm.io.sock' },
+      { input: 'localhost:5001', want: 'localhost:5001' },
+    ];
+    for (const c of cases) {
+      it(`turns ${c.input} into ${c.want}`, () => {
+        assert.equal(grpcTarget(c.input), c.want);
+      });
+    }
+  });
+});

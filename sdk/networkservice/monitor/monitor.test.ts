@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import {
+  type ConnectionEvent,
+  ConnectionEventType,
+  MonitorScopeSelector,
+  State,
+} from '../../../api/gen/networkservice/connection.js';
+import { connection } from '../../testing/connections.js';
+import { tick } from '../../testing/eventually.js';
+import { ConnectionMonitor } from './index.js';
+
+const pathFor = (name: string, id: string) => ({ index: 0, pathSegments: [{ name, id }] });
+const c = (id: string, networkService = 'icmp') =>
+  connection({ id, networkService, path: pathFor('nsc', id) });
+
+function summary(events: ConnectionEvent[]): string[] {
+  return events.map((e) =>
+    `${ConnectionEventType[e.type]} ${Object.values(e.connections)
+      .map((x) => `${x.id}:${State[x.state]}`)
+      .sort()
+      .join(',')}`.trim(),
+  );
+}
+
+describe('connection monitor', () => {
+  it('sends the initial state first, asynchronously, never from subscribe itself', async () => {
+    const m = new ConnectionMonitor();
+    m.update(c('a'));
+    m.update(c('b'));
+    const events: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
+    assert.equal(events.length, 0, 'nothing is sent synchronously');
+    await tick();
+    assert.deepEqual(summary(events), ['INITIAL_STATE_TRANSFER a:UP,b:UP']);
+    stop();
+  });
+
+  it('sends an empty initial state when there are no connections', async () => {
+    const m = new ConnectionMonitor();
+    const events: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
+    await tick();
+    assert.deepEqual(events, [{ type: ConnectionEventType.INITIAL_STATE_TRANSFER, connections: {} }]);
+    stop();
+  });
+
+  it('then sends updates and deletes (as DOWN)', async () => {
+    const m = new ConnectionMonitor();
+    const events: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
+    await tick();
+    m.update(c('a'));
+    m.delete(c('a'));
+    assert.deepEqual(summary(events), ['INITIAL_STATE_TRANSFER', 'UPDATE a:UP', 'DELETE a:DOWN']);
+    assert.equal(m.get('a'), undefined);
+    stop();
+  });
+
+  it('folds changes made before the initial state into it instead of sending them twice', async () => {
+    const m = new ConnectionMonitor();
+    m.update(c('gone'));
+    const events: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
+    m.update(c('a'));
+    m.delete(c('gone'));
+    await tick();
+    assert.deepEqual(summary(events), ['INITIAL_STATE_TRANSFER a:UP']);
+    stop();
+  });
+
+  it('filters the initial state, updates and deletes by the selector', async () => {
+    const m = new ConnectionMonitor();
+    m.update(c('a', 'icmp'));
+    m.update(c('b', 'other'));
+    const events: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({ networkServices: ['icmp'] }), (e) =>
+      events.push(e),
+    );
+    await tick();
+    m.update(c('c', 'other'));
+    m.update(c('d', 'icmp'));
+    m.delete(c('b', 'other'));
+    m.delete(c('a', 'icmp'));
+    assert.deepEqual(summary(events), ['INITIAL_STATE_TRANSFER a:UP', 'UPDATE d:UP', 'DELETE a:DOWN']);
+    stop();
+  });
+
+  it('stops sending after unsubscribe, also before the initial state', async () => {
+    const m = new ConnectionMonitor();
+    const early: ConnectionEvent[] = [];
+    m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => early.push(e))();
+    const late: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => late.push(e));
+    await tick();
+    stop();
+    m.update(c('a'));
+    assert.equal(early.length, 0);
+    assert.deepEqual(summary(late), ['INITIAL_STATE_TRANSFER']);
+  });
+
+  it('marks a connection DOWN without forgetting it', async () => {
+    const m = new ConnectionMonitor();
+    m.update(c('a'));
+    const events: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
+    await tick();
+    m.down('a');
+    m.down('unknown');
+    assert.deepEqual(summary(events), ['INITIAL_STATE_TRANSFER a:UP', 'UPDATE a:DOWN']);
+    assert.equal(m.get('a')?.state, State.DOWN);
+    stop();
+  });
+
+  it('keeps copies: later changes to a reported connection or an event do not leak in', async () => {
+    const m = new ConnectionMonitor();
+    const mine = c('a');
+    m.update(mine);
+    mine.labels.changed = 'yes';
+    const events: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
+    await tick();
+    events[0].connections.a.labels.mutated = 'yes';
+    assert.deepEqual(m.get('a')?.labels, {});
+    assert.equal(m.list().length, 1);
+    stop();
+  });
+
+  it('serves several subscribers, each with its own selector', async () => {
+    const m = new ConnectionMonitor();
+    const all: ConnectionEvent[] = [];
+    const some: ConnectionEvent[] = [];
+    const s1 = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => all.push(e));
+    const s2 = m.subscribe(
+      MonitorScopeSelector.fromPartial({ pathSegments: [{ name: 'nsc', id: 'b' }] }),
+      (e) => some.push(e),
+    );
+    await tick();
+    m.update(c('a'));
+    m.update(c('b'));
+    assert.deepEqual(summary(all), ['INITIAL_STATE_TRANSFER', 'UPDATE a:UP', 'UPDATE b:UP']);
+    assert.deepEqual(summary(some), ['INITIAL_STATE_TRANSFER', 'UPDATE b:UP']);
+    s1();
+    s2();
+  });
+});

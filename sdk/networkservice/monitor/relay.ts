@@ -1,0 +1,146 @@
+// The relay watches the next hop's MonitorConnections stream, one stream per next-hop URL shared
+// by all connections through it, and turns trouble downstream into DOWN events here, so that the
+// originating client learns within one hop-by-hop relay that something on its path died:
+//  - the stream breaks (the next hop died or restarted): every connection through it is DOWN;
+//  - after a reconnect, a connection missing from the initial state is DOWN (its state was lost);
+//  - the next hop reports a connection DOWN or deleted: ours is DOWN.
+// It sits right before connect, where the next hop's URL is known.
+import {
+  type Connection,
+  type ConnectionEvent,
+  ConnectionEventType,
+} from '../../../api/gen/networkservice/connection.js';
+import type { Context } from '../../core/context.js';
+import * as next from '../../core/next.js';
+import type { NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
+import type { ClientPool, MonitorStream } from '../../grpc/client-pool.js';
+import { logger } from '../../tools/log.js';
+import { clientURL } from '../clienturl/index.js';
+import type { ConnectionMonitor } from './monitor.js';
+
+const log = logger('monitor-relay');
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 2_000;
+const STATE_DOWN = 1;
+
+class Watcher {
+  /** downstream connection id → our connection id */
+  private readonly tracked = new Map<string, string>();
+  private stream?: MonitorStream;
+  private retry?: NodeJS.Timeout;
+  private delay = RECONNECT_MIN_MS;
+  private connectedOnce = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly pool: ClientPool,
+    private readonly monitor: ConnectionMonitor,
+  ) {}
+
+  track(downstreamId: string, ourId: string): void {
+    this.tracked.set(downstreamId, ourId);
+    if (!this.stream && !this.retry) this.open();
+  }
+
+  untrack(ourId: string): void {
+    for (const [d, o] of this.tracked) if (o === ourId) this.tracked.delete(d);
+    if (this.tracked.size === 0) this.dispose();
+  }
+
+  private open(): void {
+    this.retry = undefined;
+    let initial = true;
+    this.stream = this.pool.monitor(
+      this.url,
+      { pathSegments: [], networkServices: [] },
+      (ev: ConnectionEvent) => {
+        this.delay = RECONNECT_MIN_MS;
+        if (ev.type === ConnectionEventType.INITIAL_STATE_TRANSFER && initial) {
+          initial = false;
+          if (this.connectedOnce) {
+            for (const [d, o] of this.tracked) if (!ev.connections[d]) this.down(o, 'lost by the next hop');
+          }
+          this.connectedOnce = true;
+        }
+        for (const [id, c] of Object.entries(ev.connections)) {
+          const ours = this.tracked.get(id);
+          if (!ours) continue;
+          if (ev.type === ConnectionEventType.DELETE) this.down(ours, 'deleted by the next hop');
+          else if (c.state === STATE_DOWN) this.down(ours, 'down at the next hop');
+        }
+      },
+      () => {
+        this.stream = undefined;
+        for (const o of this.tracked.values()) this.down(o, `lost the monitor stream to ${this.url}`);
+        if (this.tracked.size > 0) {
+          this.retry = setTimeout(() => this.open(), this.delay);
+          this.retry.unref();
+          this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
+        }
+      },
+    );
+  }
+
+  private down(ourId: string, why: string): void {
+    log.info({ id: ourId, why }, 'connection down');
+    this.monitor.down(ourId);
+  }
+
+  dispose(): void {
+    this.stream?.cancel();
+    this.stream = undefined;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+  }
+}
+
+class RelayServer implements NetworkServiceServer {
+  private readonly watchers = new Map<string, Watcher>();
+  /** our connection id → next-hop URL */
+  private readonly via = new Map<string, string>();
+
+  constructor(
+    private readonly monitor: ConnectionMonitor,
+    private readonly pool: ClientPool,
+  ) {}
+
+  async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    const conn = await next.server(ctx).request(ctx, req);
+    const url = clientURL(ctx);
+    const index = conn.path?.index ?? 0;
+    const downstreamId = conn.path?.pathSegments[index + 1]?.id;
+    if (url && downstreamId) {
+      const previous = this.via.get(conn.id);
+      if (previous) this.watchers.get(previous)?.untrack(conn.id);
+      let w = this.watchers.get(url);
+      if (!w) {
+        w = new Watcher(url, this.pool, this.monitor);
+        this.watchers.set(url, w);
+      }
+      w.track(downstreamId, conn.id);
+      this.via.set(conn.id, url);
+    }
+    return conn;
+  }
+
+  async close(ctx: Context, conn: Connection): Promise<void> {
+    const url = this.via.get(conn.id);
+    if (url) {
+      this.via.delete(conn.id);
+      this.watchers.get(url)?.untrack(conn.id);
+    }
+    await next.server(ctx).close(ctx, conn);
+  }
+
+  dispose(): void {
+    for (const w of this.watchers.values()) w.dispose();
+    this.watchers.clear();
+  }
+}
+
+export function newRelay(
+  monitor: ConnectionMonitor,
+  pool: ClientPool,
+): NetworkServiceServer & { dispose(): void } {
+  return new RelayServer(monitor, pool);
+}

@@ -1,0 +1,62 @@
+// refresh (originating client only) re-requests each connection end to end before any hop's
+// path segment expires: after scale × (earliest expiry − now), with upstream's scale (1/3 for a
+// single segment, else 0.2 + 0.2 × index / segments, i.e. 0.2 for the client). A failed refresh is
+// retried every RETRY_MS until it works or the connection is closed. Passthrough hops do not refresh.
+import type { Connection } from '../../../api/gen/networkservice/connection.js';
+import { clock } from '../../core/clock.js';
+import type { Context } from '../../core/context.js';
+import * as next from '../../core/next.js';
+import type { NetworkServiceClient, NetworkServiceRequest } from '../../core/types.js';
+import { getErrorMessage } from '../../errors/index.js';
+import { logger } from '../../tools/log.js';
+import * as begin from '../begin/index.js';
+import * as metadata from '../metadata/index.js';
+
+const log = logger('refresh');
+const TIMER_KEY = Symbol('refresh-timer');
+export const RETRY_MS = 200;
+
+/** Milliseconds until a refresh is due, or undefined when no segment carries an expiry. */
+export function refreshDelay(conn: Connection, now: number): number | undefined {
+  const segments = conn.path?.pathSegments ?? [];
+  const expiries = segments.map((s) => s.expires?.getTime()).filter((t): t is number => t !== undefined);
+  if (expiries.length === 0) return undefined;
+  const remaining = Math.max(0, Math.min(...expiries) - now);
+  const index = conn.path?.index ?? 0;
+  const scale = segments.length === 1 ? 1 / 3 : 0.2 + (0.2 * index) / segments.length;
+  return Math.floor(remaining * scale);
+}
+
+class RefreshClient implements NetworkServiceClient {
+  async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    const conn = await next.client(ctx).request(ctx, req);
+    this.schedule(ctx, conn);
+    return conn;
+  }
+
+  private schedule(ctx: Context, conn: Connection, delayMs?: number): void {
+    metadata.loadAndDelete<{ clear(): void }>(ctx, true, TIMER_KEY)?.clear();
+    const events = begin.fromContext(ctx);
+    const c = clock(ctx);
+    const delay = delayMs ?? refreshDelay(conn, c.now());
+    if (!events || delay === undefined) return;
+    const id = conn.id;
+    const timer = c.setTimeout(() => {
+      events.request().catch((e: unknown) => {
+        log.warn({ id, error: getErrorMessage(e) }, 'refresh failed; retrying');
+        // A failed event leaves the connection as it was: try again soon.
+        this.schedule(ctx, conn, RETRY_MS);
+      });
+    }, delay);
+    metadata.store(ctx, true, TIMER_KEY, timer);
+  }
+
+  async close(ctx: Context, conn: Connection): Promise<void> {
+    metadata.loadAndDelete<{ clear(): void }>(ctx, true, TIMER_KEY)?.clear();
+    await next.client(ctx).close(ctx, conn);
+  }
+}
+
+export function newClient(): NetworkServiceClient {
+  return new RefreshClient();
+}

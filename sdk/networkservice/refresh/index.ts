@@ -1,0 +1,1 @@
+export { newClient, RETRY_MS, refreshDelay } from './client.js';

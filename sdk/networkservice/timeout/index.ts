@@ -1,0 +1,1 @@
+export { expiryOf, newServer } from './server.js';

@@ -1,0 +1,59 @@
+// timeout closes a connection that its client stopped refreshing: after each successful Request
+// it schedules a Close for when the previous hop's path segment expires (the caller's promise to
+// refresh before then). The Close enters the chain at begin, so it is serialised with everything
+// else and removes the connection's kernel state downstream. It sits after begin and metadata.
+//   client killed (kill -9) ──▶ no refresh ──▶ segment expires ──▶ nsmgr closes ──▶ forwarder deletes links
+import type { Connection } from '../../../api/gen/networkservice/connection.js';
+import { clock } from '../../core/clock.js';
+import type { Context } from '../../core/context.js';
+import * as next from '../../core/next.js';
+import type { NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
+import { getErrorMessage } from '../../errors/index.js';
+import { logger } from '../../tools/log.js';
+import * as begin from '../begin/index.js';
+import * as metadata from '../metadata/index.js';
+
+const log = logger('timeout');
+const TIMER_KEY = Symbol('timeout-timer');
+
+/** When the caller's promise runs out: the previous segment's expiry, else our own. */
+export function expiryOf(conn: Connection): number | undefined {
+  const path = conn.path;
+  if (!path) return undefined;
+  const previous = path.index > 0 ? path.pathSegments[path.index - 1] : undefined;
+  const own = path.pathSegments[path.index];
+  return (previous?.expires ?? own?.expires)?.getTime();
+}
+
+class TimeoutServer implements NetworkServiceServer {
+  async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    const expiresAt = expiryOf(req.connection!);
+    const conn = await next.server(ctx).request(ctx, req);
+    metadata.loadAndDelete<{ clear(): void }>(ctx, false, TIMER_KEY)?.clear();
+    const events = begin.fromContext(ctx);
+    if (expiresAt !== undefined && events) {
+      const c = clock(ctx);
+      const id = conn.id;
+      const timer = c.setTimeout(
+        () => {
+          log.info({ id }, 'connection expired without a refresh; closing it');
+          events
+            .close()
+            .catch((e: unknown) => log.warn({ id, error: getErrorMessage(e) }, 'expiry close failed'));
+        },
+        Math.max(0, expiresAt - c.now()),
+      );
+      metadata.store(ctx, false, TIMER_KEY, timer);
+    }
+    return conn;
+  }
+
+  async close(ctx: Context, conn: Connection): Promise<void> {
+    metadata.loadAndDelete<{ clear(): void }>(ctx, false, TIMER_KEY)?.clear();
+    await next.server(ctx).close(ctx, conn);
+  }
+}
+
+export function newServer(): NetworkServiceServer {
+  return new TimeoutServer();
+}

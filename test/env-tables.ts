@@ -1,0 +1,22 @@
+// Renders the README's env tables from the binaries' config schemas (`npm run env-tables`);
+// test/readme.test.ts checks that the README carries exactly these tables.
+
+import { icmpResponderSchema } from '../examples/icmp-responder/config.js';
+import { nscSchema } from '../examples/nsc/config.js';
+import { forwarderSchema } from '../forwarder/config.js';
+import { nsmgrSchema } from '../nsmgr/config.js';
+import { registrySchema } from '../registry/config.js';
+import { envTable } from '../sdk/tools/config/index.js';
+
+export const ENV_TABLES: Record<string, string> = {
+  registry: envTable(registrySchema),
+  nsmgr: envTable(nsmgrSchema),
+  forwarder: envTable(forwarderSchema),
+  'icmp-responder': envTable(icmpResponderSchema),
+  nsc: envTable(nscSchema),
+};
+
+if (process.argv[1]?.endsWith('env-tables.js')) {
+  for (const [binary, table] of Object.entries(ENV_TABLES))
+    process.stdout.write(`#### ${binary}\n\n${table}\n\n`);
+}
