@@ -2,6 +2,7 @@
 // this node, or a VXLAN netdev into a pod towards another node), discovers and chooses the
 // endpoint, and registers itself with the local nsmgr as an endpoint of service "forwarder".
 import * as grpc from '@grpc/grpc-js';
+import { NetworkServiceEndpoint } from '../api/gen/registry/registry.js';
 import { background, type Context } from '../sdk/core/context.js';
 import { newNetworkServiceChain } from '../sdk/core/next.js';
 import { ClientPool } from '../sdk/grpc/client-pool.js';
@@ -117,15 +118,12 @@ export async function startForwarder(
 
   const registration = await keepRegistered(
     nseRegistry,
-    {
+    NetworkServiceEndpoint.fromPartial({
       name: opts.name,
       networkServiceNames: [FORWARDER_SERVICE_NAME],
       networkServiceLabels: { [FORWARDER_SERVICE_NAME]: { labels: opts.labels } },
       url,
-      expirationTime: undefined,
-      initialRegistrationTime: undefined,
-      pathIds: [],
-    },
+    }),
     { watch: true },
   ).catch(async (e: unknown) => {
     await shutdown(server);

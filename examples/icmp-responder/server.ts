@@ -3,7 +3,7 @@
 // traffic to its address.
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { NetworkService } from '../../api/gen/registry/registry.js';
+import { type NetworkService, NetworkServiceEndpoint } from '../../api/gen/registry/registry.js';
 import { background, type Context, withTimeout } from '../../sdk/core/context.js';
 import { newNetworkServiceChain } from '../../sdk/core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../sdk/core/types.js';
@@ -84,15 +84,12 @@ export async function startIcmpResponder(
     if (opts.registerService) await registerServices(nsRegistry, opts);
     const registration = await keepRegistered(
       nseRegistry,
-      {
+      NetworkServiceEndpoint.fromPartial({
         name: opts.name,
         networkServiceNames: opts.serviceNames,
         networkServiceLabels: Object.fromEntries(opts.serviceNames.map((s) => [s, { labels: opts.labels }])),
         url,
-        expirationTime: undefined,
-        initialRegistrationTime: undefined,
-        pathIds: [],
-      },
+      }),
       { watch: true },
     );
     log.info(

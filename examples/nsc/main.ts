@@ -2,14 +2,13 @@
 // Prints one JSON line per connection on stdout, holds the connections until SIGTERM/SIGINT.
 import { hostname } from 'node:os';
 import { loadConfigOrExit } from '../../sdk/tools/config/index.js';
-import { logger } from '../../sdk/tools/log.js';
+import { runDaemon } from '../../sdk/tools/daemon.js';
 import { startNsc } from './client.js';
 import { nscSchema } from './config.js';
 
-const log = logger('nsc');
 const config = loadConfigOrExit('nsc', nscSchema);
 
-try {
+await runDaemon('nsc', async () => {
   const nsc = await startNsc({
     name: config.name ?? `nsc-${hostname()}`,
     connectTo: config.connectTo,
@@ -22,16 +21,12 @@ try {
     livenessTimeoutMs: config.livenessCheckTimeout,
   });
   for (const conn of nsc.connections) process.stdout.write(`${JSON.stringify({ connection: conn })}\n`);
+  // The connections are held by timers (refresh, heal); this keeps the process up in between.
   const keepAlive = setInterval(() => {}, 1 << 30);
-  const stop = async () => {
-    clearInterval(keepAlive);
-    await nsc.close();
-    process.exit(0);
+  return {
+    close: async () => {
+      clearInterval(keepAlive);
+      await nsc.close();
+    },
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-} catch (e) {
-  log.error({ err: e }, 'nsc failed');
-  process.stderr.write(`nsc: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-}
+});

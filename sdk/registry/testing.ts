@@ -1,5 +1,4 @@
 // Test helpers for registry elements: a fake clock, a Find collector and polling assertions.
-// (Candidates for a shared sdk/testing/ folder.)
 
 import { type Clock, withClock } from '../core/clock.js';
 import { background, type Context, withCancel } from '../core/context.js';
@@ -50,33 +49,7 @@ export function fakeContext(clock: Clock): Context {
   return withClock(background(), clock);
 }
 
-/** Lets queued promise callbacks and I/O run. */
-export function tick(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Polls `check` until it passes or `timeoutMs` passes (then throws its last error). */
-export async function eventually(check: () => void | Promise<void>, timeoutMs = 2_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-}
-
-/** Checks that `fail()` stays false for `forMs`. */
-export async function never(fail: () => boolean, forMs = 50): Promise<void> {
-  const end = Date.now() + forMs;
-  while (Date.now() < end) {
-    if (fail()) throw new Error('condition happened');
-    await tick();
-  }
-}
+export { eventually, never, tick } from '../testing/eventually.js';
 
 /** Starts a Find in the background, collecting what it delivers; `stop()` aborts and awaits it. */
 export function collect<R>(

@@ -1,5 +1,5 @@
 // Finding network services and endpoints through a registry chain (local nsmgr or the registry).
-import type { NetworkService, NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
+import { NetworkService, NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
 import type { Context } from '../../core/context.js';
 import type { NseRegistry, NsRegistry } from '../../core/types.js';
 
@@ -8,17 +8,6 @@ export interface Finder {
   endpoints(ctx: Context, template: Partial<NetworkServiceEndpoint>): Promise<NetworkServiceEndpoint[]>;
 }
 
-function emptyNse(): NetworkServiceEndpoint {
-  return {
-    name: '',
-    networkServiceNames: [],
-    networkServiceLabels: {},
-    url: '',
-    expirationTime: undefined,
-    initialRegistrationTime: undefined,
-    pathIds: [],
-  };
-}
 
 export function newFinder(ns: NsRegistry, nse: NseRegistry): Finder {
   return {
@@ -26,7 +15,7 @@ export function newFinder(ns: NsRegistry, nse: NseRegistry): Finder {
       const found: NetworkService[] = [];
       await ns.find(
         ctx,
-        { networkService: { name, payload: '', matches: [], pathIds: [] }, watch: false },
+        { networkService: NetworkService.fromPartial({ name }), watch: false },
         (r) => {
           if (r.networkService && !r.deleted && r.networkService.name === name) found.push(r.networkService);
         },
@@ -35,7 +24,7 @@ export function newFinder(ns: NsRegistry, nse: NseRegistry): Finder {
     },
     async endpoints(ctx, template) {
       const found: NetworkServiceEndpoint[] = [];
-      await nse.find(ctx, { networkServiceEndpoint: { ...emptyNse(), ...template }, watch: false }, (r) => {
+      await nse.find(ctx, { networkServiceEndpoint: NetworkServiceEndpoint.fromPartial(template), watch: false }, (r) => {
         if (r.networkServiceEndpoint && !r.deleted) found.push(r.networkServiceEndpoint);
       });
       const now = Date.now();

@@ -2,25 +2,14 @@
 // for each end, with host routes to the other end (see sdk/tools/ippool/point-to-point.ts for the
 // rules). It honours excluded_prefixes and keeps a connection's addresses across refreshes and
 // reconnects. Addresses are freed on Close, and when a first Request fails further down.
+import { ConnectionContext, IPContext } from '../../../../api/gen/networkservice/connectioncontext.js';
 import type { Context } from '../../../core/context.js';
 import * as next from '../../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../../core/types.js';
 import { PointToPointAllocator } from '../../../tools/ippool/index.js';
 
-export function emptyIpContext() {
-  return {
-    srcIpAddrs: [],
-    dstIpAddrs: [],
-    srcIpRequired: false,
-    dstIpRequired: false,
-    srcRoutes: [],
-    dstRoutes: [],
-    excludedPrefixes: [],
-    ipNeighbors: [],
-    extraPrefixRequest: [],
-    extraPrefixes: [],
-    policies: [],
-  };
+export function emptyIpContext(): IPContext {
+  return IPContext.fromPartial({});
 }
 
 class Point2PointIpamServer implements NetworkServiceServer {
