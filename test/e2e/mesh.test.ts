@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import { type Pod, Sandbox } from '../sandbox/sandbox.js';
-import { addresses, links, routes } from '../sandbox/shell.js';
+import { addresses, links, routes, sh } from '../sandbox/shell.js';
 import {
   assertTraffic,
   close,
@@ -92,6 +92,45 @@ describe('core mesh (e2e)', function () {
       for (const d of sb.daemons.filter((x) => x.name.startsWith('nsc-'))) await d.stop();
       assert.deepEqual(await sb.podLinks(), []);
       assert.deepEqual(await sb.nodeLinks(), []);
+    });
+  });
+
+  describe('payloads and address families', () => {
+    it('carries IPv4 and IPv6 over one dual-stack connection, local and remote', async () => {
+      const nse = await sb.addPod(sb.node('node2'), 'nse-ds');
+      await sb.startEndpoint(nse, {
+        NSM_SERVICE_NAMES: 'dual',
+        NSM_CIDR_PREFIX: '172.16.6.0/24,fd00:6::/64',
+      });
+      for (const node of ['node2', 'node1']) {
+        const pod = await sb.addPod(sb.node(node), `nsc-ds-${node}`);
+        const { daemon, connections } = await sb.startClient(pod, 'kernel://dual/nsm-ds');
+        const ip = connections[0].context!.ipContext!;
+        assert.equal(ip.srcIpAddrs.length, 2, `one address per family: ${ip.srcIpAddrs}`);
+        for (const dst of ip.dstIpAddrs) await assertTraffic(sb, pod, nse, hostIP(dst), 7010);
+        for (const src of ip.srcIpAddrs) await assertTraffic(sb, nse, pod, hostIP(src), 7011);
+        await daemon.stop();
+      }
+      assert.deepEqual(await sb.podLinks(), []);
+    });
+
+    it('uses static neighbour entries for an IP payload service', async () => {
+      const nse = await sb.addPod(sb.node('node2'), 'nse-ip');
+      await sb.startEndpoint(nse, {
+        NSM_SERVICE_NAMES: 'l3',
+        NSM_PAYLOAD: 'IP',
+        NSM_CIDR_PREFIX: '172.16.7.0/24',
+      });
+      const pod = await sb.addPod(sb.node('node2'), 'nsc-ip');
+      const { daemon, connections } = await sb.startClient(pod, 'kernel://l3/nsm-ip');
+      const conn = connections[0];
+      assert.equal(conn.payload, 'IP');
+      const peer = hostIP(conn.context!.ipContext!.dstIpAddrs[0]);
+      const neigh = await sh('ip', ['-n', pod.netns, 'neigh', 'show', 'dev', 'nsm-ip']);
+      assert.match(neigh, new RegExp(`${peer.replaceAll('.', '\\.')} lladdr [0-9a-f:]+ PERMANENT`));
+      await assertTraffic(sb, pod, nse, peer, 7012);
+      await daemon.stop();
+      assert.deepEqual(await sb.podLinks(), []);
     });
   });
 

@@ -2,7 +2,7 @@
 // (github.com/networkservicemesh/api) and grpc-go. The e2e test peer.test.ts runs it against our
 // daemons to check wire compatibility with upstream NSM.
 //
-// Every subcommand prints one JSON line on stdout on success. On failure it prints
+// Every subcommand prints one JSON line on stdout on success (protojson, default values included). On failure it prints
 // "<gRPC code name>: <message>" on stderr and exits 1 (2 for usage errors, 3 when a bad-request
 // unexpectedly succeeded).
 package main
@@ -130,7 +130,7 @@ func dial(addr string) (*grpc.ClientConn, error) {
 }
 
 func marshal(m proto.Message) string {
-	b, err := protojson.MarshalOptions{}.Marshal(m)
+	b, err := protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(m)
 	if err != nil {
 		panic(err)
 	}

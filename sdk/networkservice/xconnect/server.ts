@@ -187,7 +187,7 @@ class XconnectServer implements NetworkServiceServer {
   }
 
   private async removeLinks(links: MadeLink[]): Promise<void> {
-    log.info({ links: links.map((l) => `${l.netns.path}:${l.name}`) }, 'removing links');
+    log.debug({ links: links.map((l) => `${l.netns.path}:${l.name}`) }, 'removing links');
     const results = await Promise.allSettled(
       links.map((l) => this.opts.dataplane.deleteLink(l.netns, l.name)),
     );
