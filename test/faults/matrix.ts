@@ -426,8 +426,9 @@ async function attemptCell(cell: Cell, opts: RunOptions): Promise<CellResult> {
     timeline,
   };
   const fail = (why: string) => {
-    note(`FAILED: ${why}`);
-    result.failures.push(why);
+    const short = why.length > 700 ? `${why.slice(0, 700)}…` : why;
+    note(`FAILED: ${short}`);
+    result.failures.push(short);
   };
   let s: Setup;
   try {

@@ -34,9 +34,10 @@ import (
 const usage = `usage: nsm-upstream-peer <command> --addr unix:///path|tcp://host:port [flags]
 commands:
   request        --id X --service S --netns /var/run/netns/NAME --ifname nsm-1 [--nse N] [--label k=v,...] [--client-name C]
+                 [--conn-json '<connection JSON printed by request>' to refresh it]
   bad-request    --kind long-ifname|unknown-service|empty-service|unknown-mechanism|no-inode-url|bad-inode-url [request flags]
   close          --conn-json '<connection JSON printed by request>'
-  monitor        [--segment-id X] [--service S]
+  monitor        [--segment-id X] [--service S] [--events N (default 1: the INITIAL_STATE_TRANSFER)]
   register-nse   --name N --service S[,S2] --url tcp://10.0.0.9:5000 [--labels k=v,...] [--expires-in 1m]
   find-nse       [--service S] [--name N]
   unregister-nse --name N [--service S] [--url U]
@@ -84,6 +85,7 @@ type options struct {
 	id, service, netns, ifname, nse, labels, clientName, kind string
 	connJSON                                                  string
 	segmentID                                                 string
+	events                                                    int
 	name, url, expiresIn, payload                             string
 }
 
@@ -102,8 +104,9 @@ func parse(cmd string, args []string) (*options, error) {
 	fs.StringVar(&o.labels, "label", "", "alias of --labels")
 	fs.StringVar(&o.clientName, "client-name", "upstream-peer", "name of the client's own path segment (\"\" = send no path)")
 	fs.StringVar(&o.kind, "kind", "", "bad-request variant")
-	fs.StringVar(&o.connJSON, "conn-json", "", "connection JSON (protojson) to close")
+	fs.StringVar(&o.connJSON, "conn-json", "", "connection JSON (protojson) to close or refresh")
 	fs.StringVar(&o.segmentID, "segment-id", "", "monitor: path segment id to select")
+	fs.IntVar(&o.events, "events", 1, "monitor: how many events to print (one JSON line each) before exiting")
 	fs.StringVar(&o.name, "name", "", "NSE or NS name")
 	fs.StringVar(&o.url, "url", "", "NSE url")
 	fs.StringVar(&o.expiresIn, "expires-in", "", "NSE expiration, from now (Go duration)")
@@ -188,7 +191,16 @@ func run(cmd string, args []string) (string, error) {
 
 	switch cmd {
 	case "request":
-		conn, err := networkservice.NewNetworkServiceClient(cc).Request(ctx, o.request())
+		req := o.request()
+		if o.connJSON != "" {
+			// A refresh, as upstream's client does it: the connection it got back, sent again.
+			conn := &networkservice.Connection{}
+			if err := protojson.Unmarshal([]byte(o.connJSON), conn); err != nil {
+				return "", usageError{"bad --conn-json: " + err.Error()}
+			}
+			req.Connection = conn
+		}
+		conn, err := networkservice.NewNetworkServiceClient(cc).Request(ctx, req)
 		if err != nil {
 			return "", err
 		}
@@ -216,11 +228,17 @@ func run(cmd string, args []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		event, err := stream.Recv()
-		if err != nil {
-			return "", err
+		// Every event but the last goes out as it comes; run() prints the last one.
+		for i := 1; ; i++ {
+			event, err := stream.Recv()
+			if err != nil {
+				return "", err
+			}
+			if i >= o.events {
+				return marshal(event), nil
+			}
+			fmt.Println(marshal(event))
 		}
-		return marshal(event), nil
 	case "register-nse":
 		nse := &registry.NetworkServiceEndpoint{
 			Name:                o.name,
