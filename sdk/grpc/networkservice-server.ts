@@ -1,6 +1,8 @@
 // Serves a NetworkService chain and its ConnectionMonitor over gRPC. Errors become statuses in
 // exactly one place (status.ts), so every element can simply throw.
+
 import type * as grpc from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import {
   type ConnectionEvent,
   MonitorConnectionService,
@@ -8,7 +10,7 @@ import {
 } from '../../api/gen/networkservice/connection.js';
 import { NetworkServiceService } from '../../api/gen/networkservice/networkservice.js';
 import type { Context } from '../core/context.js';
-import { background } from '../core/context.js';
+import { background, withTimeout } from '../core/context.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../core/types.js';
 import { invalidArgument } from '../errors/index.js';
 import type { ConnectionMonitor } from '../networkservice/monitor/monitor.js';
@@ -18,6 +20,21 @@ import { toStatus } from './status.js';
 import { validateConnection } from './validate.js';
 
 const log = logger('grpc');
+
+const ABANDONED_CLOSE_TIMEOUT_MS = 15_000;
+
+function closeAbandoned(chain: NetworkServiceServer, conn: Connection, base: Context): void {
+  const { ctx, cancel } = withTimeout(
+    { ...base, signal: new AbortController().signal },
+    ABANDONED_CLOSE_TIMEOUT_MS,
+  );
+  chain
+    .close(ctx, conn)
+    .catch((e: unknown) =>
+      log.warn({ err: e, id: conn.id }, 'failed to close a connection whose caller gave up'),
+    )
+    .finally(cancel);
+}
 
 export function addNetworkServiceServices(
   server: grpc.Server,
@@ -42,7 +59,16 @@ export function addNetworkServiceServices(
           return chain.request(ctx, req);
         })
         .then(
-          (conn) => callback(null, conn),
+          (conn) => {
+            if (ctx.signal.aborted) {
+              // The caller gave up (deadline, cancel) while we were setting up: it will never use or
+              // refresh this connection, so do not leave it in the kernel until it expires.
+              closeAbandoned(chain, conn, base);
+              callback({ code: status.CANCELLED, details: 'the caller cancelled the request' });
+              return;
+            }
+            callback(null, conn);
+          },
           (e: unknown) => {
             log.debug({ err: e, id: req.connection?.id }, 'Request failed');
             callback(toStatus(e));

@@ -74,6 +74,9 @@ export function newNetnsResolver(opts: NetnsResolverOptions = {}): NetnsResolver
   return new Resolver(opts.procDir ?? '/proc', opts.netnsDirs ?? NETNS_DIRS);
 }
 
+/** Resolutions kept for reuse; a full resolution reads mountinfo and may scan /proc. */
+const RESOLVED_CACHE_SIZE = 4096;
+
 function inodeURL(dev: bigint, ino: bigint): string {
   return `inode://${dev}/${ino}`;
 }
@@ -95,11 +98,31 @@ class Resolver implements NetnsResolver {
     private readonly netnsDirs: readonly string[],
   ) {}
 
+  /** url → its last resolution; reused while the path still holds the same namespace (one stat). */
+  private readonly resolved = new Map<string, ResolvedNetns>();
+
   async resolve(url: string): Promise<ResolvedNetns> {
     if (typeof url !== 'string' || url.length === 0) bad(String(url), 'must not be empty');
-    if (url.startsWith('inode://')) return this.resolveInode(url);
-    if (url.startsWith('file:')) return this.resolveFile(url);
-    bad(url, 'scheme must be file:// or inode://');
+    const hit = this.resolved.get(url);
+    if (hit && (await this.stillSame(hit))) return hit;
+    this.resolved.delete(url);
+    let result: ResolvedNetns;
+    if (url.startsWith('inode://')) result = await this.resolveInode(url);
+    else if (url.startsWith('file:')) result = await this.resolveFile(url);
+    else bad(url, 'scheme must be file:// or inode://');
+    if (this.resolved.size >= RESOLVED_CACHE_SIZE) this.resolved.delete(this.resolved.keys().next().value!);
+    this.resolved.set(url, result);
+    return result;
+  }
+
+  /** The path still names the namespace it named when resolved (PIDs and names get reused). */
+  private async stillSame(r: ResolvedNetns): Promise<boolean> {
+    try {
+      const st = await stat(r.path, { bigint: true });
+      return inodeURL(st.dev, st.ino) === r.inode;
+    } catch {
+      return false;
+    }
   }
 
   // ---- file://

@@ -8,25 +8,69 @@ export interface Finder {
   endpoints(ctx: Context, template: Partial<NetworkServiceEndpoint>): Promise<NetworkServiceEndpoint[]>;
 }
 
+export interface FinderOptions {
+  /**
+   * How long a non-empty answer is reused (ms). Every setup asks the same few questions, and
+   * endpoints come and go far more slowly than connections are made; a stale candidate only
+   * costs a failover in roundrobin. 0 turns the cache off.
+   */
+  cacheTtlMs?: number;
+}
 
-export function newFinder(ns: NsRegistry, nse: NseRegistry): Finder {
+export const DEFAULT_FINDER_CACHE_TTL_MS = 1_000;
+
+export function newFinder(ns: NsRegistry, nse: NseRegistry, opts: FinderOptions = {}): Finder {
+  const ttl = opts.cacheTtlMs ?? DEFAULT_FINDER_CACHE_TTL_MS;
+  const cache = new Map<string, { at: number; value: Promise<unknown> }>();
+  const cached = <T>(key: string, load: () => Promise<T>, keep: (v: T) => boolean): Promise<T> => {
+    if (ttl <= 0) return load();
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && now - hit.at < ttl) return hit.value as Promise<T>;
+    const value = load();
+    cache.set(key, { at: now, value });
+    value.then(
+      (v) => !keep(v) && cache.delete(key),
+      () => cache.delete(key),
+    );
+    if (cache.size > 1024) cache.delete(cache.keys().next().value!);
+    return value;
+  };
+  const raw = newRawFinder(ns, nse);
+  return {
+    networkService: (ctx, name) =>
+      cached(
+        `ns/${name}`,
+        () => raw.networkService(ctx, name),
+        (v) => v !== undefined,
+      ),
+    endpoints: (ctx, template) =>
+      cached(
+        `nse/${JSON.stringify(template)}`,
+        () => raw.endpoints(ctx, template),
+        (v) => v.length > 0,
+      ),
+  };
+}
+
+function newRawFinder(ns: NsRegistry, nse: NseRegistry): Finder {
   return {
     async networkService(ctx, name) {
       const found: NetworkService[] = [];
-      await ns.find(
-        ctx,
-        { networkService: NetworkService.fromPartial({ name }), watch: false },
-        (r) => {
-          if (r.networkService && !r.deleted && r.networkService.name === name) found.push(r.networkService);
-        },
-      );
+      await ns.find(ctx, { networkService: NetworkService.fromPartial({ name }), watch: false }, (r) => {
+        if (r.networkService && !r.deleted && r.networkService.name === name) found.push(r.networkService);
+      });
       return found[0];
     },
     async endpoints(ctx, template) {
       const found: NetworkServiceEndpoint[] = [];
-      await nse.find(ctx, { networkServiceEndpoint: NetworkServiceEndpoint.fromPartial(template), watch: false }, (r) => {
-        if (r.networkServiceEndpoint && !r.deleted) found.push(r.networkServiceEndpoint);
-      });
+      await nse.find(
+        ctx,
+        { networkServiceEndpoint: NetworkServiceEndpoint.fromPartial(template), watch: false },
+        (r) => {
+          if (r.networkServiceEndpoint && !r.deleted) found.push(r.networkServiceEndpoint);
+        },
+      );
       const now = Date.now();
       return found.filter((e) => !e.expirationTime || e.expirationTime.getTime() > now);
     },

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { Address4, Address6 } from 'ip-address';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Connection, Mechanism } from '../../../api/gen/networkservice/connection.js';
 import type { IPContext } from '../../../api/gen/networkservice/connectioncontext.js';
 import { type Context, postpone } from '../../core/context.js';
@@ -62,7 +63,11 @@ export interface XconnectOptions {
   vxlanMtu: number;
   /** Links of an earlier run of this forwarder, to adopt (restart reconciliation). */
   reconciler?: Reconciler;
+  /** How many connections are programmed into the kernel at once. */
+  kernelConcurrency?: number;
 }
+
+export const DEFAULT_KERNEL_CONCURRENCY = 8;
 
 /** A kernel object this connection owns, enough to remove it. */
 interface MadeLink {
@@ -127,9 +132,11 @@ function macFor(connId: string, side: string): string {
 
 class XconnectServer implements NetworkServiceServer {
   private readonly owner: string;
+  private readonly kernelSlots: LimitFunction;
 
   constructor(private readonly opts: XconnectOptions) {
     this.owner = ownerTag(opts.name, opts.tunnelIP);
+    this.kernelSlots = pLimit(opts.kernelConcurrency ?? DEFAULT_KERNEL_CONCURRENCY);
   }
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
@@ -151,7 +158,13 @@ class XconnectServer implements NetworkServiceServer {
     }
     const outgoing = metadata.load<Mechanism>(ctx, true, OUTGOING_MECHANISM_KEY);
     try {
-      await this.program(ctx, result, incoming, outgoing);
+      // Admission control: a burst of requests is programmed a few at a time, so each finishes in
+      // order instead of all of them sharing the CPU and missing their deadlines together.
+      await this.kernelSlots(() => {
+        if (ctx.signal.aborted)
+          throw new NsmError(status.CANCELLED, 'the caller gave up before the kernel was set up');
+        return this.program(ctx, result, incoming, outgoing);
+      });
     } catch (e) {
       const err = wrap(e, `failed to set up connection ${conn.id} in the kernel`);
       const { ctx: closeCtx, cancel } = postpone(ctx)();
