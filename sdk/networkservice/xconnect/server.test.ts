@@ -146,8 +146,10 @@ describe('xconnect server', () => {
       assert.ok(create, got.join('\n'));
       assert.match(
         create,
-        /^<node>: link add name nsm-1 netns <client>.* type veth peer name nse-if netns <nse>/,
+        /^<client>: link add name nsm-1 netns <client>.* type veth peer name nse-if netns <nse>/,
       );
+      // Two processes: the create and the client end's set-up share one batch, the endpoint's the other.
+      assert.equal(runner.batches.length, 2, JSON.stringify(runner.batches));
       const has = (re: RegExp) =>
         assert.ok(
           got.some((l) => re.test(l)),

@@ -181,22 +181,16 @@ class XconnectServer implements NetworkServiceServer {
   async close(ctx: Context, conn: Connection): Promise<void> {
     const programmed = metadata.loadAndDelete<Programmed>(ctx, false, PROGRAMMED_KEY);
     const incoming = metadata.loadAndDelete<Mechanism>(ctx, false, INCOMING_KEY);
-    let firstError: unknown;
-    if (programmed) {
-      try {
-        await this.removeLinks(programmed.links);
-      } catch (e) {
-        firstError = e;
-      }
-    }
     if (incoming?.type === VXLAN && !programmed)
       this.opts.vni.release(Number(incoming.parameters[PARAM_VNI]));
-    try {
-      await next.server(ctx).close(ctx, conn);
-    } catch (e) {
-      firstError ??= e;
-    }
-    if (firstError) throw firstError;
+    // Our links and the rest of the path are independent: remove them at the same time (each
+    // kernel delete of a veth or VXLAN netdev takes tens of milliseconds).
+    const [local, downstream] = await Promise.allSettled([
+      programmed ? this.removeLinks(programmed.links) : Promise.resolve(),
+      next.server(ctx).close(ctx, conn),
+    ]);
+    if (local.status === 'rejected') throw local.reason;
+    if (downstream.status === 'rejected') throw downstream.reason;
   }
 
   private async removeLinks(links: MadeLink[]): Promise<void> {
@@ -298,7 +292,8 @@ class XconnectServer implements NetworkServiceServer {
         return;
       }
       await this.discard(adoptedClient, adoptedEndpoint);
-      await dataplane.createVethPair(client, endpoint);
+      // Created from the client namespace, whose set-up then shares the create batch: 2 processes, not 3.
+      await dataplane.createVethPair(client, endpoint, { netns: client.netns });
       links.push({ netns: client.netns, name: client.name });
       record();
       return;

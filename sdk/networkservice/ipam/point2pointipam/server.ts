@@ -17,13 +17,7 @@ class Point2PointIpamServer implements NetworkServiceServer {
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = req.connection!;
-    conn.context ??= {
-      ipContext: undefined,
-      dnsContext: undefined,
-      ethernetContext: undefined,
-      extraContext: {},
-      MTU: 0,
-    };
+    conn.context ??= ConnectionContext.fromPartial({});
     conn.context.ipContext ??= emptyIpContext();
     const { fresh } = this.allocator.allocate(conn.id, conn.context.ipContext);
     try {
