@@ -3,8 +3,12 @@ import type { Connection, NetworkServiceRequest } from '../../core/types.js';
 
 /** Re-enters the chain right after begin, serialised with every other event of the connection. */
 export interface EventFactory {
-  /** Re-requests with the last request; with `reselect`, closes first and asks for a new endpoint. */
-  request(opts?: { reselect?: boolean }): Promise<Connection | undefined>;
+  /**
+   * Re-requests with the last request. With `reselect`, closes the path first and asks again
+   * (state RESELECT_REQUESTED); `keepEndpoint` then keeps the endpoint and its addresses, so only
+   * the path to it is rebuilt.
+   */
+  request(opts?: { reselect?: boolean; keepEndpoint?: boolean }): Promise<Connection | undefined>;
   close(): Promise<void>;
 }
 

@@ -36,6 +36,13 @@ export interface BeginOptions {
   reselect?: (req: NetworkServiceRequest) => void;
 }
 
+/** Rebuilds the path to the same endpoint: only the mechanism is negotiated again. */
+export function reselectSameEndpoint(req: NetworkServiceRequest): void {
+  if (!req.connection) return;
+  req.connection.mechanism = undefined;
+  req.connection.state = 3; // RESELECT_REQUESTED
+}
+
 export function defaultReselect(req: NetworkServiceRequest): void {
   const conn = req.connection;
   if (!conn) return;
@@ -69,7 +76,8 @@ class Begin implements NetworkServiceElement {
         tail: Promise.resolve(),
         closed: false,
         factory: {
-          request: (o) => this.event(id, () => this.replay(created, o?.reselect ?? false)),
+          request: (o) =>
+            this.event(id, () => this.replay(created, o?.reselect ?? false, o?.keepEndpoint ?? false)),
           close: () => this.event(id, () => this.replayClose(created)),
         },
       };
@@ -137,7 +145,11 @@ class Begin implements NetworkServiceElement {
     });
   }
 
-  private async replay(s: ConnectionState, reselect: boolean): Promise<Connection | undefined> {
+  private async replay(
+    s: ConnectionState,
+    reselect: boolean,
+    keepEndpoint: boolean,
+  ): Promise<Connection | undefined> {
     if (!s.following || !s.lastRequest || !s.lastConn) return undefined;
     const { ctx, cancel } = this.eventContext(s);
     try {
@@ -150,7 +162,8 @@ class Begin implements NetworkServiceElement {
       }
       const req = cloneRequest(s.lastRequest);
       req.connection = cloneConnection(s.lastConn);
-      if (reselect) (this.opts.reselect ?? defaultReselect)(req);
+      if (reselect && keepEndpoint) reselectSameEndpoint(req);
+      else if (reselect) (this.opts.reselect ?? defaultReselect)(req);
       const conn = await s.following.request(withEventFactory(ctx, s.factory), req);
       s.lastRequest = cloneRequest(req);
       s.lastConn = cloneConnection(conn);

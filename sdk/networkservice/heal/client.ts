@@ -3,8 +3,9 @@
 //    breaking (nsmgr died) or a DOWN event (something downstream died) triggers a heal;
 //  - data plane: every `livenessIntervalMs` it checks the connection with `livenessCheck`.
 // Healing: if the data plane still works, re-request the same path (repair the control plane
-// without touching interfaces); if it does not, or that fails, reselect (close, then request a new
-// endpoint or forwarder). It keeps trying, with a capped backoff, until it works or the client closes.
+// without touching interfaces; a hop that is UNAVAILABLE is retried). If the data plane is dead, the
+// path to the same endpoint is rebuilt (same addresses); if the endpoint is gone, another one is
+// selected. It keeps trying, with a capped backoff, until it works or the client closes.
 
 import { status } from '@grpc/grpc-js';
 import type { Connection, ConnectionEvent } from '../../../api/gen/networkservice/connection.js';
@@ -145,6 +146,9 @@ class HealClient implements NetworkServiceClient {
     log.info({ id: state.conn.id, why }, 'healing');
     const started = Date.now();
     let reselect = dataPlaneDead;
+    // A dead data plane is first rebuilt to the same endpoint (same addresses); only if that fails
+    // is another endpoint selected.
+    let keepEndpoint = true;
     let delay = BACKOFF_MIN_MS;
     try {
       while (!state.closed) {
@@ -153,20 +157,24 @@ class HealClient implements NetworkServiceClient {
         }
         try {
           // Re-entering at begin runs this element's request again, which restarts the watch.
-          const conn = await events.request({ reselect });
-          if (conn) {
-            log.info({ id: state.conn.id, reselect, ms: Date.now() - started }, 'healed');
-            return;
-          }
-          return; // closed meanwhile
+          const conn = await events.request({ reselect, keepEndpoint });
+          if (conn)
+            log.info({ id: state.conn.id, reselect, keepEndpoint, ms: Date.now() - started }, 'healed');
+          return; // healed, or closed meanwhile
         } catch (e) {
-          log.debug({ id: state.conn.id, reselect, error: getErrorMessage(e) }, 'heal attempt failed');
+          log.debug(
+            { id: state.conn.id, reselect, keepEndpoint, error: getErrorMessage(e) },
+            'heal attempt failed',
+          );
           // A hop on the way being unavailable (restarting) is not a reason to give up a working data
-          // plane; anything else (the endpoint is gone) is: ask for a new path.
-          if (!REPAIRABLE.has(getErrorCode(e))) reselect = true;
+          // plane; anything else (the endpoint is gone) is: ask for a new path, then a new endpoint.
+          if (reselect) keepEndpoint = false;
+          else if (!REPAIRABLE.has(getErrorCode(e))) reselect = true;
         }
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+        if (!reselect || !keepEndpoint) {
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+        }
       }
     } finally {
       state.healing = false;
