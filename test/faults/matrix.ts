@@ -26,7 +26,7 @@ import { parseDuration } from '../../sdk/tools/config/types.js';
 import { close, kernelMechanism, newConnection, request } from '../e2e/helpers.js';
 import type { StreamStats } from '../sandbox/probe.js';
 import { type Daemon, type Pod, Sandbox, type SandboxNode, type Stream } from '../sandbox/sandbox.js';
-import { sh } from '../sandbox/shell.js';
+import { links, sh } from '../sandbox/shell.js';
 import {
   added,
   addedLinks,
@@ -175,6 +175,8 @@ export const ECHO_PORT = 7100;
 export const STREAM_INTERVAL_MS = 20;
 /** Generous deadline for "eventually": recovered, reconnected, cleaned up. */
 export const DEADLINE_MS = 20_000;
+/** Client death: its interfaces must be gone within the token lifetime plus this margin. */
+export const CLEANUP_MARGIN_MS = 5_000;
 /** Where the logs of a failing cell's sandbox are copied before it is closed. */
 export const KEPT_LOGS_DIR = '/tmp/nsm-faults';
 
@@ -205,8 +207,10 @@ export interface CellResult {
   cleanupMs: number | null;
   /** The restarted daemon holds the connection again (null: not applicable). */
   reconnected: boolean | null;
-  /** Registry fault: the endpoints and forwarders are registered again and a new request works. */
+  /** Registry fault: the endpoints and forwarders are registered again. */
   registrationsBack: boolean | null;
+  /** Restart faults: a new connection can be made after the restart. */
+  newConnections: boolean | null;
   endpointBefore: string;
   endpointAfter: string;
   addressesBefore: { client: string[]; endpoint: string[] };
@@ -223,6 +227,24 @@ export interface CellResult {
   setupRetries?: string[];
   logs?: string;
   timeline: string[];
+}
+
+const open = new Set<Sandbox>();
+
+async function openSandbox(env: Record<string, string>): Promise<Sandbox> {
+  const sb = await Sandbox.create({ nodes: 2, env });
+  open.add(sb);
+  return sb;
+}
+
+async function closeSandbox(sb: Sandbox): Promise<void> {
+  open.delete(sb);
+  await sb.close();
+}
+
+/** Closes every sandbox a running cell still has (for a report interrupted with Ctrl-C). */
+export async function closeOpenSandboxes(): Promise<void> {
+  await Promise.allSettled([...open].map((sb) => closeSandbox(sb)));
 }
 
 function sleep(ms: number): Promise<void> {
@@ -314,7 +336,7 @@ interface Setup {
 }
 
 async function setUp(cell: Cell, env: Record<string, string>): Promise<Setup> {
-  const sb = await Sandbox.create({ nodes: 2, env });
+  const sb = await openSandbox(env);
   try {
     const node2 = sb.node('node2');
     const nsePods: Pod[] = [];
@@ -338,7 +360,7 @@ async function setUp(cell: Cell, env: Record<string, string>): Promise<Setup> {
     const baseline = await sandboxState(sb);
     return { sb, clientPod, nsePods, nseDaemons, echo, sparePod, baseline };
   } catch (e) {
-    await sb.close();
+    await closeSandbox(sb);
     throw e;
   }
 }
@@ -413,6 +435,7 @@ async function attemptCell(cell: Cell, opts: RunOptions): Promise<CellResult> {
     cleanupMs: null,
     reconnected: null,
     registrationsBack: null,
+    newConnections: null,
     endpointBefore: '',
     endpointAfter: '',
     addressesBefore: { client: [], endpoint: [] },
@@ -445,47 +468,71 @@ async function attemptCell(cell: Cell, opts: RunOptions): Promise<CellResult> {
   try {
     const started = await sb.startClient(s.clientPod, `kernel://${SERVICE}/nsm-1`);
     nsc = started.daemon;
-    const conn = started.connections[0];
     const clientName = s.clientPod.name;
-    result.endpointBefore = conn.networkServiceEndpointName;
-    note(`connected to ${conn.networkServiceEndpointName}`);
+    note(`connected to ${started.connections[0].networkServiceEndpointName}`);
 
-    // The nsc reports the connection once the kernel side is made; on a loaded machine give it a
-    // moment (and a heal, if the first liveness checks were unlucky) to settle.
-    const settled = await until(async () => {
-      const st = await sandboxState(sb);
-      const l = connectionLinks(s, st);
-      return l.client.length === 1 && l.endpoint.length === 1 && l.others.length === 0 ? st : undefined;
-    }, 5_000);
-    const before = settled ?? (await sandboxState(sb));
-    const linksBefore = connectionLinks(s, before);
-    if (
-      linksBefore.client.length !== 1 ||
-      linksBefore.endpoint.length !== 1 ||
-      linksBefore.others.length > 0
-    ) {
-      fail(
-        `before the fault, expected one interface in the client pod and one in an endpoint pod, got ${JSON.stringify(
-          addedLinks(s.baseline, before).map((l) => `${podOf(s, l.netns)}:${l.ifname}`),
+    stream = await sb.startStream(s.clientPod, '@nsm-1', ECHO_PORT, STREAM_INTERVAL_MS);
+    const flowing = await until(
+      async () => ((await stream!.stats()).received > 0 ? true : undefined),
+      10_000,
+    );
+    if (!flowing) {
+      const st = await stream.stats();
+      const routes = await sh('ip', ['-n', s.clientPod.netns, '-br', 'route']).catch((e: Error) => e.message);
+      const addrs = await sh('ip', ['-n', s.clientPod.netns, '-br', 'addr']).catch((e: Error) => e.message);
+      throw new Error(
+        `no traffic over the connection before the fault (target "${st.target}", sent ${st.sent}, send errors ${st.sendErrors}; client pod addresses: ${addrs.trim().replace(/\s+/g, ' ')}; routes: ${routes.trim().replace(/\n/g, '; ')})`,
+      );
+    }
+
+    // A steady state before the fault: a second of traffic without an outage, exactly the
+    // connection's two interfaces, with addresses, and the same ones at both ends of that second (on
+    // a loaded machine a first connection can still be healed or re-made right after it was made).
+    const steady = await until(
+      async () => {
+        const st0 = await stream!.stats();
+        const k0 = await sandboxState(sb);
+        await sleep(1_000);
+        const st1 = await stream!.stats();
+        const k1 = await sandboxState(sb);
+        const l0 = connectionLinks(s, k0);
+        const l1 = connectionLinks(s, k1);
+        const one = (l: ReturnType<typeof connectionLinks>) =>
+          l.client.length === 1 && l.endpoint.length === 1 && l.others.length === 0;
+        if (!one(l0) || !one(l1)) return undefined;
+        if (
+          l0.client[0].ifindex !== l1.client[0].ifindex ||
+          l0.endpoint[0].ifindex !== l1.endpoint[0].ifindex
+        )
+          return undefined;
+        const replies = st1.received - st0.received;
+        const outage = st1.gaps.some((g) => (g.to ?? st1.now) > st0.now && g.lost > 0);
+        const quiet = outage || (st1.lastReplyAt ?? 0) < st1.now - 200;
+        if (quiet || replies < (0.5 * 1_000) / STREAM_INTERVAL_MS) return undefined;
+        const client = await interfaceAddresses(s.clientPod.netns, 'nsm-1');
+        const endpoint = await interfaceAddresses(l1.endpoint[0].netns, l1.endpoint[0].ifname);
+        if (client.length === 0 || endpoint.length === 0) return undefined;
+        return { links: l1, addresses: { client, endpoint } };
+      },
+      15_000,
+      0,
+    );
+    if (!steady) {
+      const now = await sandboxState(sb);
+      throw new Error(
+        `no steady connection before the fault: interfaces ${JSON.stringify(
+          addedLinks(s.baseline, now).map((l) => `${podOf(s, l.netns)}:${l.ifname}#${l.ifindex}`),
         )}`,
       );
     }
-    const clientLink = linksBefore.client[0];
-    const endpointLink = linksBefore.endpoint[0];
-    result.addressesBefore = {
-      client: await interfaceAddresses(s.clientPod.netns, 'nsm-1'),
-      endpoint: endpointLink ? await interfaceAddresses(endpointLink.netns, endpointLink.ifname) : [],
-    };
-
-    stream = await sb.startStream(s.clientPod, '@nsm-1', ECHO_PORT, STREAM_INTERVAL_MS);
-    const flowing = await until(async () => ((await stream!.stats()).received > 0 ? true : undefined), 5_000);
-    if (!flowing) throw new Error('no traffic over the connection before the fault');
-    await sleep(1_000);
-    const pre = await stream.stats();
-    if (pre.lost > 0) fail(`${pre.lost} datagrams lost before the fault`);
+    const clientLink = steady.links.client[0];
+    const endpointLink = steady.links.endpoint[0];
+    result.addressesBefore = steady.addresses;
+    result.endpointBefore = podOf(s, endpointLink.netns);
 
     // ---- the fault ----
     const node = faultNode(sb, cell);
+    await stream.mark(); // lost datagrams count from here
     result.faultAt = Date.now();
     note(`fault: ${cell.description} (${cell.fault === 'registry' ? 'node1' : node.name})`);
     let faultDoneAt = result.faultAt;
@@ -519,7 +566,7 @@ async function attemptCell(cell: Cell, opts: RunOptions): Promise<CellResult> {
         );
         break;
       case 'endpoint': {
-        const name = conn.networkServiceEndpointName;
+        const name = result.endpointBefore;
         await Promise.all([gone(s.nseDaemons.get(name)), gone(s.echo.get(name))]);
         faultDoneAt = Date.now();
         break;
@@ -549,16 +596,22 @@ async function attemptCell(cell: Cell, opts: RunOptions): Promise<CellResult> {
 
     // ---- recovery ----
     if (cell.promise === 'cleaned-up') {
-      const ids = new Set([clientLink, endpointLink].filter(Boolean).map((l) => `${l.netns}|${l.ifname}`));
+      // Poll just the two namespaces (one `ip link` each), so the measurement adds little.
+      const ends = [clientLink, endpointLink];
+      // Client death: within the token lifetime, plus a generous margin. Orphans: the forwarder's
+      // grace period is its own business; give it two deadlines.
+      const deadline = cell.fault === 'orphan' ? 2 * DEADLINE_MS : lifetimeMs + CLEANUP_MARGIN_MS;
       const clean = await until(
         async () => {
-          const now = await sandboxState(sb);
-          return now.links.some((l) => ids.has(`${l.netns}|${l.ifname}`)) ? undefined : Date.now();
+          const present = await Promise.all(
+            ends.map(async (e) => (await links(e.netns)).some((l) => l.ifname === e.ifname)),
+          );
+          return present.some(Boolean) ? undefined : Date.now();
         },
-        cell.fault === 'orphan' ? 2 * DEADLINE_MS : DEADLINE_MS,
+        deadline,
+        20,
       );
-      if (clean === undefined)
-        fail(`the connection's interfaces still exist ${DEADLINE_MS} ms after the fault`);
+      if (clean === undefined) fail(`the connection's interfaces still exist ${deadline} ms after the fault`);
       else {
         result.cleanupMs = clean - faultDoneAt;
         note(`interfaces gone after ${result.cleanupMs} ms`);
@@ -602,26 +655,26 @@ async function attemptCell(cell: Cell, opts: RunOptions): Promise<CellResult> {
             const got = await registeredEndpoints(sb.node('node1'));
             return want.every((w) => got.includes(w)) ? got : undefined;
           }, DEADLINE_MS);
-          let ok = names !== undefined;
-          if (!ok) fail(`registrations not back within ${DEADLINE_MS} ms (want ${want.join(', ')})`);
+          result.registrationsBack = names !== undefined;
+          if (!names) fail(`registrations not back within ${DEADLINE_MS} ms (want ${want.join(', ')})`);
           else note('registrations back');
-          const fresh = await until(
-            async () => {
-              const c = await request(s.sparePod.node, newConnection(`spare-${Date.now()}`, SERVICE), [
-                kernelMechanism({ name: 'spare', inodeURL: `file:///var/run/netns/${s.sparePod.netns}` }),
-              ]);
-              await close(s.sparePod.node, c);
-              return true;
-            },
-            DEADLINE_MS,
-            500,
-          );
-          if (!fresh) {
-            ok = false;
-            fail(`no new connection could be made within ${DEADLINE_MS} ms of the registry restart`);
-          } else note('a new connection works');
-          result.registrationsBack = ok;
         }
+        // New connections work through the restarted daemon (endpoints and forwarders reconnected).
+        const fresh = await until(
+          async () => {
+            const c = await request(s.sparePod.node, newConnection(`spare-${Date.now()}`, SERVICE), [
+              kernelMechanism({ name: 'spare', inodeURL: `file:///var/run/netns/${s.sparePod.netns}` }),
+            ]);
+            await close(s.sparePod.node, c);
+            return true;
+          },
+          DEADLINE_MS,
+          500,
+        );
+        result.newConnections = fresh === true;
+        if (!fresh)
+          fail(`no new connection could be made within ${DEADLINE_MS} ms of the ${cell.fault} restart`);
+        else note('a new connection works');
       }
       // Observe two token lifetimes (at least 3 s) after the fault: refreshes through the restarted
       // daemons happen in this window, and must not disturb the traffic.
@@ -631,7 +684,7 @@ async function attemptCell(cell: Cell, opts: RunOptions): Promise<CellResult> {
       const st = await stream.stats();
       result.stream = st;
       result.sent = st.sent;
-      result.lost = st.lost;
+      result.lost = st.lostSinceMark;
       result.longestGapMs = st.longestGapMs;
       // Outages: periods without replies in which datagrams were lost (not mere scheduling jitter).
       const after = st.gaps.filter((g) => (g.to ?? st.now) > result.faultAt && g.lost > 0);
@@ -639,11 +692,11 @@ async function attemptCell(cell: Cell, opts: RunOptions): Promise<CellResult> {
       const last = after.at(-1);
       result.restoreMs = !last ? 0 : last.to === null ? null : last.to - result.faultAt;
       note(
-        `stream: sent ${st.sent}, lost ${st.lost}, outages after the fault ${JSON.stringify(after.map((g) => g.ms))} ms`,
+        `stream: sent ${st.sent}, lost ${st.lostSinceMark} since the fault (${st.lost} in all), outages after the fault ${JSON.stringify(after.map((g) => g.ms))} ms`,
       );
-      if (cell.promise === 'uninterrupted' && st.lost > 0) {
+      if (cell.promise === 'uninterrupted' && st.lostSinceMark > 0) {
         fail(
-          `${st.lost} datagrams lost (promise: not one); outages ${JSON.stringify(after.map((g) => g.ms))} ms`,
+          `${st.lostSinceMark} datagrams lost (promise: not one); outages ${JSON.stringify(after.map((g) => g.ms))} ms`,
         );
       }
       if (st.lastReplyAt === null || st.now - st.lastReplyAt > 500) {
@@ -727,7 +780,7 @@ async function attemptCell(cell: Cell, opts: RunOptions): Promise<CellResult> {
         // no logs to keep
       }
     }
-    await sb.close();
+    await closeSandbox(sb);
   }
   return result;
 }
@@ -759,7 +812,7 @@ export async function runChurn(
   const sequential = opts.sequential ?? 100;
   const concurrent = opts.concurrent ?? 30;
   const t0 = Date.now();
-  const sb = await Sandbox.create({ nodes: 2, env: opts.env ?? {} });
+  const sb = await openSandbox(opts.env ?? {});
   const result: ChurnResult = {
     sandbox: sb.id,
     sequential,
@@ -846,7 +899,7 @@ export async function runChurn(
         // no logs to keep
       }
     }
-    await sb.close();
+    await closeSandbox(sb);
   }
   return result;
 }

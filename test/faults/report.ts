@@ -4,7 +4,7 @@
 //
 //   node dist/test/faults/report.js [--only=SUBSTRING] [--no-churn] [--out=DIR]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '../../sdk/tools/config/types.js';
@@ -13,6 +13,7 @@ import {
   type Cell,
   type CellResult,
   type ChurnResult,
+  closeOpenSandboxes,
   FAULT_ENV,
   matrix,
   runCell,
@@ -27,6 +28,9 @@ const only = arg('only');
 const outDir = arg('out') ?? join(ROOT, 'bench', 'results');
 const withChurn = !args.includes('--no-churn');
 const lifetimeMs = parseDuration(FAULT_ENV.NSM_MAX_TOKEN_LIFETIME);
+const startLoad = loadavg()
+  .map((l) => l.toFixed(1))
+  .join(' ');
 
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -65,7 +69,7 @@ export function verdict(r: CellResult): { target: string; met: boolean; why: str
   }
   if (r.leaked.length > 0) why.push(`${r.leaked.length} leaked`);
   const other = r.failures.filter((f) => !/datagrams lost \(promise|leaked kernel objects/.test(f));
-  if (other.length > 0) why.push(`${other.length} other broken promise(s)`);
+  for (const f of other) why.push(f.split(':')[0].slice(0, 80));
   return { target, met: why.length === 0, why };
 }
 
@@ -76,7 +80,8 @@ function faultLabel(c: Cell): string {
 
 const dash = '—';
 const num = (v: number | null) => (v === null ? dash : String(v));
-const yesNo = (v: boolean | null) => (v === null ? dash : v ? 'yes' : 'no');
+const yesNo = (v: boolean | null, promised: boolean) =>
+  v === null ? dash : v ? 'yes' : promised ? '**no**' : 'no (not promised)';
 
 function markdown(
   results: CellResult[],
@@ -89,7 +94,9 @@ function markdown(
   lines.push('');
   lines.push(
     `Produced by \`npm run faults\` (test/faults/report.ts) on ${startedAt.toISOString()} in ${(ms / 1000).toFixed(0)} s; ` +
-      `${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GiB. The same scenarios run as tests in ` +
+      `${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${startLoad} at the start and ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} at the end. The same scenarios run as tests in ` +
       '`npm test` (test/faults/faults.test.ts), which assert the promises but no times.',
   );
   lines.push('');
@@ -112,7 +119,12 @@ function markdown(
       .join(', ')} (the liveness values are the nsc's defaults).`,
   );
   lines.push('');
-  lines.push('- **lost**: datagrams never answered (sent more than 1 s before the measurement).');
+  lines.push(
+    '- **lost**: datagrams sent after the fault and never answered. The sender itself is a Node process on a shared',
+  );
+  lines.push(
+    '  machine; when it is starved it sends less, so **no traffic** is the more robust figure under load.',
+  );
   lines.push(
     '- **no traffic**: total time without any reply, over the outages (periods with lost datagrams) after the fault.',
   );
@@ -139,7 +151,7 @@ function markdown(
     lines.push(
       `| ${r.cell.kind} | ${faultLabel(r.cell)} | ${num(r.lost)} | ${num(r.noTrafficMs)} | ${num(r.restoreMs)} | ${num(
         r.cleanupMs,
-      )} | ${yesNo(r.addressesKept)} | ${yesNo(r.interfacesKept)} | ${r.leaked.length} | ${v.target} | ${
+      )} | ${yesNo(r.addressesKept, r.cell.addressesKept)} | ${yesNo(r.interfacesKept, r.cell.interfacesKept)} | ${r.leaked.length} | ${v.target} | ${
         v.met ? 'met' : `**missed**: ${v.why.join(', ')}`
       } |`,
     );
@@ -186,6 +198,12 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('faults: run as root (it creates network namespaces)\n');
     process.exit(2);
+  }
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      say(`\n${sig}: closing the open sandbox ...`);
+      void closeOpenSandboxes().finally(() => process.exit(130));
+    });
   }
   const startedAt = new Date();
   const cells = matrix().filter((c) => !only || c.id.includes(only));

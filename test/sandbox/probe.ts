@@ -7,9 +7,12 @@
 //                            sends a numbered UDP datagram to an echo server every INTERVAL_MS and
 //                            counts the replies; prints "streaming" once started, a StreamStats
 //                            JSON line on every SIGUSR1, and a last one on SIGTERM (then exits).
+//                            SIGUSR2 sets the mark (lostSinceMark counts from the next datagram on)
+//                            and prints the stats too.
 //                            HOST "@IFNAME" means "the peer of IFNAME": the first IPv4 host route
 //                            on IFNAME in /proc/net/route, re-read every tick, so the stream
-//                            follows a connection whose addresses change (endpoint reselect).
+//                            follows a connection whose addresses change (endpoint reselect);
+//                            nothing is sent until there is one.
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -84,6 +87,11 @@ export interface StreamStats {
   duplicates: number;
   /** Sent more than lossAfterMs ago and never answered. */
   lost: number;
+  /** Sequence number of the first datagram after the last SIGUSR2 (0 without one), and when. */
+  markSeq: number;
+  markAt: number;
+  /** `lost`, counting only datagrams from markSeq on. */
+  lostSinceMark: number;
   /** Sent less than lossAfterMs ago, not answered yet. */
   inFlight: number;
   lossAfterMs: number;
@@ -121,15 +129,17 @@ function stream(hostArg: string, dstPort: number, intervalMs: number): void {
   const gapThresholdMs = Math.max(GAP_INTERVALS * intervalMs, 60);
   const lossAfterMs = Math.max(10 * intervalMs, 1000);
   const auto = hostArg.startsWith('@') ? hostArg.slice(1) : undefined;
+  // With "@IFNAME", nothing is sent (or counted) until IFNAME has a host route.
   let target = auto ? (peerOf(auto) ?? '') : hostArg;
-  if (!target) fail(`stream: no host route on ${auto}`);
-  const s = createSocket(target.includes(':') ? 'udp6' : 'udp4');
+  const s = createSocket(hostArg.includes(':') ? 'udp6' : 'udp4');
   const startedAt = Date.now();
   const unanswered = new Map<number, number>(); // seq -> sent at
   const answered = new Set<number>();
   const rtts: number[] = [];
   const gaps: StreamGap[] = [];
   let seq = 0;
+  let markSeq = 0;
+  let markAt = startedAt;
   let duplicates = 0;
   let sendErrors = 0;
   let firstReplyAt: number | null = null;
@@ -163,6 +173,7 @@ function stream(hostArg: string, dstPort: number, intervalMs: number): void {
       const peer = peerOf(auto);
       if (peer) target = peer;
     }
+    if (!target) return;
     const n = seq++;
     const now = Date.now();
     unanswered.set(n, now);
@@ -176,14 +187,17 @@ function stream(hostArg: string, dstPort: number, intervalMs: number): void {
   const stats = (): StreamStats => {
     const now = Date.now();
     let lost = 0;
+    let lostSinceMark = 0;
     let inFlight = 0;
     const all = [...gaps];
     const since = lastReplyAt ?? startedAt;
     if (now - since > gapThresholdMs) all.push({ from: since, to: null, ms: now - since, lost: 0 });
     const withLoss = all.map((g) => ({ ...g }));
-    for (const sentAt of unanswered.values()) {
-      if (now - sentAt > lossAfterMs) lost++;
-      else inFlight++;
+    for (const [n, sentAt] of unanswered) {
+      if (now - sentAt > lossAfterMs) {
+        lost++;
+        if (n >= markSeq) lostSinceMark++;
+      } else inFlight++;
       // A datagram belongs to the gap it was sent in (or just before, while the path was failing).
       const g = withLoss.find((x) => sentAt >= x.from - intervalMs && sentAt < (x.to ?? now));
       if (g) g.lost++;
@@ -198,6 +212,9 @@ function stream(hostArg: string, dstPort: number, intervalMs: number): void {
       received: answered.size,
       duplicates,
       lost,
+      markSeq,
+      markAt,
+      lostSinceMark,
       inFlight,
       lossAfterMs,
       sendErrors,
@@ -212,6 +229,11 @@ function stream(hostArg: string, dstPort: number, intervalMs: number): void {
   };
   const print = () => process.stdout.write(`${JSON.stringify(stats())}\n`);
   process.on('SIGUSR1', print);
+  process.on('SIGUSR2', () => {
+    markSeq = seq;
+    markAt = Date.now();
+    print();
+  });
   process.once('SIGTERM', () => {
     clearInterval(timer);
     print();

@@ -121,6 +121,11 @@ export class Stream {
     return this.ask('SIGUSR1');
   }
 
+  /** Sets the mark: `lostSinceMark` counts from the next datagram on. */
+  mark(): Promise<StreamStats> {
+    return this.ask('SIGUSR2');
+  }
+
   async stop(): Promise<StreamStats> {
     const s = await this.ask('SIGTERM');
     await this.daemon.exited();

@@ -1,1 +1,1 @@
-export { expiryOf, newServer } from './server.js';
+export { closeDelay, expiryOf, newServer } from './server.js';

@@ -15,6 +15,9 @@ import * as metadata from '../metadata/index.js';
 
 const log = logger('timeout');
 const TIMER_KEY = Symbol('timeout-timer');
+/** Close a little before the expiry, so the kernel state is gone by then (upstream subtracts its request timeout). */
+const MAX_MARGIN_MS = 1_000;
+const MARGIN_FRACTION = 0.1;
 
 /** When the caller's promise runs out: the previous segment's expiry, else our own. */
 export function expiryOf(conn: Connection): number | undefined {
@@ -23,6 +26,11 @@ export function expiryOf(conn: Connection): number | undefined {
   const previous = path.index > 0 ? path.pathSegments[path.index - 1] : undefined;
   const own = path.pathSegments[path.index];
   return (previous?.expires ?? own?.expires)?.getTime();
+}
+
+/** Time until the Close: the time left minus a margin of 10% of it, at most 1 s. */
+export function closeDelay(leftMs: number): number {
+  return Math.max(0, leftMs - Math.min(MAX_MARGIN_MS, leftMs * MARGIN_FRACTION));
 }
 
 class TimeoutServer implements NetworkServiceServer {
@@ -41,7 +49,7 @@ class TimeoutServer implements NetworkServiceServer {
             .close()
             .catch((e: unknown) => log.warn({ id, error: getErrorMessage(e) }, 'expiry close failed'));
         },
-        Math.max(0, expiresAt - c.now()),
+        closeDelay(expiresAt - c.now()),
       );
       metadata.store(ctx, false, TIMER_KEY, timer);
     }

@@ -79,24 +79,31 @@ export class Reconciler {
     this.ready = this.scan().catch((e: unknown) => log.warn({ error: getErrorMessage(e) }, 'scan failed'));
   }
 
-  private async scan(): Promise<void> {
+  private scanned = false;
+  /** Aliases already adopted, so the background scan does not list them again. */
+  private readonly adopted = new Set<string>();
+
+  /** Records our links found in one namespace (and claims their VNIs). */
+  private async collect(netns: NetnsRef): Promise<void> {
     const prefix = `nsm:${this.owner}:`;
+    const ref = netns.path === '/proc/self/ns/net' ? null : netns;
+    const links = await this.runner.json<JsonLink[]>(ref, ['-d', 'link', 'show']).catch(() => []);
+    for (const l of links) {
+      if (!l.ifalias?.startsWith(prefix) || this.adopted.has(l.ifalias)) continue;
+      const vni = l.linkinfo?.info_kind === 'vxlan' ? l.linkinfo.info_data?.id : undefined;
+      this.orphans.set(l.ifalias, { netns, name: l.ifname, kind: l.linkinfo?.info_kind, vni });
+      if (vni !== undefined && !this.vni.has(vni)) this.vni.claim(vni);
+    }
+  }
+
+  private async scan(): Promise<void> {
     const namespaces = visibleNamespaces();
     let next = 0;
     const worker = async () => {
-      while (next < namespaces.length) {
-        const netns = namespaces[next++];
-        const ref = netns.path === '/proc/self/ns/net' ? null : netns;
-        const links = await this.runner.json<JsonLink[]>(ref, ['-d', 'link', 'show']).catch(() => []);
-        for (const l of links) {
-          if (!l.ifalias?.startsWith(prefix)) continue;
-          const vni = l.linkinfo?.info_kind === 'vxlan' ? l.linkinfo.info_data?.id : undefined;
-          this.orphans.set(l.ifalias, { netns, name: l.ifname, kind: l.linkinfo?.info_kind, vni });
-          if (vni !== undefined && !this.vni.has(vni)) this.vni.claim(vni);
-        }
-      }
+      while (next < namespaces.length) await this.collect(namespaces[next++]);
     };
     await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, worker));
+    this.scanned = true;
     log.info(
       { found: this.orphans.size, namespaces: namespaces.length },
       'scanned for links of an earlier run',
@@ -107,11 +114,17 @@ export class Reconciler {
     }
   }
 
-  /** Takes the link left by an earlier run under this alias, if any. */
-  async adopt(alias: string): Promise<OrphanLink | undefined> {
-    await this.ready;
+  /**
+   * Takes the link left by an earlier run under this alias, if any. `netns` is where the link
+   * would be: while the full scan is still running (it can take seconds on a host with thousands
+   * of namespaces), that namespace is looked at right away instead of waiting for the scan.
+   */
+  async adopt(alias: string, netns?: NetnsRef): Promise<OrphanLink | undefined> {
+    if (!this.scanned && netns && !this.orphans.has(alias)) await this.collect(netns);
+    else if (!netns) await this.ready;
     const found = this.orphans.get(alias);
-    if (found) this.orphans.delete(alias);
+    this.orphans.delete(alias);
+    this.adopted.add(alias);
     return found;
   }
 

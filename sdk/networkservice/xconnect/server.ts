@@ -280,8 +280,12 @@ class XconnectServer implements NetworkServiceServer {
     if (plan.kind === 'veth') {
       const { client, endpoint } = plan;
       // Links an earlier run of this forwarder made for this connection (see reconcile.ts).
-      const adoptedClient = before ? undefined : await this.opts.reconciler?.adopt(client.alias);
-      const adoptedEndpoint = before ? undefined : await this.opts.reconciler?.adopt(endpoint.alias);
+      const adoptedClient = before
+        ? undefined
+        : await this.opts.reconciler?.adopt(client.alias, client.netns);
+      const adoptedEndpoint = before
+        ? undefined
+        : await this.opts.reconciler?.adopt(endpoint.alias, endpoint.netns);
       if (adoptedClient?.name === client.name && adoptedEndpoint?.name === endpoint.name) {
         links.push({ netns: client.netns, name: client.name });
         record();
@@ -298,7 +302,7 @@ class XconnectServer implements NetworkServiceServer {
       record();
       return;
     }
-    const adopted = before ? undefined : await this.opts.reconciler?.adopt(plan.end.alias);
+    const adopted = before ? undefined : await this.opts.reconciler?.adopt(plan.end.alias, plan.end.netns);
     // Rebuilding released the VNI with the old links: claim it again even on the server side.
     await this.vxlanEnd(links, record, plan.end, plan.params, adopted, plan.claimVni || before !== undefined);
   }
