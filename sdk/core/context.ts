@@ -35,7 +35,8 @@ export function withCancel(parent: Context): Cancelable {
   const onParentAbort = () => controller.abort(parent.signal.reason);
   if (parent.signal.aborted) controller.abort(parent.signal.reason);
   // background()'s signal never aborts: listening to it would only pile up listeners.
-  else if (parent.signal !== NEVER_ABORTED) parent.signal.addEventListener('abort', onParentAbort, { once: true });
+  else if (parent.signal !== NEVER_ABORTED)
+    parent.signal.addEventListener('abort', onParentAbort, { once: true });
   const cancel = (reason?: unknown) => {
     parent.signal.removeEventListener('abort', onParentAbort);
     if (!controller.signal.aborted) controller.abort(reason ?? new Error('context cancelled'));
