@@ -3,7 +3,7 @@
 // process so a measured Request is only the mesh's work, not a Node start-up per request. Each
 // request names its pod by path (file:///var/run/netns/<pod>) in the KERNEL mechanism preference.
 import { setMaxListeners } from 'node:events';
-import type { Connection } from '../api/gen/networkservice/connection.js';
+import { Connection } from '../api/gen/networkservice/connection.js';
 import { type Context, withTimeout } from '../sdk/core/context.js';
 import { newNetworkServiceChain } from '../sdk/core/next.js';
 import type { NetworkServiceClient } from '../sdk/core/types.js';
@@ -69,17 +69,7 @@ export class MeshClient {
     const started = performance.now();
     try {
       const value = await this.chain.request(ctx, {
-        connection: {
-          id: spec.id,
-          networkService: spec.service,
-          mechanism: undefined,
-          context: undefined,
-          labels: {},
-          path: undefined,
-          networkServiceEndpointName: '',
-          payload: '',
-          state: 0,
-        },
+        connection: Connection.fromPartial({ id: spec.id, networkService: spec.service, labels: {} }),
         mechanismPreferences: [
           mechanism(CLS_LOCAL, KERNEL, {
             [PARAM_INODE_URL]: `file:///var/run/netns/${spec.netns}`,

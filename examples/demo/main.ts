@@ -109,6 +109,7 @@ async function main(): Promise<void> {
     say('Try: ip netns list; ip netns exec <pod> ip addr. Press Ctrl-C to stop and clean up.');
     setInterval(() => {}, 1 << 30);
   } catch (e) {
+    if (stopping) return; // Ctrl-C during start-up: stop() is already cleaning up
     process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
     await sb.close();
     process.exit(1);

@@ -1,7 +1,7 @@
 // The network service client (NSC): requests one connection per NSURL from the local nsmgr,
 // holds them, and closes them on stop. It runs inside the workload's network namespace and names
 // that namespace by inode, so the forwarder puts the interface there.
-import type { Connection } from '../../api/gen/networkservice/connection.js';
+import { Connection } from '../../api/gen/networkservice/connection.js';
 import { background, withTimeout } from '../../sdk/core/context.js';
 import { newNetworkServiceChain } from '../../sdk/core/next.js';
 import { ClientPool } from '../../sdk/grpc/client-pool.js';
@@ -74,17 +74,11 @@ export async function startNsc(opts: NscOptions): Promise<Nsc> {
       const { ctx, cancel } = withTimeout(background(), opts.requestTimeoutMs);
       try {
         const conn = await chain.request(ctx, {
-          connection: {
+          connection: Connection.fromPartial({
             id: `${opts.name}-${i}`,
             networkService: u.networkService,
-            mechanism: undefined,
-            context: undefined,
             labels: { ...opts.labels, ...u.labels },
-            path: undefined,
-            networkServiceEndpointName: '',
-            payload: '',
-            state: 0,
-          },
+          }),
           mechanismPreferences: [structuredClone(u.mechanism)],
         });
         connections.push(conn);

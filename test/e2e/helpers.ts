@@ -2,7 +2,7 @@
 // send), and kernel-state assertions on the sandbox.
 import assert from 'node:assert/strict';
 import type { status } from '@grpc/grpc-js';
-import type { Connection, Mechanism } from '../../api/gen/networkservice/connection.js';
+import { Connection, type Mechanism } from '../../api/gen/networkservice/connection.js';
 import { background, withTimeout } from '../../sdk/core/context.js';
 import { getErrorCode, getErrorMessage } from '../../sdk/errors/index.js';
 import { ClientPool } from '../../sdk/grpc/client-pool.js';
@@ -25,18 +25,7 @@ export function newConnection(
   networkService: string,
   extra: Partial<Connection> = {},
 ): Connection {
-  return {
-    id,
-    networkService,
-    mechanism: undefined,
-    context: undefined,
-    labels: {},
-    path: undefined,
-    networkServiceEndpointName: '',
-    payload: '',
-    state: 0,
-    ...extra,
-  };
+  return Connection.fromPartial({ id, networkService, labels: {}, ...extra });
 }
 
 export async function request(node: SandboxNode, conn: Connection, prefs: Mechanism[]): Promise<Connection> {

@@ -158,7 +158,8 @@ export class Sandbox {
   registryURL = '';
   private readonly subnet: string;
   private readonly netns: string[] = [];
-  private closed = false;
+  /** The teardown in progress or done; every close() caller waits for the same one. */
+  private closing?: Promise<void>;
 
   private constructor(
     readonly id: string,
@@ -184,6 +185,7 @@ export class Sandbox {
   }
 
   private async addNetns(name: string): Promise<void> {
+    if (this.closing) throw new Error(`sandbox ${this.id} is closing; not creating ${name}`);
     await sh('ip', ['netns', 'add', name]);
     this.netns.push(name);
     await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
@@ -320,6 +322,7 @@ export class Sandbox {
     ready: (line: string) => boolean,
     env: Record<string, string> = {},
   ): Promise<Daemon> {
+    if (this.closing) throw new Error(`sandbox ${this.id} is closing; not starting ${name}`);
     const logDir = this.opts.logDir ?? join(this.runDir, 'logs');
     mkdirSync(logDir, { recursive: true });
     const logFile = join(logDir, `${name}.log`);
@@ -420,15 +423,19 @@ export class Sandbox {
     return found;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  close(): Promise<void> {
+    this.closing ??= this.teardown();
+    return this.closing;
+  }
+
+  private async teardown(): Promise<void> {
     await Promise.all(
       this.daemons.filter((d) => /^(nsc|nse|echo|stream)-/.test(d.name)).map((d) => d.stop()),
     );
-    await Promise.all(this.daemons.map((d) => d.stop()));
+    // Daemons started while the first stops were running are stopped too.
+    while (this.daemons.some((d) => d.running)) await Promise.all(this.daemons.map((d) => d.stop()));
     const existing = new Set(await listNetns());
-    for (const ns of this.netns.reverse()) {
+    for (const ns of [...this.netns].reverse()) {
       if (existing.has(ns)) await sh('ip', ['netns', 'delete', ns]).catch(() => undefined);
     }
     rmSync(this.runDir, { recursive: true, force: true });
