@@ -109,7 +109,9 @@ async function main(): Promise<void> {
     say('Reach it from this host (any NetworkService/MonitorConnection/registry gRPC client works):');
     for (const n of sb.nodes) say(`  nsmgr ${n.name}: unix://${n.nsmgrSocket} (also serves both registries)`);
     say(`  registry: ${sb.registryURL} inside ${node1.netns} (ip netns exec ${node1.netns} ...)`);
-    say(`  a KERNEL request needs an inodeURL, e.g. file:///var/run/netns/${localPod.netns} (nsm-1 is taken there)`);
+    say(
+      `  a KERNEL request needs an inodeURL, e.g. file:///var/run/netns/${localPod.netns} (nsm-1 is taken there)`,
+    );
     say('Try: ip netns list; ip netns exec <pod> ip addr. Press Ctrl-C to stop and clean up.');
     setInterval(() => {}, 1 << 30);
   } catch (e) {
