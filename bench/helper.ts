@@ -16,6 +16,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
 
 const [mode, ...args] = process.argv.slice(2);
 
@@ -116,28 +117,21 @@ function stream(host: string, port: number, intervalMs: number): void {
     phases[phases.length - 1].sent++;
     s.send(b, port, host);
   }, intervalMs);
-  let buf = '';
-  process.stdin.on('data', (d) => {
-    buf += d;
-    let i = buf.indexOf('\n');
-    while (i >= 0) {
-      const line = buf.slice(0, i).trim();
-      buf = buf.slice(i + 1);
-      i = buf.indexOf('\n');
-      if (line.startsWith('mark ')) phases.push({ label: line.slice(5), first: seq, sent: 0 });
-      if (line === 'stop') {
-        clearInterval(timer);
-        setTimeout(() => {
-          const result = phases.map((p) => {
-            let echoed = 0;
-            for (let n = p.first; n < p.first + p.sent; n++) if (received.has(n)) echoed++;
-            return { label: p.label, sent: p.sent, echoed, lost: p.sent - echoed };
-          });
-          out({ intervalMs, phases: result, maxGapMs, gapPhase });
-          s.close();
-          process.exit(0);
-        }, 1000);
-      }
+  createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (raw) => {
+    const line = raw.trim();
+    if (line.startsWith('mark ')) phases.push({ label: line.slice(5), first: seq, sent: 0 });
+    if (line === 'stop') {
+      clearInterval(timer);
+      setTimeout(() => {
+        const result = phases.map((p) => {
+          let echoed = 0;
+          for (let n = p.first; n < p.first + p.sent; n++) if (received.has(n)) echoed++;
+          return { label: p.label, sent: p.sent, echoed, lost: p.sent - echoed };
+        });
+        out({ intervalMs, phases: result, maxGapMs, gapPhase });
+        s.close();
+        process.exit(0);
+      }, 1000);
     }
   });
 }

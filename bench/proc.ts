@@ -2,6 +2,7 @@
 // a failure kills every one still running. Each is killed by its own pid, never by name.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const HELPER = join(dirname(fileURLToPath(import.meta.url)), 'helper.js');
@@ -75,14 +76,8 @@ export class Background {
         resolve(code);
       }),
     );
-    let buf = '';
-    proc.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i = buf.indexOf('\n');
-      while (i >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        i = buf.indexOf('\n');
+    if (proc.stdout) {
+      createInterface({ input: proc.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
         this.lines.push(line);
         for (const w of [...this.waiters]) {
           if (w.test(line)) {
@@ -90,8 +85,8 @@ export class Background {
             w.resolve(line);
           }
         }
-      }
-    });
+      });
+    }
     proc.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();
     });

@@ -24,6 +24,7 @@ import * as updatetoken from '../sdk/networkservice/updatetoken/index.js';
 import * as xconnect from '../sdk/networkservice/xconnect/index.js';
 import { ownerTag, Reconciler } from '../sdk/networkservice/xconnect/reconcile.js';
 import { keepRegistered } from '../sdk/registry/refresh/index.js';
+import { closeOnce } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 
 const log = logger('forwarder');
@@ -133,15 +134,11 @@ export async function startForwarder(
     { name: opts.name, url, tunnelIP: opts.tunnelIP, vxlanMtu, nsmgr: opts.connectTo },
     'forwarder serving',
   );
-
-  let closed = false;
   return {
     name: opts.name,
     url,
     monitor: connections,
-    async close() {
-      if (closed) return;
-      closed = true;
+    close: closeOnce(async () => {
       await registration.close();
       await shutdown(server);
       relay.dispose();
@@ -149,6 +146,6 @@ export async function startForwarder(
       pool.dispose();
       nsRegistry.close?.();
       nseRegistry.close?.();
-    },
+    }),
   };
 }

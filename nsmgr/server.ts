@@ -18,6 +18,7 @@ import * as timeout from '../sdk/networkservice/timeout/index.js';
 import * as updatepath from '../sdk/networkservice/updatepath/index.js';
 import * as updatetoken from '../sdk/networkservice/updatetoken/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
+import { closeOnce } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 
 const log = logger('nsmgr');
@@ -88,21 +89,17 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
   addRegistryServices(server, { ns: nsRegistry, nse: nseRegistry }, base);
   const urls = await listen(server, opts.listenOn);
   log.info({ name: opts.name, urls, publicURL, registry: opts.registryURL }, 'nsmgr serving');
-
-  let closed = false;
   return {
     name: opts.name,
     urls,
     publicURL,
     monitor: connections,
-    async close() {
-      if (closed) return;
-      closed = true;
+    close: closeOnce(async () => {
       await shutdown(server);
       relay.dispose();
       pool.dispose();
       registryNs.close?.();
       registryNse.close?.();
-    },
+    }),
   };
 }

@@ -20,6 +20,7 @@ import * as timeout from '../../sdk/networkservice/timeout/index.js';
 import * as updatepath from '../../sdk/networkservice/updatepath/index.js';
 import * as updatetoken from '../../sdk/networkservice/updatetoken/index.js';
 import { keepRegistered } from '../../sdk/registry/refresh/index.js';
+import { closeOnce } from '../../sdk/tools/daemon.js';
 import { logger } from '../../sdk/tools/log.js';
 
 const log = logger('icmp-responder');
@@ -96,19 +97,16 @@ export async function startIcmpResponder(
       { name: opts.name, url, services: opts.serviceNames, cidr: opts.cidrPrefix },
       'endpoint serving',
     );
-    let closed = false;
     return {
       name: opts.name,
       url,
       monitor: connections,
-      async close() {
-        if (closed) return;
-        closed = true;
+      close: closeOnce(async () => {
         await registration.close();
         await shutdown(server);
         nsRegistry.close?.();
         nseRegistry.close?.();
-      },
+      }),
     };
   } catch (e) {
     await shutdown(server);

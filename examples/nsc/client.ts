@@ -10,7 +10,6 @@ import * as clientinfo from '../../sdk/networkservice/clientinfo/index.js';
 import * as clienturl from '../../sdk/networkservice/clienturl/index.js';
 import * as connect from '../../sdk/networkservice/connect/index.js';
 import * as heal from '../../sdk/networkservice/heal/index.js';
-import { kernelLivenessCheck } from '../../sdk/networkservice/heal/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
 import * as metadata from '../../sdk/networkservice/metadata/index.js';
 import * as refresh from '../../sdk/networkservice/refresh/index.js';
@@ -49,7 +48,7 @@ export async function startNsc(opts: NscOptions): Promise<Nsc> {
     clienturl.newClient(opts.connectTo), // the local nsmgr
     heal.newClient({
       pool,
-      livenessCheck: opts.livenessCheck === false ? undefined : kernelLivenessCheck,
+      livenessCheck: opts.livenessCheck === false ? undefined : heal.kernelLivenessCheck,
       livenessIntervalMs: opts.livenessIntervalMs,
       livenessTimeoutMs: opts.livenessTimeoutMs,
     }), // watches the connection (monitor stream, data plane) and repairs or reselects

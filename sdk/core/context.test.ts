@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { verifyNoLeaks } from '../testing/leaks.js';
-import { background, postpone, remainingMs, value, withCancel, withTimeout, withValue } from './context.js';
+import { background, postpone, value, withCancel, withTimeout, withValue } from './context.js';
 
 describe('context', () => {
   verifyNoLeaks();
@@ -146,27 +146,5 @@ describe('context', () => {
       assert.ok(budget > 14_000 && budget <= 15_000, `budget ${budget}`);
       none.cancel();
     });
-  });
-
-  describe('remainingMs', () => {
-    const cases: { name: string; deadlineIn?: number; want: (ms: number) => boolean }[] = [
-      { name: 'no deadline gives the fallback', want: (ms) => ms === 123 },
-      {
-        name: 'a future deadline gives the time left',
-        deadlineIn: 1_000,
-        want: (ms) => ms > 900 && ms <= 1_000,
-      },
-      { name: 'a past deadline gives zero', deadlineIn: -1_000, want: (ms) => ms === 0 },
-    ];
-    for (const c of cases) {
-      it(c.name, () => {
-        const ctx =
-          c.deadlineIn === undefined
-            ? background()
-            : { ...background(), deadline: Date.now() + c.deadlineIn };
-        const ms = remainingMs(ctx, 123);
-        assert.ok(c.want(ms), `got ${ms}`);
-      });
-    }
   });
 });

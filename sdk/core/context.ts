@@ -69,8 +69,3 @@ export function postpone(ctx: Context): () => Cancelable {
   const budgetMs = ctx.deadline === undefined ? 15_000 : Math.max(1_000, ctx.deadline - Date.now());
   return () => withTimeout({ values: ctx.values, signal: NEVER_ABORTED }, budgetMs);
 }
-
-/** Milliseconds left until the deadline, or `fallbackMs` when there is none. */
-export function remainingMs(ctx: Context, fallbackMs: number): number {
-  return ctx.deadline === undefined ? fallbackMs : Math.max(0, ctx.deadline - Date.now());
-}

@@ -7,6 +7,15 @@ export interface Stoppable {
   close(): Promise<void>;
 }
 
+/** A close() that does its work once; later calls wait for the same result. */
+export function closeOnce(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= fn();
+    return done;
+  };
+}
+
 export async function runDaemon(binary: string, start: () => Promise<Stoppable>): Promise<void> {
   const log = logger(binary);
   let daemon: Stoppable;

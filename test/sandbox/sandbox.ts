@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import type { StreamStats } from './probe.js';
@@ -87,19 +88,12 @@ export class Stream {
   private last?: StreamStats;
 
   constructor(readonly daemon: Daemon) {
-    let buf = '';
-    daemon.proc.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i = buf.indexOf('\n');
-      while (i >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        i = buf.indexOf('\n');
-        if (!line.startsWith('{')) continue;
-        this.last = JSON.parse(line) as StreamStats;
-        const w = this.waiting.shift();
-        w?.(this.last);
-      }
+    if (!daemon.proc.stdout) return;
+    createInterface({ input: daemon.proc.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      this.last = JSON.parse(line) as StreamStats;
+      const w = this.waiting.shift();
+      w?.(this.last);
     });
   }
 
@@ -352,17 +346,9 @@ export class Sandbox {
         if (!done && ready(line)) finish();
       };
       for (const stream of [proc.stdout, proc.stderr]) {
-        let buf = '';
-        stream?.on('data', (d: Buffer) => {
-          log.write(d);
-          buf += d.toString();
-          let i = buf.indexOf('\n');
-          while (i >= 0) {
-            onLine(buf.slice(0, i));
-            buf = buf.slice(i + 1);
-            i = buf.indexOf('\n');
-          }
-        });
+        if (!stream) continue;
+        stream.on('data', (d: Buffer) => log.write(d));
+        createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', onLine);
       }
       proc.once('exit', (code) =>
         finish(

@@ -10,6 +10,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Pod, Sandbox, type SandboxNode } from '../sandbox/sandbox.js';
 import { addresses, links } from '../sandbox/shell.js';
@@ -82,19 +83,14 @@ describe('upstream Go peer (github.com/networkservicemesh/api) against our daemo
     const events: any[] = [];
     const waiting: ((e: any) => void)[] = [];
     let stderr = '';
-    let buf = '';
     proc.stderr.on('data', (d: Buffer) => {
       stderr += d;
     });
-    proc.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const event = JSON.parse(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-        const w = waiting.shift();
-        if (w) w(event);
-        else events.push(event);
-      }
+    createInterface({ input: proc.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+      const event = JSON.parse(line);
+      const w = waiting.shift();
+      if (w) w(event);
+      else events.push(event);
     });
     const done = new Promise<void>((resolve, reject) => {
       proc.once('error', reject);

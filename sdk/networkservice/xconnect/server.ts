@@ -142,11 +142,11 @@ class XconnectServer implements NetworkServiceServer {
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = req.connection!;
     const previous = metadata.load<Mechanism>(ctx, false, INCOMING_KEY);
-    const { mechanism: incoming, tookVni } = await this.acceptIncoming(
-      conn,
-      req.mechanismPreferences,
-      previous,
-    );
+    const {
+      mechanism: incoming,
+      tookVni,
+      clientNetns,
+    } = await this.acceptIncoming(conn, req.mechanismPreferences, previous);
     conn.mechanism = incoming;
     metadata.store(ctx, false, INCOMING_KEY, incoming);
     let result: Connection;
@@ -163,7 +163,7 @@ class XconnectServer implements NetworkServiceServer {
       await this.kernelSlots(() => {
         if (ctx.signal.aborted)
           throw new NsmError(status.CANCELLED, 'the caller gave up before the kernel was set up');
-        return this.program(ctx, result, incoming, outgoing);
+        return this.program(ctx, result, incoming, outgoing, clientNetns);
       });
     } catch (e) {
       const err = wrap(e, `failed to set up connection ${conn.id} in the kernel`);
@@ -208,7 +208,7 @@ class XconnectServer implements NetworkServiceServer {
     conn: Connection,
     prefs: Mechanism[],
     previous?: Mechanism,
-  ): Promise<{ mechanism: Mechanism; tookVni: boolean }> {
+  ): Promise<{ mechanism: Mechanism; tookVni: boolean; clientNetns?: NetnsRef }> {
     const supported = (m: Mechanism | undefined) => m && (m.type === KERNEL || m.type === VXLAN);
     let chosen = supported(conn.mechanism) ? conn.mechanism! : prefs.find((m) => supported(m));
     // A refresh keeps what this hop agreed before (same VNI), even if the caller forgot it.
@@ -236,8 +236,8 @@ class XconnectServer implements NetworkServiceServer {
           `KERNEL mechanism parameter "${PARAM_INODE_URL}" is missing: say which network namespace gets the interface (inode://DEV/INO or file:///proc/PID/ns/net or file:///var/run/netns/NAME)`,
         );
       }
-      await resolveNetns(params[PARAM_INODE_URL]);
-      return { mechanism: mechanism(chosen.cls, KERNEL, params), tookVni: false };
+      const clientNetns = { path: (await resolveNetns(params[PARAM_INODE_URL])).path };
+      return { mechanism: mechanism(chosen.cls, KERNEL, params), tookVni: false, clientNetns };
     }
     const params = { ...chosen.parameters };
     const srcIP = ipParam(chosen, PARAM_SRC_IP, 'VXLAN mechanism');
@@ -263,9 +263,10 @@ class XconnectServer implements NetworkServiceServer {
     ctx: Context,
     conn: Connection,
     incoming: Mechanism,
-    outgoing?: Mechanism,
+    outgoing: Mechanism | undefined,
+    clientNetns: NetnsRef | undefined,
   ): Promise<void> {
-    const plan = await this.plan(conn, incoming, outgoing);
+    const plan = await this.plan(conn, incoming, outgoing, clientNetns);
     // Only what reaches the kernel decides whether anything must change.
     const fingerprint = JSON.stringify(plan);
     const before = metadata.load<Programmed>(ctx, false, PROGRAMMED_KEY);
@@ -308,7 +309,13 @@ class XconnectServer implements NetworkServiceServer {
   }
 
   /** What the kernel must hold for this connection on this node. */
-  private async plan(conn: Connection, incoming: Mechanism, outgoing?: Mechanism): Promise<KernelPlan> {
+  /** `clientNetns`: the incoming KERNEL namespace, already resolved when the request came in. */
+  private async plan(
+    conn: Connection,
+    incoming: Mechanism,
+    outgoing: Mechanism | undefined,
+    clientNetns: NetnsRef | undefined,
+  ): Promise<KernelPlan> {
     if (!outgoing) throw invalidArgument('the next hop returned no mechanism');
     const ipContext = conn.context?.ipContext;
     const ctxMtu = conn.context?.MTU || 0;
@@ -331,7 +338,7 @@ class XconnectServer implements NetworkServiceServer {
       return {
         kind: 'veth',
         client: {
-          netns: await netnsOf(incoming, 'client KERNEL'),
+          netns: clientNetns ?? (await netnsOf(incoming, 'client KERNEL')),
           name: incoming.parameters[PARAM_NAME],
           alias: clientAlias,
           mtu,
@@ -354,7 +361,7 @@ class XconnectServer implements NetworkServiceServer {
         kind: 'vxlan',
         claimVni: true,
         end: {
-          netns: await netnsOf(incoming, 'client KERNEL'),
+          netns: clientNetns ?? (await netnsOf(incoming, 'client KERNEL')),
           name: incoming.parameters[PARAM_NAME],
           alias: clientAlias,
           mtu,
