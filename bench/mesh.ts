@@ -6,9 +6,9 @@
 // name (service prefix + 4 random characters), and hundreds of them in one namespace would
 // eventually collide (see the README).
 import type { Connection } from '../api/gen/networkservice/connection.js';
-import type { Daemon, Pod, Sandbox, SandboxNode } from '../test/sandbox/sandbox.js';
-import { Sandbox as SandboxClass } from '../test/sandbox/sandbox.js';
-import { addresses, links } from '../test/sandbox/shell.js';
+import type { Daemon, Pod, Sandbox, SandboxNode } from '../sdk/tools/sandbox/sandbox.js';
+import { Sandbox as SandboxClass } from '../sdk/tools/sandbox/sandbox.js';
+import { addresses, links } from '../sdk/tools/sandbox/shell.js';
 import { MeshClient } from './client.js';
 import { addNetns } from './netns.js';
 

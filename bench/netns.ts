@@ -1,7 +1,7 @@
 // Bulk namespaces for the bench's pods: one `ip -batch` adds (or deletes) hundreds of them in about
 // a second, where one `ip netns add` per pod would cost a process each. Every name starts with the
 // sandbox id, so a final sweep can find whatever is left.
-import { listNetns } from '../test/sandbox/shell.js';
+import { listNetns } from '../sdk/tools/sandbox/shell.js';
 import { run } from './proc.js';
 
 const created = new Set<string>();

@@ -8,7 +8,7 @@
 // and its median subtracted in the figures.
 import { rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { addresses } from '../../test/sandbox/shell.js';
+import { addresses } from '../../sdk/tools/sandbox/shell.js';
 import type { BenchContext } from '../context.js';
 import { addNetns, deleteNetns } from '../netns.js';
 import { run } from '../proc.js';

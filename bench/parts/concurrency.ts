@@ -4,7 +4,7 @@
 // Then all N are closed at once (closes per second, for the record), and what failed requests left
 // behind is counted: links in the endpoint namespaces and nsm-1 in the pods whose request failed.
 import type { Connection } from '../../api/gen/networkservice/connection.js';
-import { links } from '../../test/sandbox/shell.js';
+import { links } from '../../sdk/tools/sandbox/shell.js';
 import type { BenchContext, ConcurrencyRound } from '../context.js';
 import { SERVICE } from '../mesh.js';
 import { sleep, summarize } from '../stats.js';

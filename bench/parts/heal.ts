@@ -11,8 +11,8 @@
 // local and then a remote connection; the forwarder on the client's node is killed with SIGKILL,
 // restarted 3 s later, and the stream runs 3 s more. Figure: datagrams lost, per phase.
 import type { Connection } from '../../api/gen/networkservice/connection.js';
-import type { Daemon, Pod, SandboxNode } from '../../test/sandbox/sandbox.js';
-import { links } from '../../test/sandbox/shell.js';
+import type { Daemon, Pod, SandboxNode } from '../../sdk/tools/sandbox/sandbox.js';
+import { links } from '../../sdk/tools/sandbox/shell.js';
 import type { BenchContext, HealData, StreamPhase } from '../context.js';
 import { hostOf, SERVICE } from '../mesh.js';
 import { deleteNetns } from '../netns.js';

@@ -2,7 +2,7 @@
 // namespace: the forwarder configures the kernel before it answers) and Close, on the local path
 // (pod on node2, endpoint on node2: one veth pair) and the remote path (pod on node1: VXLAN).
 import type { Connection } from '../../api/gen/networkservice/connection.js';
-import type { SandboxNode } from '../../test/sandbox/sandbox.js';
+import type { SandboxNode } from '../../sdk/tools/sandbox/sandbox.js';
 import type { BenchContext, PathLatency } from '../context.js';
 import { SERVICE } from '../mesh.js';
 import { summarize } from '../stats.js';

@@ -4,8 +4,8 @@
 // each connection, proves traffic flows both ways on each, and runs until Ctrl-C, then removes
 // everything it created.
 import type { Connection } from '../../api/gen/networkservice/connection.js';
-import { type Pod, Sandbox } from '../../test/sandbox/sandbox.js';
-import { addresses, links } from '../../test/sandbox/shell.js';
+import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
+import { addresses, links } from '../../sdk/tools/sandbox/shell.js';
 
 const SERVICE = 'icmp-responder';
 const ECHO_PORT = 5555;

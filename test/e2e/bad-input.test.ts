@@ -8,7 +8,7 @@ import type { NetworkServiceEndpoint } from '../../api/gen/registry/registry.js'
 import { background } from '../../sdk/core/context.js';
 import { newNseRegistryClient } from '../../sdk/grpc/registry-client.js';
 import { emptyIpContext } from '../../sdk/networkservice/ipam/point2pointipam/index.js';
-import { type Pod, Sandbox, type SandboxNode } from '../sandbox/sandbox.js';
+import { type Pod, Sandbox, type SandboxNode } from '../../sdk/tools/sandbox/sandbox.js';
 import { close, kernelMechanism, newConnection, rejectsWith, request, resetPool } from './helpers.js';
 
 interface Case {

@@ -1,7 +1,7 @@
 // Every binary rejects a bad configuration with one line naming the variable, and exit code 2.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { SCRIPTS } from '../sandbox/sandbox.js';
+import { SCRIPTS } from '../../sdk/tools/sandbox/sandbox.js';
 
 const CASES: { binary: string; script: string; env: Record<string, string>; variable: string }[] = [
   {

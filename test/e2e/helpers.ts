@@ -6,7 +6,7 @@ import { Connection, type Mechanism } from '../../api/gen/networkservice/connect
 import { background, withTimeout } from '../../sdk/core/context.js';
 import { getErrorCode, getErrorMessage } from '../../sdk/errors/index.js';
 import { ClientPool } from '../../sdk/grpc/client-pool.js';
-import type { Pod, Sandbox, SandboxNode } from '../sandbox/sandbox.js';
+import type { Pod, Sandbox, SandboxNode } from '../../sdk/tools/sandbox/sandbox.js';
 
 let pool = new ClientPool();
 

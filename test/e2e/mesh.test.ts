@@ -1,8 +1,8 @@
 // End-to-end: the real registry, nsmgrs, forwarders, endpoints and clients in real namespaces.
 import assert from 'node:assert/strict';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
-import { type Pod, Sandbox } from '../sandbox/sandbox.js';
-import { addresses, links, routes, sh } from '../sandbox/shell.js';
+import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
+import { addresses, links, routes, sh } from '../../sdk/tools/sandbox/shell.js';
 import {
   assertTraffic,
   close,

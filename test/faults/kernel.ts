@@ -1,8 +1,8 @@
 // Kernel state of every namespace of a sandbox, for leak checks: links, addresses, routes (every
 // table, both families) and neighbour entries. A snapshot is a set of one-line descriptions per
 // namespace, so "what is left over" is a set difference against the state before the connections.
-import type { Sandbox } from '../sandbox/sandbox.js';
-import { sh } from '../sandbox/shell.js';
+import type { Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
+import { sh } from '../../sdk/tools/sandbox/shell.js';
 
 export interface KernelLink {
   netns: string;

@@ -23,10 +23,16 @@ import { background, withTimeout } from '../../sdk/core/context.js';
 import { ClientPool } from '../../sdk/grpc/client-pool.js';
 import { newNseRegistryClient } from '../../sdk/grpc/registry-client.js';
 import { parseDuration } from '../../sdk/tools/config/types.js';
+import type { StreamStats } from '../../sdk/tools/sandbox/probe.js';
+import {
+  type Daemon,
+  type Pod,
+  Sandbox,
+  type SandboxNode,
+  type Stream,
+} from '../../sdk/tools/sandbox/sandbox.js';
+import { links, sh } from '../../sdk/tools/sandbox/shell.js';
 import { close, kernelMechanism, newConnection, request } from '../e2e/helpers.js';
-import type { StreamStats } from '../sandbox/probe.js';
-import { type Daemon, type Pod, Sandbox, type SandboxNode, type Stream } from '../sandbox/sandbox.js';
-import { links, sh } from '../sandbox/shell.js';
 import {
   added,
   addedLinks,

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type Pod, Sandbox, type SandboxNode } from '../sandbox/sandbox.js';
-import { addresses, links } from '../sandbox/shell.js';
+import { type Pod, Sandbox, type SandboxNode } from '../../sdk/tools/sandbox/sandbox.js';
+import { addresses, links } from '../../sdk/tools/sandbox/shell.js';
 
 // The Go sources stay in the source tree: dist/test/upstream-peer -> test/upstream-peer.
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'upstream-peer');

@@ -1,4 +1,4 @@
-// A tiny traffic probe run inside a namespace (`ip netns exec NS node dist/test/sandbox/probe.js`),
+// A tiny traffic probe run inside a namespace (`ip netns exec NS node dist/sdk/tools/sandbox/probe.js`),
 // because a fresh machine has no ping or iperf3. Modes:
 //   serve HOST PORT          TCP and UDP echo servers on HOST:PORT; prints "ready" when listening
 //   tcp HOST PORT MESSAGE    sends MESSAGE over TCP, prints the echoed reply

@@ -13,18 +13,18 @@ import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs'
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Connection } from '../../api/gen/networkservice/connection.js';
+import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import type { StreamStats } from './probe.js';
 import { ipBatch, links, listNetns, sh } from './shell.js';
 
-const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const SCRIPTS = {
   registry: join(DIST, 'registry', 'main.js'),
   nsmgr: join(DIST, 'nsmgr', 'main.js'),
   forwarder: join(DIST, 'forwarder', 'main.js'),
   icmpResponder: join(DIST, 'examples', 'icmp-responder', 'main.js'),
   nsc: join(DIST, 'examples', 'nsc', 'main.js'),
-  probe: join(DIST, 'test', 'sandbox', 'probe.js'),
+  probe: join(DIST, 'sdk', 'tools', 'sandbox', 'probe.js'),
 };
 const READY_TIMEOUT_MS = 20_000;
 /** A small young generation keeps the daemons' memory near their live state (see README, Performance). */
