@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { background } from '../../core/context.js';
 import { newNetworkServiceChain } from '../../core/next.js';
-import { FakeClock } from '../../registry/testing.js';
+import { FakeClock } from '../../testing/clock.js';
 import { recorder } from '../../testing/checks.js';
 import { pathOf, request } from '../../testing/connections.js';
 import { injectClock } from '../../testing/inject.js';

@@ -1,0 +1,12 @@
+export {
+  type Backoff,
+  type BackoffFactory,
+  type CappedDoublingOptions,
+  cappedDoubling,
+  constantBackoff,
+  grpcReconnectOptions,
+  INITIAL_BACKOFF_MS,
+  MAX_BACKOFF_MS,
+} from './backoff.js';
+export { type RetryOptions, retry } from './retry.js';
+export { type Delay, every, sleep } from './sleep.js';
