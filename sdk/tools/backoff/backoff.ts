@@ -58,6 +58,9 @@ export function constantBackoff(ms: number): BackoffFactory {
   return () => ({ next: () => ms, reset() {} });
 }
 
+/** gRPC channels retry a restarting hop at least this often (a restart takes well under a second). */
+export const MAX_GRPC_RECONNECT_BACKOFF_MS = 1_000;
+
 /** gRPC channel options giving the channel's own reconnects the same capped doubling. */
 export function grpcReconnectOptions(opts: CappedDoublingOptions = {}): {
   'grpc.initial_reconnect_backoff_ms': number;
@@ -65,6 +68,6 @@ export function grpcReconnectOptions(opts: CappedDoublingOptions = {}): {
 } {
   return {
     'grpc.initial_reconnect_backoff_ms': opts.initialMs ?? INITIAL_BACKOFF_MS,
-    'grpc.max_reconnect_backoff_ms': opts.maxMs ?? MAX_BACKOFF_MS,
+    'grpc.max_reconnect_backoff_ms': opts.maxMs ?? MAX_GRPC_RECONNECT_BACKOFF_MS,
   };
 }
