@@ -292,4 +292,18 @@ describe('heal client', () => {
     assert.equal(t.ep.requests().length, 2);
     assert.equal(t.clock.pending, 0, 'no timer left on the clock');
   });
+
+  it('stops healing when the client closes while a reselect is failing', async () => {
+    const t = setup({ alive: () => false });
+    const conn = await t.chain.request(t.ctx, t.req);
+    t.ep.failures.push(died(), died(), died());
+    t.pool.live()[0].onEnd(died());
+    // Rebuild fails, reselect fails at once, then heal waits the backoff before the next reselect.
+    await eventually(() => assert.equal(t.ep.requests().length, 3));
+    assert.equal(t.clock.pending, 1, 'the backoff timer');
+    await t.chain.close(t.ctx, conn);
+    assert.equal(t.clock.pending, 0, 'close cancels the wait');
+    await t.clock.advanceAsync(10 * BACKOFF_MS);
+    assert.equal(t.ep.requests().length, 3);
+  });
 });

@@ -59,6 +59,12 @@ class HealClient implements NetworkServiceClient {
   private readonly livenessIntervalMs: number;
   private readonly livenessTimeoutMs: number;
   private readonly backoff: BackoffFactory;
+  /**
+   * The state healing through each connection's event factory. A reselect drops the connection's
+   * metadata (and so its state) while the heal loop goes on; the client's Close must still find
+   * and stop that loop.
+   */
+  private readonly healingVia = new WeakMap<begin.EventFactory, HealState>();
 
   constructor(private readonly opts: HealOptions) {
     if (!opts?.pool) throw new Error('heal.newClient: opts.pool is required');
@@ -93,8 +99,10 @@ class HealClient implements NetworkServiceClient {
         this.unwatch(state);
       }
     } else {
-      const state = metadata.loadAndDelete<HealState>(ctx, true, STATE_KEY);
-      if (state) {
+      const events = begin.fromContext(ctx);
+      const healing = events && this.healingVia.get(events);
+      for (const state of [metadata.loadAndDelete<HealState>(ctx, true, STATE_KEY), healing]) {
+        if (!state) continue;
         state.closed = true;
         this.unwatch(state);
         state.life.cancel(new Error('connection closed'));
@@ -160,6 +168,7 @@ class HealClient implements NetworkServiceClient {
   ): Promise<void> {
     if (state.healing || state.closed) return;
     state.healing = true;
+    this.healingVia.set(events, state);
     state.stream?.cancel();
     state.stream = undefined;
     log.info({ id: state.conn.id, why }, 'healing');
@@ -193,6 +202,7 @@ class HealClient implements NetworkServiceClient {
       log.debug({ id: state.conn.id, error: getErrorMessage(e) }, 'healing stopped');
     } finally {
       state.healing = false;
+      if (this.healingVia.get(events) === state) this.healingVia.delete(events);
       if (!state.closed && !state.superseded && !state.stream) this.watch(state, events, url);
     }
   }
