@@ -3,6 +3,7 @@
 // traffic to its address.
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { State } from '../../api/gen/networkservice/connection.js';
 import { type NetworkService, NetworkServiceEndpoint } from '../../api/gen/registry/registry.js';
 import { background, type Context, withTimeout } from '../../sdk/core/context.js';
 import { newNetworkServiceChain } from '../../sdk/core/next.js';
@@ -20,6 +21,7 @@ import * as timeout from '../../sdk/networkservice/timeout/index.js';
 import * as updatepath from '../../sdk/networkservice/updatepath/index.js';
 import * as updatetoken from '../../sdk/networkservice/updatetoken/index.js';
 import { keepRegistered } from '../../sdk/registry/refresh/index.js';
+import { cappedDoubling, retry } from '../../sdk/tools/backoff/index.js';
 import { closeOnce } from '../../sdk/tools/daemon.js';
 import { logger } from '../../sdk/tools/log.js';
 
@@ -48,7 +50,7 @@ export interface Endpoint {
 const accept: NetworkServiceServer = {
   async request(_ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = req.connection!;
-    conn.state = 0; // UP
+    conn.state = State.UP;
     return conn;
   },
   async close() {},
@@ -116,6 +118,9 @@ export async function startIcmpResponder(
   }
 }
 
+/** Retries while the registry starts; the 30 s context of registerServices bounds the whole. */
+const REGISTRY_BACKOFF = cappedDoubling({ initialMs: 100, maxMs: 1_000 });
+
 /** Registers each service that the registry does not know yet (never overwrites its matches). */
 async function registerServices(
   nsRegistry: ReturnType<typeof newNsRegistryClient>,
@@ -125,25 +130,14 @@ async function registerServices(
   try {
     const finder = newFinder(nsRegistry, newNseRegistryClient(opts.connectTo));
     for (const name of opts.serviceNames) {
-      const existing = await retry(() => finder.networkService(ctx, name));
+      const existing = await retry(ctx, () => finder.networkService(ctx, name), {
+        backoff: REGISTRY_BACKOFF,
+      });
       if (existing) continue;
       const ns: NetworkService = { name, payload: opts.payload, matches: [], pathIds: [] };
-      await retry(() => nsRegistry.register(ctx, ns));
+      await retry(ctx, () => nsRegistry.register(ctx, ns), { backoff: REGISTRY_BACKOFF });
     }
   } finally {
     cancel();
-  }
-}
-
-async function retry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
-  let delay = 100;
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (i >= attempts) throw e;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 1000);
-    }
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FakeClock } from '../registry/testing.js';
+import { FakeClock } from '../testing/clock.js';
 import { clock, realClock, withClock } from './clock.js';
 import { background } from './context.js';
 

@@ -1,6 +1,11 @@
 // All time comes from the clock in the context, so tests can swap it (sdk tools/clock).
-import { type Context, value, withValue } from './context.js';
+// Type-only import: context.ts reads the clock (withTimeout), so this file must not import its code.
+import type { Context } from './context.js';
 
+/**
+ * A source of time. `now()` is epoch milliseconds; `setTimeout` calls `fn` once after `ms` unless
+ * the returned handle is cleared first. Real timers are referenced (they keep the process alive).
+ */
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): { clear(): void };
@@ -17,9 +22,9 @@ export const realClock: Clock = {
 const CLOCK_KEY = Symbol('clock');
 
 export function withClock(ctx: Context, clock: Clock): Context {
-  return withValue(ctx, CLOCK_KEY, clock);
+  return { ...ctx, values: new Map(ctx.values).set(CLOCK_KEY, clock) };
 }
 
 export function clock(ctx: Context): Clock {
-  return value<Clock>(ctx, CLOCK_KEY) ?? realClock;
+  return (ctx.values.get(CLOCK_KEY) as Clock | undefined) ?? realClock;
 }

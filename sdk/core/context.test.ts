@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { FakeClock, fakeContext } from '../testing/clock.js';
 import { verifyNoLeaks } from '../testing/leaks.js';
 import { background, postpone, value, withCancel, withTimeout, withValue } from './context.js';
 
@@ -107,6 +108,18 @@ describe('context', () => {
       outer.cancel();
     });
 
+    it('runs on the context clock', () => {
+      const fake = new FakeClock(5_000);
+      const { ctx, cancel } = withTimeout(fakeContext(fake), 1_000);
+      assert.equal(ctx.deadline, 6_000);
+      fake.advance(999);
+      assert.equal(ctx.signal.aborted, false);
+      fake.advance(1);
+      assert.equal(ctx.signal.aborted, true);
+      cancel();
+      assert.equal(fake.pending, 0);
+    });
+
     it('releases its timer on cancel', async () => {
       // verifyNoLeaks fails this test if the 60 s timer stays active.
       const { ctx, cancel } = withTimeout(background(), 60_000);
@@ -134,6 +147,20 @@ describe('context', () => {
       const { ctx, cancel } = later();
       const budget = ctx.deadline! - Date.now();
       assert.ok(budget > 4_000 && budget <= 5_000, `budget ${budget}`);
+      cancel();
+    });
+
+    it('measures the budget on the context clock', () => {
+      const fake = new FakeClock(0);
+      const original = withTimeout(fakeContext(fake), 5_000);
+      fake.advance(2_000);
+      const later = postpone(original.ctx);
+      original.cancel();
+      fake.advance(10_000);
+      const { ctx, cancel } = later();
+      assert.equal(ctx.deadline, fake.now() + 3_000, 'the 3 s left at postpone, from when it is used');
+      fake.advance(3_000);
+      assert.equal(ctx.signal.aborted, true);
       cancel();
     });
 

@@ -1,5 +1,6 @@
 // An immutable request context: cancellation signal, optional deadline and typed values.
 // Every element receives one; `withValue` returns a new context and never mutates the old one.
+import { clock } from './clock.js';
 
 export interface Context {
   readonly signal: AbortSignal;
@@ -29,7 +30,10 @@ export interface Cancelable {
   cancel: (reason?: unknown) => void;
 }
 
-/** A child context cancelled when the parent is, or when `cancel` is called. */
+/**
+ * A child context cancelled when the parent is, or when `cancel` is called. `cancel` is also the
+ * disposer: it unlinks the child from the parent, so call it when the child's work is done.
+ */
 export function withCancel(parent: Context): Cancelable {
   const controller = new AbortController();
   const onParentAbort = () => controller.abort(parent.signal.reason);
@@ -44,28 +48,40 @@ export function withCancel(parent: Context): Cancelable {
   return { ctx: { ...parent, signal: controller.signal }, cancel };
 }
 
-/** A child context that is cancelled after `ms`; call `cancel` when done to release the timer. */
+/**
+ * A child context that is cancelled after `ms` on the parent's clock (or at the parent's deadline,
+ * if earlier); call `cancel` when done to release the timer.
+ */
 export function withTimeout(parent: Context, ms: number): Cancelable {
-  const deadline = Math.min(Date.now() + ms, parent.deadline ?? Number.POSITIVE_INFINITY);
+  const c = clock(parent);
+  const deadline = Math.min(c.now() + ms, parent.deadline ?? Number.POSITIVE_INFINITY);
   const { ctx, cancel } = withCancel({ ...parent, deadline });
-  const timer = setTimeout(
+  const timer = c.setTimeout(
     () => cancel(new Error(`deadline of ${ms} ms exceeded`)),
-    Math.max(0, deadline - Date.now()),
+    Math.max(0, deadline - c.now()),
   );
   return {
     ctx,
     cancel: (reason?: unknown) => {
-      clearTimeout(timer);
+      timer.clear();
       cancel(reason);
     },
   };
 }
+
+/** Budget of a postponed context when the original had no deadline. */
+const POSTPONE_DEFAULT_BUDGET_MS = 15_000;
+/** Least budget of a postponed context, so clean-up after a deadline still gets a chance. */
+const POSTPONE_MIN_BUDGET_MS = 1_000;
 
 /**
  * A context for clean-up work after the original was cancelled: same values, the same
  * remaining budget as when it was postponed, but not yet aborted (sdk tools/postpone).
  */
 export function postpone(ctx: Context): () => Cancelable {
-  const budgetMs = ctx.deadline === undefined ? 15_000 : Math.max(1_000, ctx.deadline - Date.now());
+  const budgetMs =
+    ctx.deadline === undefined
+      ? POSTPONE_DEFAULT_BUDGET_MS
+      : Math.max(POSTPONE_MIN_BUDGET_MS, ctx.deadline - clock(ctx).now());
   return () => withTimeout({ values: ctx.values, signal: NEVER_ABORTED }, budgetMs);
 }

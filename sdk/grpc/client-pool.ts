@@ -9,6 +9,7 @@ import {
 import { NetworkServiceService } from '../../api/gen/networkservice/networkservice.js';
 import type { Context } from '../core/context.js';
 import type { Connection, NetworkServiceRequest } from '../core/types.js';
+import { grpcReconnectOptions } from '../tools/backoff/index.js';
 import { fromServiceError, grpcTarget } from './status.js';
 
 const DEFAULT_CALL_TIMEOUT_MS = 15_000;
@@ -28,8 +29,7 @@ export class ClientPool {
     if (!c) {
       c = new grpc.Client(grpcTarget(url), grpc.credentials.createInsecure(), {
         'grpc.enable_retries': 0,
-        'grpc.initial_reconnect_backoff_ms': 100,
-        'grpc.max_reconnect_backoff_ms': 1000,
+        ...grpcReconnectOptions(),
       });
       this.clients.set(url, c);
     }

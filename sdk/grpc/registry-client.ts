@@ -20,6 +20,7 @@ import {
 import type { Context } from '../core/context.js';
 import type { RegistryElement } from '../core/types.js';
 import { failedPrecondition, NsmError } from '../errors/index.js';
+import { grpcReconnectOptions } from '../tools/backoff/index.js';
 import { fromServiceError, grpcTarget } from './status.js';
 
 /** Budget of a unary call or one-shot Find when the context has no deadline. */
@@ -56,10 +57,7 @@ interface Shared {
 }
 const shared = new Map<string, Shared>();
 
-export const CHANNEL_OPTIONS: grpc.ClientOptions = {
-  'grpc.initial_reconnect_backoff_ms': 100,
-  'grpc.max_reconnect_backoff_ms': 1_000,
-};
+export const CHANNEL_OPTIONS: grpc.ClientOptions = grpcReconnectOptions();
 
 function acquire(url: string): grpc.Client {
   let s = shared.get(url);

@@ -4,6 +4,7 @@
 //  - Close always carries the last good connection, whatever the caller sent;
 //  - elements after begin can re-enter the chain from here with `begin.fromContext(ctx)`.
 // It is the second element of every chain, after updatepath (which fixes the connection id).
+import { State } from '../../../api/gen/networkservice/connection.js';
 import { type Context, withTimeout } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceElement, NetworkServiceRequest } from '../../core/types.js';
@@ -40,7 +41,7 @@ export interface BeginOptions {
 export function reselectSameEndpoint(req: NetworkServiceRequest): void {
   if (!req.connection) return;
   req.connection.mechanism = undefined;
-  req.connection.state = 3; // RESELECT_REQUESTED
+  req.connection.state = State.RESELECT_REQUESTED;
 }
 
 export function defaultReselect(req: NetworkServiceRequest): void {
@@ -48,7 +49,7 @@ export function defaultReselect(req: NetworkServiceRequest): void {
   if (!conn) return;
   conn.mechanism = undefined;
   conn.networkServiceEndpointName = '';
-  conn.state = 3; // RESELECT_REQUESTED
+  conn.state = State.RESELECT_REQUESTED;
   // A new endpoint hands out its own addresses: drop those of the old one, keep what the client excludes.
   const ip = conn.context?.ipContext;
   if (ip) {

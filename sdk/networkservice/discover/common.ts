@@ -1,5 +1,6 @@
 // Finding network services and endpoints through a registry chain (local nsmgr or the registry).
 import { NetworkService, NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
+import { clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
 import type { NseRegistry, NsRegistry } from '../../core/types.js';
 
@@ -22,9 +23,14 @@ export const DEFAULT_FINDER_CACHE_TTL_MS = 1_000;
 export function newFinder(ns: NsRegistry, nse: NseRegistry, opts: FinderOptions = {}): Finder {
   const ttl = opts.cacheTtlMs ?? DEFAULT_FINDER_CACHE_TTL_MS;
   const cache = new Map<string, { at: number; value: Promise<unknown> }>();
-  const cached = <T>(key: string, load: () => Promise<T>, keep: (v: T) => boolean): Promise<T> => {
+  const cached = <T>(
+    ctx: Context,
+    key: string,
+    load: () => Promise<T>,
+    keep: (v: T) => boolean,
+  ): Promise<T> => {
     if (ttl <= 0) return load();
-    const now = Date.now();
+    const now = clock(ctx).now();
     const hit = cache.get(key);
     if (hit && now - hit.at < ttl) return hit.value as Promise<T>;
     const value = load();
@@ -40,12 +46,14 @@ export function newFinder(ns: NsRegistry, nse: NseRegistry, opts: FinderOptions 
   return {
     networkService: (ctx, name) =>
       cached(
+        ctx,
         `ns/${name}`,
         () => raw.networkService(ctx, name),
         (v) => v !== undefined,
       ),
     endpoints: (ctx, template) =>
       cached(
+        ctx,
         `nse/${JSON.stringify(template)}`,
         () => raw.endpoints(ctx, template),
         (v) => v.length > 0,
@@ -71,7 +79,7 @@ function newRawFinder(ns: NsRegistry, nse: NseRegistry): Finder {
           if (r.networkServiceEndpoint && !r.deleted) found.push(r.networkServiceEndpoint);
         },
       );
-      const now = Date.now();
+      const now = clock(ctx).now();
       return found.filter((e) => !e.expirationTime || e.expirationTime.getTime() > now);
     },
   };

@@ -1,2 +1,10 @@
 export { DEFAULT_FINDER_CACHE_TTL_MS, type Finder, type FinderOptions, newFinder } from './common.js';
-export { candidates, DEFAULT_PAYLOAD, newServer, withCandidates } from './server.js';
+export {
+  candidates,
+  loadAndDeleteSelected,
+  type SelectedEndpoint,
+  selectedEndpoint,
+  storeSelected,
+  withCandidates,
+} from './metadata.js';
+export { DEFAULT_PAYLOAD, newServer } from './server.js';

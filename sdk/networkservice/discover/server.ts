@@ -5,25 +5,15 @@
 //  - Otherwise: the NetworkService's matches pick candidates by labels (matchutils), and the
 //    service's payload is copied into the connection.
 import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
-import { type Context, value, withValue } from '../../core/context.js';
+import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
 import { invalidArgument, notFound } from '../../errors/index.js';
 import { matchEndpoints } from '../../tools/matchutils/index.js';
-import { selectedEndpoint } from '../roundrobin/server.js';
 import type { Finder } from './common.js';
-
-const CANDIDATES_KEY = Symbol('discover-candidates');
+import { selectedEndpoint, withCandidates } from './metadata.js';
 
 export const DEFAULT_PAYLOAD = 'ETHERNET';
-
-export function withCandidates(ctx: Context, nses: NetworkServiceEndpoint[]): Context {
-  return withValue(ctx, CANDIDATES_KEY, nses);
-}
-
-export function candidates(ctx: Context): NetworkServiceEndpoint[] | undefined {
-  return value<NetworkServiceEndpoint[]>(ctx, CANDIDATES_KEY);
-}
 
 class DiscoverServer implements NetworkServiceServer {
   constructor(private readonly finder: Finder) {}

@@ -3,6 +3,7 @@
 // NetworkService's forwarder selector (matches[].metadata.labels). The choice sticks to the
 // connection (metadata) until a reselect; after an nsmgr restart the forwarder named in the next
 // path segment is preferred, so existing connections stay on the forwarder that owns them.
+import { State } from '../../../api/gen/networkservice/connection.js';
 import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
@@ -15,7 +16,6 @@ import * as metadata from '../metadata/index.js';
 
 export const FORWARDER_SERVICE_NAME = 'forwarder';
 const SELECTED_KEY = Symbol('discoverforwarder-selected');
-const RESELECT_REQUESTED = 3;
 
 interface Selected {
   name: string;
@@ -38,7 +38,7 @@ class DiscoverForwarderServer implements NetworkServiceServer {
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = req.connection!;
-    if (conn.state === RESELECT_REQUESTED) metadata.loadAndDelete(ctx, false, SELECTED_KEY);
+    if (conn.state === State.RESELECT_REQUESTED) metadata.loadAndDelete(ctx, false, SELECTED_KEY);
     const sticky = metadata.load<Selected>(ctx, false, SELECTED_KEY);
     if (sticky) return next.server(ctx).request(withClientURL(ctx, sticky.url), req);
 

@@ -2,42 +2,52 @@
 //  - control plane: it watches the connection on the nsmgr's MonitorConnections stream; the stream
 //    breaking (nsmgr died) or a DOWN event (something downstream died) triggers a heal;
 //  - data plane: every `livenessIntervalMs` it checks the connection with `livenessCheck`.
-// Healing: if the data plane still works, re-request the same path (repair the control plane
-// without touching interfaces; a hop that is UNAVAILABLE is retried). If the data plane is dead, the
-// path to the same endpoint is rebuilt (same addresses); if the endpoint is gone, another one is
-// selected. It keeps trying, with a capped backoff, until it works or the client closes.
+// Healing (decisions in common.ts): if the data plane still works, re-request the same path (repair
+// the control plane without touching interfaces; a hop that is UNAVAILABLE is retried). If the data
+// plane is dead, the path to the same endpoint is rebuilt (same addresses); if the endpoint is gone,
+// another one is selected. It keeps trying, with a capped backoff, until it works or the client
+// closes. All waiting is on the context's clock, so tests drive it with a fake one.
 
-import { status } from '@grpc/grpc-js';
-import type { Connection, ConnectionEvent } from '../../../api/gen/networkservice/connection.js';
-import type { Context } from '../../core/context.js';
+import { type Connection, type ConnectionEvent, State } from '../../../api/gen/networkservice/connection.js';
+import { clock, withClock } from '../../core/clock.js';
+import { background, type Cancelable, type Context, withCancel } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { NetworkServiceClient, NetworkServiceRequest } from '../../core/types.js';
 import { getErrorCode, getErrorMessage } from '../../errors/index.js';
 import type { ClientPool, MonitorStream } from '../../grpc/client-pool.js';
+import { type BackoffFactory, cappedDoubling, every, sleep } from '../../tools/backoff/index.js';
 import { logger } from '../../tools/log.js';
 import * as begin from '../begin/index.js';
 import { clientURL } from '../clienturl/index.js';
 import * as metadata from '../metadata/index.js';
+import { type Attempt, afterFailure, firstAttempt, waitBefore } from './common.js';
 
 const log = logger('heal');
 const STATE_KEY = Symbol('heal-state');
-const STATE_DOWN = 1;
-const BACKOFF_MIN_MS = 50;
-const BACKOFF_MAX_MS = 1_000;
-/** Failures of a passthrough hop: retry the same path while the data plane works. */
-const REPAIRABLE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+/** How often the data plane is checked (upstream's default and cmd-nsc's). */
+export const DEFAULT_LIVENESS_INTERVAL_MS = 200;
+/** How long one data-plane check may take (cmd-nsc's NSM_LIVENESS_CHECK_TIMEOUT). */
+export const DEFAULT_LIVENESS_TIMEOUT_MS = 1_000;
+/** Heal retries start fast (a restarting hop is back within tens of ms) and stay frequent. */
+const INITIAL_HEAL_BACKOFF_MS = 50;
+const MAX_HEAL_BACKOFF_MS = 1_000;
 
 export interface HealOptions {
-  pool: ClientPool;
+  /** Opens MonitorConnections streams to the nsmgr (narrowed so tests can pass a fake). */
+  pool: Pick<ClientPool, 'monitor'>;
   livenessCheck?: (conn: Connection, timeoutMs: number) => Promise<boolean>;
   livenessIntervalMs?: number;
   livenessTimeoutMs?: number;
+  /** Delays between failed heal attempts (default: capped doubling 50 ms … 1 s). */
+  backoff?: BackoffFactory;
 }
 
 interface HealState {
   conn: Connection;
+  /** Lives from the first successful Request until the client closes; carries the clock. */
+  life: Cancelable;
   stream?: MonitorStream;
-  liveness?: NodeJS.Timeout;
+  stopLiveness?: () => void;
   healing: boolean;
   /** The client closed the connection: stop everything. */
   closed: boolean;
@@ -46,13 +56,31 @@ interface HealState {
 }
 
 class HealClient implements NetworkServiceClient {
-  constructor(private readonly opts: HealOptions) {}
+  private readonly livenessIntervalMs: number;
+  private readonly livenessTimeoutMs: number;
+  private readonly backoff: BackoffFactory;
+  /**
+   * The state healing through each connection's event factory. A reselect drops the connection's
+   * metadata (and so its state) while the heal loop goes on; the client's Close must still find
+   * and stop that loop.
+   */
+  private readonly healingVia = new WeakMap<begin.EventFactory, HealState>();
+
+  constructor(private readonly opts: HealOptions) {
+    if (!opts?.pool) throw new Error('heal.newClient: opts.pool is required');
+    this.livenessIntervalMs = opts.livenessIntervalMs ?? DEFAULT_LIVENESS_INTERVAL_MS;
+    this.livenessTimeoutMs = opts.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS;
+    this.backoff =
+      opts.backoff ?? cappedDoubling({ initialMs: INITIAL_HEAL_BACKOFF_MS, maxMs: MAX_HEAL_BACKOFF_MS });
+  }
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = await next.client(ctx).request(ctx, req);
     let state = metadata.load<HealState>(ctx, true, STATE_KEY);
     if (!state) {
-      state = { conn, healing: false, closed: false, superseded: false };
+      // Not linked to the request's signal: healing outlives the call that set the connection up.
+      const life = withCancel(withClock(background(), clock(ctx)));
+      state = { conn, life, healing: false, closed: false, superseded: false };
       metadata.store(ctx, true, STATE_KEY, state);
     }
     state.conn = structuredClone(conn);
@@ -68,24 +96,26 @@ class HealClient implements NetworkServiceClient {
       const state = metadata.load<HealState>(ctx, true, STATE_KEY);
       if (state) {
         state.superseded = true;
-        state.stream?.cancel();
-        state.stream = undefined;
-        if (state.liveness) clearInterval(state.liveness);
-        state.liveness = undefined;
+        this.unwatch(state);
       }
     } else {
-      const state = metadata.loadAndDelete<HealState>(ctx, true, STATE_KEY);
-      if (state) this.stop(state);
+      const events = begin.fromContext(ctx);
+      const healing = events && this.healingVia.get(events);
+      for (const state of [metadata.loadAndDelete<HealState>(ctx, true, STATE_KEY), healing]) {
+        if (!state) continue;
+        state.closed = true;
+        this.unwatch(state);
+        state.life.cancel(new Error('connection closed'));
+      }
     }
     await next.client(ctx).close(ctx, conn);
   }
 
-  private stop(state: HealState): void {
-    state.closed = true;
+  private unwatch(state: HealState): void {
     state.stream?.cancel();
     state.stream = undefined;
-    if (state.liveness) clearInterval(state.liveness);
-    state.liveness = undefined;
+    state.stopLiveness?.();
+    state.stopLiveness = undefined;
   }
 
   private watch(state: HealState, events: begin.EventFactory, url: string): void {
@@ -102,7 +132,7 @@ class HealClient implements NetworkServiceClient {
         const mine = Object.values(ev.connections).find(
           (c) => own && c.path?.pathSegments.some((s) => s.id === own.id),
         );
-        if (mine?.state === STATE_DOWN)
+        if (mine?.state === State.DOWN)
           void this.heal(state, events, url, 'a hop reported the connection down');
       },
       (err) =>
@@ -113,23 +143,20 @@ class HealClient implements NetworkServiceClient {
           `lost the monitor stream: ${err ? getErrorMessage(err) : 'ended'}`,
         ),
     );
-    if (!state.liveness && this.opts.livenessCheck) {
-      const check = this.opts.livenessCheck;
-      const timeoutMs = this.opts.livenessTimeoutMs ?? 1_000;
-      let running = false;
-      state.liveness = setInterval(async () => {
-        if (running || state.healing || state.closed) return;
-        running = true;
-        try {
-          if (!(await check(state.conn, timeoutMs)) && !state.closed && !state.healing) {
-            void this.heal(state, events, url, 'the data plane does not answer', true);
-          }
-        } finally {
-          running = false;
+    const check = this.opts.livenessCheck;
+    if (!state.stopLiveness && check) {
+      state.stopLiveness = every(state.life.ctx, this.livenessIntervalMs, async () => {
+        if (state.healing || state.closed) return;
+        if (!(await check(state.conn, this.livenessTimeoutMs)) && !state.closed && !state.healing) {
+          void this.heal(state, events, url, 'the data plane does not answer', false);
         }
-      }, this.opts.livenessIntervalMs ?? 200);
-      state.liveness.unref();
+      });
     }
+  }
+
+  private async dataPlaneAlive(state: HealState): Promise<boolean> {
+    const check = this.opts.livenessCheck;
+    return check ? check(state.conn, this.livenessTimeoutMs) : true;
   }
 
   private async heal(
@@ -137,47 +164,45 @@ class HealClient implements NetworkServiceClient {
     events: begin.EventFactory,
     url: string,
     why: string,
-    dataPlaneDead = false,
+    dataPlaneAlive?: false,
   ): Promise<void> {
     if (state.healing || state.closed) return;
     state.healing = true;
+    this.healingVia.set(events, state);
     state.stream?.cancel();
     state.stream = undefined;
     log.info({ id: state.conn.id, why }, 'healing');
-    const started = Date.now();
-    let reselect = dataPlaneDead;
-    // A dead data plane is first rebuilt to the same endpoint (same addresses); only if that fails
-    // is another endpoint selected.
-    let keepEndpoint = true;
-    let delay = BACKOFF_MIN_MS;
+    const c = clock(state.life.ctx);
+    const started = c.now();
+    const backoff = this.backoff();
+    // When the caller does not know, the loop checks before the repair.
+    let attempt: Attempt = firstAttempt(dataPlaneAlive ?? true);
     try {
       while (!state.closed) {
-        if (!reselect && this.opts.livenessCheck) {
-          reselect = !(await this.opts.livenessCheck(state.conn, this.opts.livenessTimeoutMs ?? 1_000));
-        }
+        // A repair is only worth it while the data plane works; it may have died meanwhile.
+        if (!attempt.reselect && !(await this.dataPlaneAlive(state))) attempt = firstAttempt(false);
         try {
           // Re-entering at begin runs this element's request again, which restarts the watch.
-          const conn = await events.request({ reselect, keepEndpoint });
-          if (conn)
-            log.info({ id: state.conn.id, reselect, keepEndpoint, ms: Date.now() - started }, 'healed');
+          const conn = await events.request(attempt);
+          if (conn) log.info({ id: state.conn.id, ...attempt, ms: c.now() - started }, 'healed');
           return; // healed, or closed meanwhile
         } catch (e) {
+          const code = getErrorCode(e);
+          const following = afterFailure(attempt, code);
           log.debug(
-            { id: state.conn.id, reselect, keepEndpoint, error: getErrorMessage(e) },
+            { id: state.conn.id, ...attempt, code, error: getErrorMessage(e) },
             'heal attempt failed',
           );
-          // A hop on the way being unavailable (restarting) is not a reason to give up a working data
-          // plane; anything else (the endpoint is gone) is: ask for a new path, then a new endpoint.
-          if (reselect) keepEndpoint = false;
-          else if (!REPAIRABLE.has(getErrorCode(e))) reselect = true;
-        }
-        if (!reselect || !keepEndpoint) {
-          await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+          if (waitBefore(attempt, following)) await sleep(state.life.ctx, backoff.next());
+          attempt = following;
         }
       }
+    } catch (e) {
+      // Only the sleep throws, and only when the client closed the connection.
+      log.debug({ id: state.conn.id, error: getErrorMessage(e) }, 'healing stopped');
     } finally {
       state.healing = false;
+      if (this.healingVia.get(events) === state) this.healingVia.delete(events);
       if (!state.closed && !state.superseded && !state.stream) this.watch(state, events, url);
     }
   }

@@ -4,37 +4,46 @@
 //  - the stream breaks (the next hop died or restarted): every connection through it is DOWN;
 //  - after a reconnect, a connection missing from the initial state is DOWN (its state was lost);
 //  - the next hop reports a connection DOWN or deleted: ours is DOWN.
-// It sits right before connect, where the next hop's URL is known.
+// It sits right before connect, where the next hop's URL is known. Reconnects wait a capped
+// doubling backoff on the clock of the request that started the watch.
 import {
   type Connection,
   type ConnectionEvent,
   ConnectionEventType,
+  State,
 } from '../../../api/gen/networkservice/connection.js';
+import { type Clock, clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
 import type { ClientPool, MonitorStream } from '../../grpc/client-pool.js';
+import { type Backoff, type BackoffFactory, cappedDoubling } from '../../tools/backoff/index.js';
 import { logger } from '../../tools/log.js';
 import { clientURL } from '../clienturl/index.js';
 import type { ConnectionMonitor } from './monitor.js';
 
 const log = logger('monitor-relay');
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 2_000;
-const STATE_DOWN = 1;
+const INITIAL_RECONNECT_BACKOFF_MS = 100;
+const MAX_RECONNECT_BACKOFF_MS = 2_000;
+
+export interface RelayOptions {
+  /** Delays between reconnects of a broken stream (default: capped doubling 100 ms … 2 s). */
+  backoff?: BackoffFactory;
+}
 
 class Watcher {
   /** downstream connection id → our connection id */
   private readonly tracked = new Map<string, string>();
   private stream?: MonitorStream;
-  private retry?: NodeJS.Timeout;
-  private delay = RECONNECT_MIN_MS;
+  private retry?: { clear(): void };
   private connectedOnce = false;
 
   constructor(
     private readonly url: string,
-    private readonly pool: ClientPool,
+    private readonly pool: Pick<ClientPool, 'monitor'>,
     private readonly monitor: ConnectionMonitor,
+    private readonly clock: Clock,
+    private readonly backoff: Backoff,
   ) {}
 
   track(downstreamId: string, ourId: string): void {
@@ -54,7 +63,7 @@ class Watcher {
       this.url,
       { pathSegments: [], networkServices: [] },
       (ev: ConnectionEvent) => {
-        this.delay = RECONNECT_MIN_MS;
+        this.backoff.reset();
         if (ev.type === ConnectionEventType.INITIAL_STATE_TRANSFER && initial) {
           initial = false;
           if (this.connectedOnce) {
@@ -66,16 +75,14 @@ class Watcher {
           const ours = this.tracked.get(id);
           if (!ours) continue;
           if (ev.type === ConnectionEventType.DELETE) this.down(ours, 'deleted by the next hop');
-          else if (c.state === STATE_DOWN) this.down(ours, 'down at the next hop');
+          else if (c.state === State.DOWN) this.down(ours, 'down at the next hop');
         }
       },
       () => {
         this.stream = undefined;
         for (const o of this.tracked.values()) this.down(o, `lost the monitor stream to ${this.url}`);
         if (this.tracked.size > 0) {
-          this.retry = setTimeout(() => this.open(), this.delay);
-          this.retry.unref();
-          this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
+          this.retry = this.clock.setTimeout(() => this.open(), this.backoff.next());
         }
       },
     );
@@ -89,7 +96,7 @@ class Watcher {
   dispose(): void {
     this.stream?.cancel();
     this.stream = undefined;
-    if (this.retry) clearTimeout(this.retry);
+    this.retry?.clear();
     this.retry = undefined;
   }
 }
@@ -99,10 +106,17 @@ class RelayServer implements NetworkServiceServer {
   /** our connection id → next-hop URL */
   private readonly via = new Map<string, string>();
 
+  private readonly backoff: BackoffFactory;
+
   constructor(
     private readonly monitor: ConnectionMonitor,
-    private readonly pool: ClientPool,
-  ) {}
+    private readonly pool: Pick<ClientPool, 'monitor'>,
+    opts: RelayOptions,
+  ) {
+    this.backoff =
+      opts.backoff ??
+      cappedDoubling({ initialMs: INITIAL_RECONNECT_BACKOFF_MS, maxMs: MAX_RECONNECT_BACKOFF_MS });
+  }
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = await next.server(ctx).request(ctx, req);
@@ -114,7 +128,7 @@ class RelayServer implements NetworkServiceServer {
       if (previous) this.watchers.get(previous)?.untrack(conn.id);
       let w = this.watchers.get(url);
       if (!w) {
-        w = new Watcher(url, this.pool, this.monitor);
+        w = new Watcher(url, this.pool, this.monitor, clock(ctx), this.backoff());
         this.watchers.set(url, w);
       }
       w.track(downstreamId, conn.id);
@@ -140,7 +154,8 @@ class RelayServer implements NetworkServiceServer {
 
 export function newRelay(
   monitor: ConnectionMonitor,
-  pool: ClientPool,
+  pool: Pick<ClientPool, 'monitor'>,
+  opts: RelayOptions = {},
 ): NetworkServiceServer & { dispose(): void } {
-  return new RelayServer(monitor, pool);
+  return new RelayServer(monitor, pool, opts);
 }

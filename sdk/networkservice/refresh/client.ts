@@ -1,20 +1,28 @@
 // refresh (originating client only) re-requests each connection end to end before any hop's
 // path segment expires: after scale × (earliest expiry − now), with upstream's scale (1/3 for a
 // single segment, else 0.2 + 0.2 × index / segments, i.e. 0.2 for the client). A failed refresh is
-// retried every RETRY_MS until it works or the connection is closed. Passthrough hops do not refresh.
+// retried every RETRY_INTERVAL_MS until it works or the connection is closed. Passthrough hops do
+// not refresh. Timers run on the context's clock.
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import { clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { NetworkServiceClient, NetworkServiceRequest } from '../../core/types.js';
 import { getErrorMessage } from '../../errors/index.js';
+import { type Backoff, type BackoffFactory, constantBackoff } from '../../tools/backoff/index.js';
 import { logger } from '../../tools/log.js';
 import * as begin from '../begin/index.js';
 import * as metadata from '../metadata/index.js';
 
 const log = logger('refresh');
 const TIMER_KEY = Symbol('refresh-timer');
-export const RETRY_MS = 200;
+/** Upstream retries a failed refresh every 200 ms. */
+export const RETRY_INTERVAL_MS = 200;
+
+export interface RefreshOptions {
+  /** Delays between retries of a failed refresh (default: every RETRY_INTERVAL_MS). */
+  retryBackoff?: BackoffFactory;
+}
 
 /** Milliseconds until a refresh is due, or undefined when no segment carries an expiry. */
 export function refreshDelay(conn: Connection, now: number): number | undefined {
@@ -28,24 +36,31 @@ export function refreshDelay(conn: Connection, now: number): number | undefined 
 }
 
 class RefreshClient implements NetworkServiceClient {
+  private readonly retryBackoff: BackoffFactory;
+
+  constructor(opts: RefreshOptions) {
+    this.retryBackoff = opts.retryBackoff ?? constantBackoff(RETRY_INTERVAL_MS);
+  }
+
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = await next.client(ctx).request(ctx, req);
     this.schedule(ctx, conn);
     return conn;
   }
 
-  private schedule(ctx: Context, conn: Connection, delayMs?: number): void {
+  /** Arms the next refresh; `retry` carries the backoff of a run of failed refreshes. */
+  private schedule(ctx: Context, conn: Connection, retry?: Backoff): void {
     metadata.loadAndDelete<{ clear(): void }>(ctx, true, TIMER_KEY)?.clear();
     const events = begin.fromContext(ctx);
     const c = clock(ctx);
-    const delay = delayMs ?? refreshDelay(conn, c.now());
+    const delay = retry ? retry.next() : refreshDelay(conn, c.now());
     if (!events || delay === undefined) return;
     const id = conn.id;
     const timer = c.setTimeout(() => {
       events.request().catch((e: unknown) => {
         log.warn({ id, error: getErrorMessage(e) }, 'refresh failed; retrying');
         // A failed event leaves the connection as it was: try again soon.
-        this.schedule(ctx, conn, RETRY_MS);
+        this.schedule(ctx, conn, retry ?? this.retryBackoff());
       });
     }, delay);
     metadata.store(ctx, true, TIMER_KEY, timer);
@@ -57,6 +72,6 @@ class RefreshClient implements NetworkServiceClient {
   }
 }
 
-export function newClient(): NetworkServiceClient {
-  return new RefreshClient();
+export function newClient(opts: RefreshOptions = {}): NetworkServiceClient {
+  return new RefreshClient(opts);
 }

@@ -1,1 +1,1 @@
-export { newClient, RETRY_MS, refreshDelay } from './client.js';
+export { newClient, RETRY_INTERVAL_MS, type RefreshOptions, refreshDelay } from './client.js';

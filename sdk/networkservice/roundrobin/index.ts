@@ -1,1 +1,1 @@
-export { newServer, type SelectedEndpoint, selectedEndpoint } from './server.js';
+export { newServer } from './server.js';

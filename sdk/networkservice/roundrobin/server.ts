@@ -1,6 +1,7 @@
 // roundrobin chooses one of discover's candidates, rotating per network service so clients
 // spread over endpoints, and moves on to the next candidate when one fails. The choice is kept in
-// metadata so Close (and refresh) reach the same endpoint.
+// metadata (through discover's helpers, so discover can skip the registry on refresh) so Close and
+// refresh reach the same endpoint.
 import { status } from '@grpc/grpc-js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
@@ -8,21 +9,9 @@ import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '..
 import { getErrorCode, getErrorMessage, internal, NsmError } from '../../errors/index.js';
 import { logger } from '../../tools/log.js';
 import { withClientURL } from '../clienturl/index.js';
-import { candidates } from '../discover/server.js';
-import * as metadata from '../metadata/index.js';
+import { candidates, loadAndDeleteSelected, storeSelected } from '../discover/index.js';
 
 const log = logger('roundrobin');
-const SELECTED_KEY = Symbol('roundrobin-selected');
-
-export interface SelectedEndpoint {
-  name: string;
-  url: string;
-}
-
-/** The endpoint this connection uses (set after the first successful Request). */
-export function selectedEndpoint(ctx: Context): SelectedEndpoint | undefined {
-  return metadata.load<SelectedEndpoint>(ctx, false, SELECTED_KEY);
-}
 
 class RoundRobinServer implements NetworkServiceServer {
   private readonly counters = new Map<string, number>();
@@ -41,7 +30,7 @@ class RoundRobinServer implements NetworkServiceServer {
       conn.networkServiceEndpointName = nse.name;
       try {
         const result = await next.server(ctx).request(withClientURL(ctx, nse.url), req);
-        metadata.store<SelectedEndpoint>(ctx, false, SELECTED_KEY, { name: nse.name, url: nse.url });
+        storeSelected(ctx, { name: nse.name, url: nse.url });
         return result;
       } catch (e) {
         lastError = e;
@@ -73,7 +62,7 @@ class RoundRobinServer implements NetworkServiceServer {
   }
 
   async close(ctx: Context, conn: Connection): Promise<void> {
-    const selected = metadata.loadAndDelete<SelectedEndpoint>(ctx, false, SELECTED_KEY);
+    const selected = loadAndDeleteSelected(ctx);
     await next.server(ctx).close(selected ? withClientURL(ctx, selected.url) : ctx, conn);
   }
 }

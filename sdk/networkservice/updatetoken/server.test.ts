@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { background } from '../../core/context.js';
 import { newNetworkServiceChain } from '../../core/next.js';
-import { FakeClock } from '../../registry/testing.js';
 import { recorder } from '../../testing/checks.js';
+import { FakeClock } from '../../testing/clock.js';
 import { pathOf, request } from '../../testing/connections.js';
 import { injectClock } from '../../testing/inject.js';
 import * as updatepath from '../updatepath/index.js';

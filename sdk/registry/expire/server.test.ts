@@ -6,9 +6,10 @@ import {
 import * as next from '../../core/next.js';
 import { newRegistryChain } from '../../core/next.js';
 import type { NseRegistry } from '../../core/types.js';
+import { FakeClock, fakeContext } from '../../testing/clock.js';
 import * as begin from '../begin/index.js';
 import * as memory from '../memory/index.js';
-import { collect, eventually, FakeClock, fakeContext, never } from '../testing.js';
+import { collect, eventually, never } from '../testing.js';
 import * as expire from './index.js';
 
 const PERIOD_MS = 60_000;

@@ -3,10 +3,11 @@ import { status } from '@grpc/grpc-js';
 import { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
 import { newRegistryChain } from '../../core/next.js';
 import { getErrorCode } from '../../errors/index.js';
+import { FakeClock, fakeContext } from '../../testing/clock.js';
 import * as begin from '../begin/index.js';
 import * as expire from '../expire/index.js';
 import * as memory from '../memory/index.js';
-import { eventually, FakeClock, fakeContext } from '../testing.js';
+import { eventually } from '../testing.js';
 import * as owner from './index.js';
 
 const nse = (name: string, url: string) => NetworkServiceEndpoint.fromPartial({ name, url });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
+import { withCancel } from '../../core/context.js';
 import type { NseRegistry } from '../../core/types.js';
+import { FakeClock, fakeContext } from '../../testing/clock.js';
 import { nse } from '../../testing/connections.js';
 import { eventually, never } from '../../testing/eventually.js';
 import { verifyNoLeaks } from '../../testing/leaks.js';
@@ -19,7 +21,8 @@ interface Fake extends NseRegistry {
   registers: number;
 }
 
-function fakeRegistry(leaseMs?: number): Fake {
+/** `clock` stamps the expiration times (default: the real one). */
+function fakeRegistry(leaseMs?: number, clock: { now(): number } = Date): Fake {
   const f: Fake = {
     log: [],
     registered: new Set(),
@@ -36,7 +39,7 @@ function fakeRegistry(leaseMs?: number): Fake {
       f.registered.add(item.name);
       return {
         ...item,
-        expirationTime: f.leaseMs === undefined ? undefined : new Date(Date.now() + f.leaseMs),
+        expirationTime: f.leaseMs === undefined ? undefined : new Date(clock.now() + f.leaseMs),
       };
     },
     find: async () => {},
@@ -61,58 +64,101 @@ describe('registry refresh keepRegistered', () => {
     await reg.close();
   });
 
-  it('re-registers at 2/3 of the time left before expiry', async () => {
-    const f = fakeRegistry(300);
-    const started = Date.now();
-    const reg = await refresh.keepRegistered(f, nse('a'));
-    await eventually(() => assert.equal(f.registers, 2));
-    const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 150 && elapsed < 300, `refreshed after ${elapsed} ms`);
-    await eventually(() => assert.equal(f.registers, 3));
-    await reg.close();
+  /** A fake registry and the options that put keepRegistered on the same fake clock. */
+  function onFakeTime(leaseMs?: number) {
+    const clock = new FakeClock();
+    return { clock, f: fakeRegistry(leaseMs, clock), opts: { ctx: fakeContext(clock) } };
+  }
+
+  describe('refreshIn', () => {
+    const NOW = Date.UTC(2024, 0, 1);
+    const cases: { name: string; lease?: number; want: number }[] = [
+      { name: '2/3 of the time left', lease: 30_000, want: 20_000 },
+      { name: 'at once when already expired', lease: -1_000, want: 0 },
+      { name: 'a default without expiration_time', want: 20_000 },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const reg = nse('a', { expirationTime: c.lease === undefined ? undefined : new Date(NOW + c.lease) });
+        assert.equal(refresh.refreshIn(reg, NOW), c.want);
+      });
+    }
   });
 
-  it('does not re-register early when the lease is long', async () => {
-    const f = fakeRegistry(60_000);
-    const reg = await refresh.keepRegistered(f, nse('a'));
-    await never(() => f.registers > 1, 100);
+  it('re-registers at 2/3 of the time left before expiry, on the context clock', async () => {
+    const { clock, f, opts } = onFakeTime(30_000);
+    const reg = await refresh.keepRegistered(f, nse('a'), opts);
+    await clock.advanceAsync(19_999);
+    assert.equal(f.registers, 1);
+    await clock.advanceAsync(1);
+    await eventually(() => assert.equal(f.registers, 2));
+    await clock.advanceAsync(20_000);
+    await eventually(() => assert.equal(f.registers, 3));
     await reg.close();
   });
 
   it('keeps the latest registration as current', async () => {
-    const f = fakeRegistry(90);
-    const reg = await refresh.keepRegistered(f, nse('a'));
+    const { clock, f, opts } = onFakeTime(90_000);
+    const reg = await refresh.keepRegistered(f, nse('a'), opts);
     const first = reg.current.expirationTime!.getTime();
+    await clock.advanceAsync(60_000);
     await eventually(() => assert.equal(f.registers, 2));
-    await eventually(() => assert.ok(reg.current.expirationTime!.getTime() > first));
+    assert.equal(reg.current.expirationTime!.getTime(), first + 60_000);
     await reg.close();
   });
 
-  it('retries a failed refresh soon', async () => {
-    const f = fakeRegistry(60);
-    f.failRegisters = new Set([2]);
-    const reg = await refresh.keepRegistered(f, nse('a'));
-    await eventually(() => assert.equal(f.registers, 3));
+  it('retries a failed refresh with the capped backoff', async () => {
+    const { clock, f, opts } = onFakeTime(3_000);
+    f.failRegisters = new Set([2, 3]);
+    const reg = await refresh.keepRegistered(f, nse('a'), opts);
+    await clock.advanceAsync(2_000);
+    assert.equal(f.registers, 2);
+    await clock.advanceAsync(refresh.INITIAL_RETRY_BACKOFF_MS);
+    assert.equal(f.registers, 3);
+    await clock.advanceAsync(2 * refresh.INITIAL_RETRY_BACKOFF_MS - 1);
+    assert.equal(f.registers, 3, 'the second retry waits twice as long');
+    await clock.advanceAsync(1);
+    assert.equal(f.registers, 4);
     assert.ok(f.registered.has('a'));
     await reg.close();
   });
 
   it('retries the first registration until it succeeds', async () => {
-    const f = fakeRegistry(60_000);
+    const { clock, f, opts } = onFakeTime(60_000);
     f.failRegisters = new Set([1, 2]);
-    const reg = await refresh.keepRegistered(f, nse('a'));
+    const registering = refresh.keepRegistered(f, nse('a'), opts);
+    await clock.advanceAsync(refresh.INITIAL_RETRY_BACKOFF_MS);
+    assert.equal(f.registers, 2);
+    await clock.advanceAsync(2 * refresh.INITIAL_RETRY_BACKOFF_MS);
+    const reg = await registering;
     assert.equal(f.registers, 3);
     assert.ok(f.registered.has('a'));
     await reg.close();
   });
 
   it('gives up on the first registration after startTimeoutMs with the last error', async () => {
-    const f = fakeRegistry(60_000);
+    const { clock, f, opts } = onFakeTime(60_000);
     f.failRegisters = new Set([1, 2, 3, 4, 5, 6, 7, 8]);
-    await assert.rejects(refresh.keepRegistered(f, nse('a'), { startTimeoutMs: 250 }), /register \d failed/);
-    const tries = f.registers;
-    assert.ok(tries >= 2 && tries <= 4, `${tries} tries`);
-    await never(() => f.registers > tries, 100);
+    const registering = refresh.keepRegistered(f, nse('a'), { ...opts, startTimeoutMs: 250 });
+    const failed = assert.rejects(registering, /register 2 failed/);
+    // Attempts at 0 and 100 ms; the next would be at 300 ms, past the 250 ms budget.
+    await clock.advanceAsync(1_000);
+    await failed;
+    assert.equal(f.registers, 2);
+    await clock.advanceAsync(10_000);
+    assert.equal(f.registers, 2, 'no attempt after giving up');
+    assert.equal(clock.pending, 0);
+  });
+
+  it('stops retrying the first registration when its context is cancelled', async () => {
+    const { clock, f } = onFakeTime(60_000);
+    f.failRegisters = new Set([1, 2, 3, 4, 5, 6, 7, 8]);
+    const { ctx, cancel } = withCancel(fakeContext(clock));
+    const registering = refresh.keepRegistered(f, nse('a'), { ctx });
+    await clock.advanceAsync(refresh.INITIAL_RETRY_BACKOFF_MS);
+    cancel(new Error('shutting down'));
+    await assert.rejects(registering, /shutting down/);
+    assert.equal(clock.pending, 0);
   });
 
   it('registers a copy, so the caller may change its object', async () => {
@@ -132,12 +178,14 @@ describe('registry refresh keepRegistered', () => {
   });
 
   it('unregisters on close and stops refreshing', async () => {
-    const f = fakeRegistry(60);
-    const reg = await refresh.keepRegistered(f, nse('a'));
+    const { clock, f, opts } = onFakeTime(60);
+    const reg = await refresh.keepRegistered(f, nse('a'), opts);
     await reg.close();
     assert.deepEqual(f.log, ['register a', 'unregister a']);
     assert.equal(f.registered.size, 0);
-    await never(() => f.registers > 1, 100);
+    assert.equal(clock.pending, 0);
+    await clock.advanceAsync(1_000);
+    await never(() => f.registers > 1);
   });
 
   it('closes cleanly even when the unregister fails', async () => {
@@ -164,11 +212,14 @@ describe('registry refresh keepRegistered', () => {
     }
 
     it('registers again soon after the watch of its own entry ends (the registry restarted)', async () => {
-      const f = fakeRegistry(60_000);
+      const { clock, f, opts } = onFakeTime(60_000);
       const { registry, signals } = watched(f, 1);
-      const reg = await refresh.keepRegistered(registry, nse('a'), { watch: true });
-      await eventually(() => assert.equal(f.registers, 2), 1_000);
-      await eventually(() => assert.equal(signals.length, 2), 1_000);
+      const reg = await refresh.keepRegistered(registry, nse('a'), { ...opts, watch: true });
+      await clock.advanceAsync(refresh.INITIAL_RETRY_BACKOFF_MS - 1);
+      assert.equal(f.registers, 1);
+      await clock.advanceAsync(1);
+      await eventually(() => assert.equal(f.registers, 2));
+      await eventually(() => assert.equal(signals.length, 2));
       await reg.close();
       assert.equal(signals[1].aborted, true, 'close stops the watch');
     });
@@ -188,17 +239,18 @@ describe('registry refresh keepRegistered', () => {
   // the running refresh in a variable (`inflight = refresh()` in schedule's timer callback) and in
   // close() `await inflight?.catch(() => {})` after clearing the timer, before unregistering.
   it('does not leave the endpoint registered when closed during a refresh', async () => {
-    const f = fakeRegistry(30);
-    const reg = await refresh.keepRegistered(f, nse('a'));
+    const { clock, f, opts } = onFakeTime(30);
+    const reg = await refresh.keepRegistered(f, nse('a'), opts);
     let release: () => void = () => {};
     f.hold = new Promise<void>((r) => {
       release = r;
     });
+    await clock.advanceAsync(20);
     await eventually(() => assert.equal(f.registers, 2));
     const closing = reg.close();
     release();
     await closing;
-    await new Promise((r) => setTimeout(r, 20));
+    await clock.advanceAsync(20);
     assert.equal(f.registered.has('a'), false, `calls: ${f.log.join(', ')}`);
   });
 });

@@ -1,19 +1,26 @@
 // Keeps an endpoint (or forwarder) registered: registers, then registers again at 2/3 of the time
 // left before the registry's expiration_time (upstream's NSE refresh), retrying with a capped
-// backoff while the nsmgr or registry is away. close() stops refreshing and unregisters.
+// backoff while the nsmgr or registry is away. close() stops refreshing and unregisters. Every
+// timer runs on the clock of `opts.ctx`, so tests drive it with a fake one.
 import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
-import { background, type Context, withTimeout } from '../../core/context.js';
+import { clock, withClock } from '../../core/clock.js';
+import { background, type Context, withCancel, withTimeout } from '../../core/context.js';
 import type { NseRegistry } from '../../core/types.js';
 import { getErrorMessage } from '../../errors/index.js';
+import { type BackoffFactory, cappedDoubling, retry } from '../../tools/backoff/index.js';
 import { logger } from '../../tools/log.js';
 
 const log = logger('registry-refresh');
 
-export const RETRY_MIN_MS = 100;
-export const RETRY_MAX_MS = 2_000;
+export const INITIAL_RETRY_BACKOFF_MS = 100;
+export const MAX_RETRY_BACKOFF_MS = 2_000;
 const CALL_TIMEOUT_MS = 5_000;
 /** Used when the registry returns no expiration_time. */
 const DEFAULT_REFRESH_MS = 20_000;
+/** How long the first registration is retried unless `startTimeoutMs` says otherwise. */
+const DEFAULT_START_TIMEOUT_MS = 30_000;
+/** Upstream re-registers at 2/3 of the time left (sdk registry/common/refresh). */
+const REFRESH_FRACTION = 2 / 3;
 
 export interface Registration {
   readonly current: NetworkServiceEndpoint;
@@ -25,18 +32,19 @@ export interface KeepRegisteredOptions {
   startTimeoutMs?: number;
   /** Watch our own entry and register again as soon as the registry we talk to restarts. */
   watch?: boolean;
+  /**
+   * Its clock drives every timer and deadline; cancelling it stops the first registration's
+   * retries and any later refresh (close() still unregisters). Default: background().
+   */
+  ctx?: Context;
+  /** Delays between failed registrations (default: capped doubling 100 ms … 2 s). */
+  backoff?: BackoffFactory;
 }
 
-async function registerOnce(
-  registry: NseRegistry,
-  nse: NetworkServiceEndpoint,
-): Promise<NetworkServiceEndpoint> {
-  const { ctx, cancel } = withTimeout(background(), CALL_TIMEOUT_MS);
-  try {
-    return await registry.register(ctx, structuredClone(nse));
-  } finally {
-    cancel();
-  }
+/** When the next refresh is due: at 2/3 of the time left before the registration expires. */
+export function refreshIn(reg: NetworkServiceEndpoint, now: number): number {
+  if (!reg.expirationTime) return DEFAULT_REFRESH_MS;
+  return Math.max(0, (reg.expirationTime.getTime() - now) * REFRESH_FRACTION);
 }
 
 export async function keepRegistered(
@@ -44,80 +52,93 @@ export async function keepRegistered(
   nse: NetworkServiceEndpoint,
   opts: KeepRegisteredOptions = {},
 ): Promise<Registration> {
-  const giveUpAt = Date.now() + (opts.startTimeoutMs ?? 30_000);
-  let delay = RETRY_MIN_MS;
-  let current: NetworkServiceEndpoint;
-  for (;;) {
+  const parent = opts.ctx ?? background();
+  const c = clock(parent);
+  const life = withCancel(parent);
+  const newBackoff =
+    opts.backoff ?? cappedDoubling({ initialMs: INITIAL_RETRY_BACKOFF_MS, maxMs: MAX_RETRY_BACKOFF_MS });
+  const registerOnce = async (): Promise<NetworkServiceEndpoint> => {
+    const { ctx, cancel } = withTimeout(life.ctx, CALL_TIMEOUT_MS);
     try {
-      current = await registerOnce(registry, nse);
-      break;
-    } catch (e) {
-      if (Date.now() + delay > giveUpAt) throw e;
-      log.debug({ err: e, nse: nse.name }, 'registration failed; retrying');
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, RETRY_MAX_MS);
+      return await registry.register(ctx, structuredClone(nse));
+    } finally {
+      cancel();
     }
+  };
+
+  let current: NetworkServiceEndpoint;
+  try {
+    current = await retry(life.ctx, registerOnce, {
+      backoff: newBackoff,
+      giveUpAfterMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+      onRetry: (e) => log.debug({ err: e, nse: nse.name }, 'registration failed; retrying'),
+    });
+  } catch (e) {
+    life.cancel();
+    throw e;
   }
 
-  let timer: NodeJS.Timeout | undefined;
+  let timer: { clear(): void } | undefined;
+  let reconnectTimer: { clear(): void } | undefined;
   let closed = false;
-  let watch: AbortController | undefined;
   const schedule = (ms: number) => {
     if (closed) return;
-    timer = setTimeout(refresh, Math.max(0, ms));
+    timer = c.setTimeout(refresh, ms);
   };
-  const refreshIn = (reg: NetworkServiceEndpoint) =>
-    reg.expirationTime ? ((reg.expirationTime.getTime() - Date.now()) * 2) / 3 : DEFAULT_REFRESH_MS;
-  let retryDelay = RETRY_MIN_MS;
+  const refreshBackoff = newBackoff();
   let inflight: Promise<NetworkServiceEndpoint> | undefined;
   const refresh = async (): Promise<boolean> => {
-    if (timer) clearTimeout(timer);
+    timer?.clear();
     if (closed) return false;
     try {
-      inflight = registerOnce(registry, nse);
+      inflight = registerOnce();
       current = await inflight;
-      retryDelay = RETRY_MIN_MS;
-      schedule(refreshIn(current));
+      refreshBackoff.reset();
+      schedule(refreshIn(current, c.now()));
       return true;
     } catch (e) {
-      log.warn({ nse: nse.name, error: getErrorMessage(e) }, 'refreshing the registration failed; retrying');
-      schedule(retryDelay);
-      retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+      if (!closed) {
+        log.warn(
+          { nse: nse.name, error: getErrorMessage(e) },
+          'refreshing the registration failed; retrying',
+        );
+      }
+      schedule(refreshBackoff.next());
       return false;
     }
   };
-  schedule(refreshIn(current));
+  schedule(refreshIn(current, c.now()));
 
   // Watching our own entry through the registry we registered with tells us at once when it
   // restarts (the stream breaks): register again right away instead of at the next refresh, so a
   // restarted nsmgr learns where we are within milliseconds.
+  const watchBackoff = newBackoff();
   const watchOwnEntry = () => {
     if (closed || !opts.watch) return;
-    watch = new AbortController();
-    const signal = watch.signal;
+    const watch = withCancel(life.ctx);
+    const again = () => {
+      watch.cancel();
+      if (!life.ctx.signal.aborted) reconnect();
+    };
     registry
       .find(
-        { signal, values: new Map() },
+        watch.ctx,
         {
           networkServiceEndpoint: { ...nse, networkServiceNames: [], networkServiceLabels: {}, url: '' },
           watch: true,
         },
         () => {},
       )
-      .then(
-        () => !signal.aborted && reconnect(),
-        () => !signal.aborted && reconnect(),
-      );
+      .then(again, again);
   };
-  let watchDelay = RETRY_MIN_MS;
   const reconnect = () => {
     if (closed) return;
-    setTimeout(async () => {
+    reconnectTimer = c.setTimeout(async () => {
+      reconnectTimer = undefined;
       if (closed) return;
-      const ok = await refresh();
-      watchDelay = ok ? RETRY_MIN_MS : Math.min(watchDelay * 2, RETRY_MAX_MS);
+      if (await refresh()) watchBackoff.reset();
       watchOwnEntry();
-    }, watchDelay);
+    }, watchBackoff.next());
   };
   watchOwnEntry();
 
@@ -127,13 +148,13 @@ export async function keepRegistered(
     },
     async close() {
       closed = true;
-      watch?.abort();
-      if (timer) clearTimeout(timer);
+      timer?.clear();
+      reconnectTimer?.clear();
+      // Stops the watch and a refresh in flight; wait for the latter so it cannot land after the
+      // unregister below.
+      life.cancel(new Error('registration closed'));
       await inflight?.catch(() => undefined);
-      const { ctx, cancel }: { ctx: Context; cancel: () => void } = withTimeout(
-        background(),
-        CALL_TIMEOUT_MS,
-      );
+      const { ctx, cancel } = withTimeout(withClock(background(), c), CALL_TIMEOUT_MS);
       try {
         await registry.unregister(ctx, current);
       } catch (e) {

@@ -1,1 +1,8 @@
-export { type KeepRegisteredOptions, keepRegistered, type Registration } from './client.js';
+export {
+  INITIAL_RETRY_BACKOFF_MS,
+  type KeepRegisteredOptions,
+  keepRegistered,
+  MAX_RETRY_BACKOFF_MS,
+  type Registration,
+  refreshIn,
+} from './client.js';

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import {
+  Connection,
+  type ConnectionEvent,
+  ConnectionEventType,
+  State,
+} from '../../../api/gen/networkservice/connection.js';
+import { newNetworkServiceChain } from '../../core/next.js';
+import type { NetworkServiceElement } from '../../core/types.js';
+import { FakeClock, fakeContext } from '../../testing/clock.js';
+import { request } from '../../testing/connections.js';
+import { verifyNoLeaks } from '../../testing/leaks.js';
+import { cappedDoubling } from '../../tools/backoff/index.js';
+import { withClientURL } from '../clienturl/index.js';
+import { ConnectionMonitor, newRelay } from './index.js';
+
+const NEXT_HOP = 'unix:///run/nsm/forwarder.sock';
+
+interface FakeStream {
+  onEvent: (ev: ConnectionEvent) => void;
+  onEnd: (err?: Error) => void;
+  cancelled: boolean;
+}
+
+function fakePool() {
+  const streams: FakeStream[] = [];
+  return {
+    streams,
+    live: () => streams.filter((s) => !s.cancelled),
+    monitor(_url: string, _sel: unknown, onEvent: FakeStream['onEvent'], onEnd: FakeStream['onEnd']) {
+      // An ended stream is over, like a cancelled one.
+      const s: FakeStream = {
+        onEvent,
+        onEnd: (err) => {
+          s.cancelled = true;
+          onEnd(err);
+        },
+        cancelled: false,
+      };
+      streams.push(s);
+      return {
+        cancel: () => {
+          s.cancelled = true;
+        },
+      };
+    },
+  };
+}
+
+/** Our hop is index 1; the next hop's segment (index 2) has id `<id>-down`. */
+const ours = (id: string) =>
+  request({
+    id,
+    path: { index: 1, pathSegments: [{ id: `${id}-up` }, { id }, { id: `${id}-down` }] },
+  });
+
+/** Stands for monitor.newServer: keeps the monitor's view of what passed. */
+function recordIn(m: ConnectionMonitor): NetworkServiceElement {
+  return {
+    async request(_ctx, req) {
+      const conn = Connection.fromPartial(req.connection!);
+      m.update(conn);
+      return conn;
+    },
+    close: async () => {},
+  };
+}
+
+describe('monitor relay', () => {
+  verifyNoLeaks();
+
+  function setup() {
+    const clock = new FakeClock();
+    const pool = fakePool();
+    const m = new ConnectionMonitor();
+    const relay = newRelay(m, pool, { backoff: cappedDoubling({ initialMs: 100, maxMs: 400 }) });
+    const chain = newNetworkServiceChain(relay, recordIn(m));
+    const ctx = withClientURL(fakeContext(clock), NEXT_HOP);
+    return { clock, pool, m, relay, chain, ctx };
+  }
+
+  it('marks every connection through a broken stream DOWN and reconnects with a capped backoff', async () => {
+    const t = setup();
+    await t.chain.request(t.ctx, ours('a'));
+    await t.chain.request(t.ctx, ours('b'));
+    assert.equal(t.pool.streams.length, 1, 'one stream per next hop');
+    t.pool.live()[0].onEnd(new Error('forwarder died'));
+    assert.equal(t.m.get('a')?.state, State.DOWN);
+    assert.equal(t.m.get('b')?.state, State.DOWN);
+    // 100, 200, 400, 400 ms between attempts on the context clock.
+    for (const [i, ms] of [100, 200, 400, 400].entries()) {
+      t.clock.advance(ms - 1);
+      assert.equal(t.pool.streams.length, i + 1, `attempt ${i + 2} not before ${ms} ms`);
+      t.clock.advance(1);
+      assert.equal(t.pool.streams.length, i + 2);
+      if (i < 3) t.pool.streams.at(-1)!.onEnd(new Error('still down'));
+    }
+    t.relay.dispose();
+    assert.equal(t.clock.pending, 0);
+  });
+
+  it('after a reconnect, marks DOWN what the next hop no longer knows and resets the backoff', async () => {
+    const t = setup();
+    await t.chain.request(t.ctx, ours('a'));
+    await t.chain.request(t.ctx, ours('b'));
+    const first = t.pool.live()[0];
+    first.onEvent({ type: ConnectionEventType.INITIAL_STATE_TRANSFER, connections: {} });
+    first.onEnd(new Error('restart'));
+    await t.chain.request(t.ctx, ours('a')); // a is healed meanwhile: UP again
+    await t.chain.request(t.ctx, ours('b'));
+    t.clock.advance(100);
+    const second = t.pool.streams[1];
+    second.onEvent({
+      type: ConnectionEventType.INITIAL_STATE_TRANSFER,
+      connections: { 'a-down': Connection.fromPartial({ id: 'a-down' }) },
+    });
+    assert.equal(t.m.get('a')?.state, State.UP);
+    assert.equal(t.m.get('b')?.state, State.DOWN, 'b was lost by the restarted hop');
+    second.onEnd(new Error('again'));
+    t.clock.advance(100);
+    assert.equal(t.pool.streams.length, 3, 'an event reset the backoff to its first delay');
+    t.relay.dispose();
+  });
+
+  it('marks a connection DOWN when the next hop reports it down or deleted', async () => {
+    const t = setup();
+    await t.chain.request(t.ctx, ours('a'));
+    await t.chain.request(t.ctx, ours('b'));
+    const s = t.pool.live()[0];
+    s.onEvent({
+      type: ConnectionEventType.UPDATE,
+      connections: { 'a-down': Connection.fromPartial({ id: 'a-down', state: State.DOWN }) },
+    });
+    s.onEvent({
+      type: ConnectionEventType.DELETE,
+      connections: { 'b-down': Connection.fromPartial({ id: 'b-down' }) },
+    });
+    assert.equal(t.m.get('a')?.state, State.DOWN);
+    assert.equal(t.m.get('b')?.state, State.DOWN);
+    t.relay.dispose();
+  });
+
+  it('stops watching when the last connection through the hop is closed', async () => {
+    const t = setup();
+    const conn = await t.chain.request(t.ctx, ours('a'));
+    await t.chain.close(t.ctx, conn);
+    assert.equal(t.pool.live().length, 0);
+    assert.equal(t.clock.pending, 0);
+  });
+});

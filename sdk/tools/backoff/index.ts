@@ -1,0 +1,13 @@
+export {
+  type Backoff,
+  type BackoffFactory,
+  type CappedDoublingOptions,
+  cappedDoubling,
+  constantBackoff,
+  grpcReconnectOptions,
+  INITIAL_BACKOFF_MS,
+  MAX_BACKOFF_MS,
+  MAX_GRPC_RECONNECT_BACKOFF_MS,
+} from './backoff.js';
+export { type RetryOptions, retry } from './retry.js';
+export { type Delay, every, sleep } from './sleep.js';
