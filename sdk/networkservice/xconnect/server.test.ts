@@ -228,6 +228,28 @@ describe('xconnect server', () => {
       assert.deepEqual(lines(runner, ns), [], 'nothing is left to remove');
     });
 
+    // Regression test (issue 8): a hung nsmgr that resumes replays refreshes whose callers already gave
+    // up. Such a refresh reaches the kernel step cancelled; it used to close the connection ("the caller
+    // gave up before the kernel was set up"), tearing down a working veth pair and the rest of the path.
+    it('leaves a working connection alone when a refresh is cancelled', async () => {
+      const { runner, downstream, chain } = setup(nseNs, NSE_URL);
+      const conn = await chain.request(background(), request({ id: 'c1' }, [kernelPref(clientNs)]));
+      runner.reset();
+      const gaveUp = new AbortController();
+      gaveUp.abort(new Error('Cancelled on client'));
+      // Whether it resolves or rejects does not matter (nobody is waiting); what it does to the kernel does.
+      await chain
+        .request(
+          { ...background(), signal: gaveUp.signal },
+          { connection: conn, mechanismPreferences: [kernelPref(clientNs)] },
+        )
+        .catch(() => undefined);
+      assert.deepEqual(lines(runner, ns), [], 'no kernel change');
+      assert.deepEqual(downstream.ops(), ['request c1', 'request c1'], 'the path is not closed');
+      await chain.close(background(), conn);
+      assert.deepEqual(lines(runner, ns), ['<client>: link del dev nsm-1'], 'the pair is still owned');
+    });
+
     it('does nothing in the kernel when the next hop fails', async () => {
       const { runner, chain } = setup(nseNs, NSE_URL, { failNext: true });
       await assert.rejects(

@@ -157,16 +157,23 @@ class XconnectServer implements NetworkServiceServer {
       throw e;
     }
     const outgoing = metadata.load<Mechanism>(ctx, true, OUTGOING_MECHANISM_KEY);
+    // A refresh of a connection whose kernel state works: a caller that gave up (a stale refresh
+    // replayed by an nsmgr that hung) must not take that state, or the path behind it, away.
+    const working = metadata.load<Programmed>(ctx, false, PROGRAMMED_KEY) !== undefined;
+    let untouched = false;
     try {
       // Admission control: a burst of requests is programmed a few at a time, so each finishes in
       // order instead of all of them sharing the CPU and missing their deadlines together.
       await this.kernelSlots(() => {
-        if (ctx.signal.aborted)
+        if (ctx.signal.aborted) {
+          untouched = true;
           throw new NsmError(status.CANCELLED, 'the caller gave up before the kernel was set up');
+        }
         return this.program(ctx, result, incoming, outgoing, clientNetns);
       });
     } catch (e) {
       const err = wrap(e, `failed to set up connection ${conn.id} in the kernel`);
+      if (working && untouched) throw err;
       const { ctx: closeCtx, cancel } = postpone(ctx)();
       await this.close(closeCtx, result).catch((closeErr: unknown) => {
         log.warn({ err: closeErr, id: conn.id }, 'clean-up after a failed set-up also failed');
