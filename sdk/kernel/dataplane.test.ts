@@ -2,12 +2,8 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { isNsmError } from '../errors/index.js';
 import { type Dataplane, newDataplane } from './dataplane.js';
-import {
-  isKernelCommandError,
-  KernelCommandError,
-  newRecordingIpRunner,
-  type RecordingIpRunner,
-} from './iproute2.js';
+import { isKernelCommandError, KernelCommandError } from './iproute2.js';
+import { newRecordingIpRunner, type RecordingIpRunner } from './recording-ip-runner.js';
 
 const podA = { path: '/var/run/netns/pod-a' };
 const podB = { path: '/var/run/netns/pod-b' };
