@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { status } from '@grpc/grpc-js';
 import type { Mechanism } from '../../../api/gen/networkservice/connection.js';
 import { background } from '../../core/context.js';
+import { newNetworkServiceChain } from '../../core/next.js';
+import { newRecordingIpRunner, type RecordingIpRunner } from '../../kernel/index.js';
+import { checkRequest } from '../../testing/checks.js';
 import { request } from '../../testing/connections.js';
 import { mechanism } from '../mechanisms/common.js';
 import {
@@ -9,6 +13,7 @@ import {
   kernelPref,
   lines,
   NSE_URL,
+  nextHop,
   PEER_TUNNEL_IP,
   refusingHop,
   setup,
@@ -128,6 +133,56 @@ describe('xconnect server', () => {
       assert.deepEqual(downstream.ops(), ['request c1', 'request c1'], 'the path is not closed');
       await chain.close(background(), conn);
       assert.deepEqual(lines(runner), ['<client>: link del dev nsm-1'], 'the pair is still owned');
+    });
+
+    it('leaves a working connection alone when a refresh that would change it is cancelled', async () => {
+      let name = 'nse-if';
+      const { runner, downstream, chain } = setup(NSE_URL, { hop: nextHop(() => name) });
+      const conn = await chain.request(background(), request({ id: 'c1' }, [kernelPref()]));
+      runner.reset();
+      name = 'nse-renamed';
+      const gaveUp = new AbortController();
+      gaveUp.abort(new Error('Cancelled on client'));
+      await assert.rejects(
+        chain.request(
+          { ...background(), signal: gaveUp.signal },
+          { connection: conn, mechanismPreferences: [kernelPref()] },
+        ),
+        hasCode(status.CANCELLED, /the caller gave up before the kernel was set up/),
+      );
+      assert.deepEqual(lines(runner), [], 'no kernel change');
+      assert.deepEqual(downstream.ops(), ['request c1', 'request c1'], 'the path is not closed');
+    });
+
+    it('cleans up a first request whose caller gave up before the kernel', async () => {
+      const gaveUp = new AbortController();
+      const givesUp = checkRequest(() => gaveUp.abort(new Error('Cancelled on client')));
+      const { runner, downstream, chain } = setup(NSE_URL, {
+        hop: newNetworkServiceChain(givesUp, nextHop()),
+      });
+      await assert.rejects(
+        chain.request({ ...background(), signal: gaveUp.signal }, request({ id: 'c1' }, [kernelPref()])),
+        hasCode(status.CANCELLED, /failed to set up connection c1 in the kernel/),
+      );
+      assert.deepEqual(runner.batches, [], 'nothing was made');
+      assert.deepEqual(downstream.ops(), ['request c1', 'close c1'], 'nobody will own the path: closed');
+    });
+
+    it("passes the request's signal to every kernel command of a first request", async () => {
+      const base = newRecordingIpRunner();
+      const signals: (AbortSignal | undefined)[] = [];
+      const runner: RecordingIpRunner = {
+        ...base,
+        batch(netns, commands, opts) {
+          signals.push(opts?.signal);
+          return base.batch(netns, commands, opts);
+        },
+      };
+      const { chain } = setup(NSE_URL, { runner });
+      const caller = new AbortController();
+      await chain.request({ ...background(), signal: caller.signal }, request({ id: 'c1' }, [kernelPref()]));
+      assert.equal(signals.length, 2);
+      for (const s of signals) assert.equal(s, caller.signal);
     });
 
     it('does nothing in the kernel when the next hop fails', async () => {
