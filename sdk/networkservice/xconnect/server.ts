@@ -85,7 +85,12 @@ class XconnectServer implements NetworkServiceServer {
       await this.kernelSlots(() => this.program(ctx, result, incoming));
     } catch (e) {
       const err = wrap(e, `failed to set up connection ${conn.id} in the kernel`);
-      if (working && e instanceof NotStarted) throw err;
+      if (working && e instanceof NotStarted) {
+        // Nothing changed: the connection keeps what it agreed before, and gives back what this try took.
+        if (incoming.reserved) this.byType.get(incoming.mechanism.type)?.release(incoming.mechanism);
+        if (previous) metadata.store(ctx, false, INCOMING_KEY, previous);
+        throw err;
+      }
       const { ctx: closeCtx, cancel } = postpone(ctx)();
       await this.close(closeCtx, result).catch((closeErr: unknown) => {
         log.warn({ err: closeErr, id: conn.id }, 'clean-up after a failed set-up also failed');

@@ -193,6 +193,32 @@ describe('xconnect server with VXLAN', () => {
       assert.equal(vni.has(PEER_VNI), true, 'the VNI still belongs to its owner');
     });
 
+    it('gives back what a cancelled refresh reserved and keeps the working tunnel', async () => {
+      const { runner, vni, downstream, chain } = setup(NSE_URL);
+      const conn = await chain.request(background(), request({ id: 'c3' }, [vxlanPref()]));
+      const id = Number(conn.mechanism?.parameters.vni);
+      runner.reset();
+      const gaveUp = new AbortController();
+      gaveUp.abort(new Error('Cancelled on client'));
+      const moved = {
+        ...conn,
+        mechanism: mechanism('REMOTE', 'VXLAN', { src_ip: PEER_TUNNEL_IP, vni: '999' }),
+      };
+      await assert.rejects(
+        chain.request(
+          { ...background(), signal: gaveUp.signal },
+          { connection: moved, mechanismPreferences: [] },
+        ),
+        hasCode(1, /the caller gave up/),
+      );
+      assert.equal(vni.has(999), false, 'the VNI this try claimed is free again');
+      assert.equal(vni.has(id), true, 'the working one is still held');
+      assert.deepEqual(runner.batches, []);
+      assert.deepEqual(downstream.ops(), ['request c3', 'request c3']);
+      await chain.close(background(), conn);
+      assert.equal(vni.has(id), false);
+    });
+
     it('accepts a VNI the peer chose and claims it', async () => {
       const { vni, chain } = setup(NSE_URL);
       const withVni = request({
