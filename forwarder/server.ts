@@ -9,12 +9,13 @@ import { ClientPool } from '../sdk/grpc/client-pool.js';
 import { listen, shutdown } from '../sdk/grpc/listen.js';
 import { addNetworkServiceServices } from '../sdk/grpc/networkservice-server.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
-import { type Dataplane, newDataplane, newIpRunner } from '../sdk/kernel/index.js';
+import { type Dataplane, type NetnsResolver, newDataplane, newNetnsResolver } from '../sdk/kernel/index.js';
 import * as begin from '../sdk/networkservice/begin/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
 import * as discover from '../sdk/networkservice/discover/index.js';
 import { FORWARDER_SERVICE_NAME } from '../sdk/networkservice/discoverforwarder/index.js';
-import { VniAllocator } from '../sdk/networkservice/mechanisms/vxlan/vni.js';
+import * as kernel from '../sdk/networkservice/mechanisms/kernel/index.js';
+import * as vxlan from '../sdk/networkservice/mechanisms/vxlan/index.js';
 import * as metadata from '../sdk/networkservice/metadata/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
 import * as roundrobin from '../sdk/networkservice/roundrobin/index.js';
@@ -22,16 +23,11 @@ import * as timeout from '../sdk/networkservice/timeout/index.js';
 import * as updatepath from '../sdk/networkservice/updatepath/index.js';
 import * as updatetoken from '../sdk/networkservice/updatetoken/index.js';
 import * as xconnect from '../sdk/networkservice/xconnect/index.js';
-import { ownerTag, Reconciler } from '../sdk/networkservice/xconnect/reconcile.js';
 import { keepRegistered } from '../sdk/registry/refresh/index.js';
 import { closeOnce } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 
 const log = logger('forwarder');
-
-/** Bytes VXLAN adds on an IPv4 / IPv6 underlay (outer IP + UDP + VXLAN + inner Ethernet). */
-export const VXLAN_OVERHEAD_V4 = 50;
-export const VXLAN_OVERHEAD_V6 = 70;
 
 export interface ForwarderOptions {
   name: string;
@@ -44,7 +40,10 @@ export interface ForwarderOptions {
   maxTokenLifetimeMs: number;
   /** How long links of an earlier run wait to be adopted before they are removed (default: the token lifetime). */
   reconcileGraceMs?: number;
+  /** Kernel access; default: iproute2 in this process's namespaces. */
   dataplane?: Dataplane;
+  /** Finds the namespaces KERNEL mechanisms name; default: the real /proc and /var/run/netns. */
+  netnsResolver?: NetnsResolver;
 }
 
 export interface Forwarder {
@@ -54,36 +53,31 @@ export interface Forwarder {
   close(): Promise<void>;
 }
 
-/** The MTU of the interface holding the tunnel address, minus the VXLAN overhead. */
-async function vxlanMtuFor(dataplane: Dataplane, tunnelIP: string): Promise<number> {
-  const underlay = await dataplane.findAddressOwner(null, tunnelIP);
-  if (!underlay) {
-    throw new Error(
-      `NSM_TUNNEL_IP: ${tunnelIP} is not an address of any interface in the forwarder's namespace`,
-    );
-  }
-  return underlay.mtu - (tunnelIP.includes(':') ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD_V4);
-}
-
 export async function startForwarder(
   opts: ForwarderOptions,
   base: Context = background(),
 ): Promise<Forwarder> {
-  const runner = newIpRunner();
-  const dataplane = opts.dataplane ?? newDataplane(runner);
-  const vxlanMtu = await vxlanMtuFor(dataplane, opts.tunnelIP);
+  const dataplane = opts.dataplane ?? newDataplane();
+  const resolver = opts.netnsResolver ?? newNetnsResolver();
+  const vxlanMtu = await vxlan.nodeTunnelMtu(dataplane, opts.tunnelIP);
   const pool = new ClientPool();
   const nsRegistry = newNsRegistryClient(opts.connectTo);
   const nseRegistry = newNseRegistryClient(opts.connectTo);
-  const vni = new VniAllocator();
+  const vni = new vxlan.VniAllocator();
+  const owner = xconnect.ownerTag(opts.name, opts.tunnelIP);
   // Links this forwarder made before a restart: adopted by their connections, or removed after the grace period.
-  const reconciler = new Reconciler(
-    runner,
-    ownerTag(opts.name, opts.tunnelIP),
+  const reconciler = xconnect.newReconciler({
+    dataplane,
+    resolver,
+    owner,
     vni,
-    (netns, name) => dataplane.deleteLink(netns, name),
-    opts.reconcileGraceMs ?? opts.maxTokenLifetimeMs,
-  );
+    graceMs: opts.reconcileGraceMs ?? opts.maxTokenLifetimeMs,
+  });
+  // What this forwarder can put on either side of a connection; xconnect asks them in this order.
+  const mechanisms = [
+    kernel.newForwarderMechanism({ resolver, vethMtu: opts.vethMtu }), // pods on this node: a veth pair
+    vxlan.newForwarderMechanism({ tunnelIP: opts.tunnelIP, port: opts.vxlanPort, mtu: vxlanMtu, vni }), // other nodes
+  ];
 
   const connections = new monitor.ConnectionMonitor();
   const relay = monitor.newRelay(connections, pool);
@@ -94,22 +88,13 @@ export async function startForwarder(
     metadata.newServer(), // per-connection state for the elements below
     timeout.newServer(), // closes (and removes from the kernel) connections nobody refreshes
     monitor.newServer(connections), // MonitorConnections sees what this forwarder holds
-    xconnect.newServer({
-      dataplane,
-      vni,
-      name: opts.name,
-      tunnelIP: opts.tunnelIP,
-      vxlanPort: opts.vxlanPort,
-      vethMtu: opts.vethMtu,
-      vxlanMtu,
-      reconciler,
-    }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
+    xconnect.newServer({ dataplane, mechanisms, owner, reconciler }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
     discover.newServer(discover.newFinder(nsRegistry, nseRegistry)), // endpoints that may serve the request
     roundrobin.newServer(), // picks one, moves on to the next if it fails
     relay, // the endpoint or remote nsmgr dying shows here as DOWN, so clients heal
     connect.newServer(
       pool,
-      xconnect.newClient({ tunnelIP: opts.tunnelIP, vxlanPort: opts.vxlanPort }), // KERNEL to a local endpoint, VXLAN to a remote nsmgr
+      xconnect.newClient({ mechanisms }), // KERNEL to a local endpoint, VXLAN to a remote nsmgr
     ),
   );
 

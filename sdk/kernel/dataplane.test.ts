@@ -2,12 +2,8 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { isNsmError } from '../errors/index.js';
 import { type Dataplane, newDataplane } from './dataplane.js';
-import {
-  isKernelCommandError,
-  KernelCommandError,
-  newRecordingIpRunner,
-  type RecordingIpRunner,
-} from './iproute2.js';
+import { isKernelCommandError, KernelCommandError } from './iproute2.js';
+import { newRecordingIpRunner, type RecordingIpRunner } from './recording-ip-runner.js';
 
 const podA = { path: '/var/run/netns/pod-a' };
 const podB = { path: '/var/run/netns/pod-b' };
@@ -279,6 +275,45 @@ describe('dataplane (recorded iproute2)', () => {
         },
       ]);
       assert.deepEqual(await dp.listLinks(podB), []);
+    });
+
+    it('lists the links carrying an alias prefix, with the VNI of a VXLAN link', async () => {
+      runner.setJson(
+        '-d link show',
+        [
+          { ifindex: 1, ifname: 'lo', mtu: 65536, flags: ['UP'], address: '00:00:00:00:00:00' },
+          {
+            ifindex: 5,
+            ifname: 'x',
+            mtu: 1500,
+            ifalias: 'nsm:other:c1:client',
+            linkinfo: { info_kind: 'veth' },
+          },
+          {
+            ifindex: 6,
+            ifname: 'nsm-1',
+            mtu: 1450,
+            flags: ['UP'],
+            address: '02:00:00:00:00:01',
+            ifalias: 'nsm:fwd@10.0.0.1:c1:client',
+            linkinfo: { info_kind: 'vxlan', info_data: { id: 4242, port: 4789 } },
+          },
+        ],
+        podA.path,
+      );
+      assert.deepEqual(await dp.listOwnedLinks(podA, 'nsm:fwd@10.0.0.1:'), [
+        {
+          ifindex: 6,
+          name: 'nsm-1',
+          alias: 'nsm:fwd@10.0.0.1:c1:client',
+          mtu: 1450,
+          address: '02:00:00:00:00:01',
+          kind: 'vxlan',
+          vni: 4242,
+          up: true,
+        },
+      ]);
+      await assert.rejects(dp.listOwnedLinks(podA, ''), /aliasPrefix must not be empty/);
     });
 
     it('maps routes of both families to CIDR prefixes', async () => {

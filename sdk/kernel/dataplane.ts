@@ -14,7 +14,7 @@
 // configuration when the caller passes it. Command lines come from the pure builders in commands.ts;
 // everything runs through an IpRunner, so this file is tested with the recording fake.
 import { status } from '@grpc/grpc-js';
-import { isNsmError, NsmError } from '../errors/index.js';
+import { invalidArgument, isNsmError, NsmError } from '../errors/index.js';
 import {
   configureCommands,
   deleteLinkCommands,
@@ -43,6 +43,8 @@ export interface LinkInfo {
   readonly address: string;
   /** rtnetlink kind ("veth", "vxlan"); absent for plain devices such as lo. */
   readonly kind?: string;
+  /** The VNI of a VXLAN link. */
+  readonly vni?: number;
   readonly up: boolean;
 }
 
@@ -108,6 +110,11 @@ export interface Dataplane {
   /** Deletes a link; a link (or namespace) that is already gone is not an error. */
   deleteLink(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<void>;
   listLinks(netns: NetnsRef | null, opts?: RunOptions): Promise<LinkInfo[]>;
+  /**
+   * The links whose alias starts with `aliasPrefix` (the ownership mark, see `LinkEnd.alias`): what a
+   * restarted forwarder made before. A namespace that is gone has none.
+   */
+  listOwnedLinks(netns: NetnsRef | null, aliasPrefix: string, opts?: RunOptions): Promise<LinkInfo[]>;
   linkAddresses(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<AddressInfo[]>;
   /** IPv4 and IPv6 routes of the main table that use this link. */
   linkRoutes(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<RouteInfo[]>;
@@ -138,7 +145,7 @@ interface JsonLink {
   mtu: number;
   address?: string;
   flags?: string[];
-  linkinfo?: { info_kind?: string };
+  linkinfo?: { info_kind?: string; info_data?: { id?: number } };
 }
 
 interface JsonAddr extends Partial<JsonLink> {
@@ -204,6 +211,22 @@ class KernelDataplane implements Dataplane {
   async listLinks(netns: NetnsRef | null, opts: RunOptions = {}): Promise<LinkInfo[]> {
     const links = await this.runner.json<JsonLink[]>(netns, ['-d', 'link', 'show'], opts);
     return links.map(toLinkInfo);
+  }
+
+  async listOwnedLinks(
+    netns: NetnsRef | null,
+    aliasPrefix: string,
+    opts: RunOptions = {},
+  ): Promise<LinkInfo[]> {
+    if (aliasPrefix === '') throw invalidArgument('aliasPrefix must not be empty: it would match every link');
+    let links: LinkInfo[];
+    try {
+      links = await this.listLinks(netns, opts);
+    } catch (e) {
+      if (isKernelCommandError(e) && e.code === status.NOT_FOUND) return [];
+      throw e;
+    }
+    return links.filter((l) => l.alias?.startsWith(aliasPrefix));
   }
 
   async linkAddresses(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<AddressInfo[]> {
@@ -329,6 +352,9 @@ function toLinkInfo(l: JsonLink): LinkInfo {
     mtu: l.mtu,
     address: l.address ?? '',
     ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
+    ...(l.linkinfo?.info_kind === 'vxlan' && typeof l.linkinfo.info_data?.id === 'number'
+      ? { vni: l.linkinfo.info_data.id }
+      : {}),
     up: (l.flags ?? []).includes('UP'),
   };
 }

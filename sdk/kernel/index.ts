@@ -26,9 +26,6 @@ export type {
   IpRunner,
   IpRunnerOptions,
   NetnsRef,
-  RecordedBatch,
-  RecordedQuery,
-  RecordingIpRunner,
   RunOptions,
 } from './iproute2.js';
 export {
@@ -37,8 +34,9 @@ export {
   KernelCommandError,
   kernelErrorCode,
   newIpRunner,
-  newRecordingIpRunner,
 } from './iproute2.js';
-export type { NetnsResolver, NetnsResolverOptions, ResolvedNetns } from './netns.js';
-export { netnsInodeURL, newNetnsResolver, ownNetnsInodeURL, resolveNetns } from './netns.js';
+export type { ListedNetns, NetnsResolver, NetnsResolverOptions, ResolvedNetns } from './netns.js';
+export { netnsInodeURL, newNetnsResolver, ownNetnsInodeURL } from './netns.js';
+export type { RecordedBatch, RecordedQuery, RecordingIpRunner } from './recording-ip-runner.js';
+export { newRecordingIpRunner } from './recording-ip-runner.js';
 export { checkIfName, IFNAME_MAX_LENGTH, VNI_MAX } from './validate.js';

@@ -14,8 +14,6 @@ import { logger, traceEnabled } from '../tools/log.js';
 import { KernelCommandError } from './kernel-command-error.js';
 
 export { isKernelCommandError, KernelCommandError, kernelErrorCode } from './kernel-command-error.js';
-export type { RecordedBatch, RecordedQuery, RecordingIpRunner } from './recording-ip-runner.js';
-export { newRecordingIpRunner } from './recording-ip-runner.js';
 
 const TRACER = 'kernel';
 /** An `ip` process that has not finished after this long is killed (rtnl lock stuck, hung netns). */

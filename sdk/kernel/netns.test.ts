@@ -6,10 +6,13 @@ import { rm, symlink, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import { isNsmError } from '../errors/index.js';
-import { netnsInodeURL, newNetnsResolver, ownNetnsInodeURL, resolveNetns } from './netns.js';
+import { netnsInodeURL, newNetnsResolver, ownNetnsInodeURL } from './netns.js';
 import { isRoot, TestNamespaces, type TestNetns, waitForLine } from './testing.js';
 
 const run = promisify(execFile);
+/** One resolver for the file, as a daemon has one (its cache is shared between lookups). */
+const resolver = newNetnsResolver();
+const resolveNetns = (url: string) => resolver.resolve(url);
 
 function code(c: status, pattern?: RegExp) {
   return (e: unknown) => {
@@ -162,6 +165,24 @@ describe('netns resolution', function () {
     it('a device that is not nsfs', () => {
       const dev = statSync('/').dev;
       return assert.rejects(resolveNetns(`inode://${dev}/2`), code(status.NOT_FOUND, /not nsfs/));
+    });
+  });
+
+  describe('list', () => {
+    it('lists its own namespace first and every namespace once, named ones by their name', async () => {
+      const all = await resolver.list();
+      assert.deepEqual(all[0], { path: '/proc/self/ns/net', own: true });
+      assert.equal(all.filter((n) => n.own).length, 1);
+      assert.ok(
+        all.some((n) => n.path === ns.path && !n.own),
+        `${ns.path} in ${JSON.stringify(all)}`,
+      );
+      assert.ok(
+        !all.some((n) => n.path === `/proc/${sleeperPid}/ns/net`),
+        'a process in a named namespace adds nothing',
+      );
+      const ids = all.map((n) => netnsInodeURL(n.path));
+      assert.equal(new Set(ids).size, ids.length, 'no namespace twice');
     });
   });
 });

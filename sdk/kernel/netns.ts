@@ -40,8 +40,25 @@ export interface ResolvedNetns {
   readonly inode: string;
 }
 
+/** A namespace found by `NetnsResolver.list`. */
+export interface ListedNetns {
+  readonly path: string;
+  /** The resolver's own namespace (the forwarder's, holding the underlay). */
+  readonly own: boolean;
+}
+
+/**
+ * Finds network namespaces for the forwarder. One object per daemon (it caches what it scanned);
+ * tests pass a fake. Both methods may be called concurrently.
+ */
 export interface NetnsResolver {
+  /** A path to enter the namespace an inodeURL names; INVALID_ARGUMENT or NOT_FOUND naming the URL. */
   resolve(inodeURL: string): Promise<ResolvedNetns>;
+  /**
+   * Every network namespace this process can see, one path per namespace: its own first, then named
+   * ones, then those of processes. For restart reconciliation, which looks for links it made.
+   */
+  list(): Promise<ListedNetns[]>;
 }
 
 export interface NetnsResolverOptions {
@@ -60,14 +77,6 @@ export function ownNetnsInodeURL(): string {
 export function netnsInodeURL(path: string): string {
   const st = statSync(path, { bigint: true });
   return inodeURL(st.dev, st.ino);
-}
-
-let defaultResolver: NetnsResolver | undefined;
-
-/** Resolves with a shared resolver (and its cache). */
-export function resolveNetns(inodeURL: string): Promise<ResolvedNetns> {
-  defaultResolver ??= newNetnsResolver();
-  return defaultResolver.resolve(inodeURL);
 }
 
 export function newNetnsResolver(opts: NetnsResolverOptions = {}): NetnsResolver {
@@ -113,6 +122,36 @@ class Resolver implements NetnsResolver {
     if (this.resolved.size >= RESOLVED_CACHE_SIZE) this.resolved.delete(this.resolved.keys().next().value!);
     this.resolved.set(url, result);
     return result;
+  }
+
+  async list(): Promise<ListedNetns[]> {
+    const seen = new Set<string>();
+    const out: ListedNetns[] = [];
+    const add = async (path: string, own: boolean) => {
+      try {
+        const st = await stat(path, { bigint: true });
+        const key = `${st.dev}/${st.ino}`;
+        if (seen.has(key)) return;
+        seen.add(key);
+        out.push({ path, own });
+      } catch {
+        // gone, or not ours to see
+      }
+    };
+    await add(`${this.procDir}/self/ns/net`, true);
+    // Named ones: only real mounts of network namespaces (no symlinks, no files of other kinds).
+    const mounts = await this.nsfsMounts();
+    for (const [real, spelled] of await this.realNetnsDirs()) {
+      const names = await readdir(real).catch(() => [] as string[]);
+      for (const n of names.sort()) {
+        const type = mounts === undefined ? 'net' : mounts.get(`${real}/${n}`);
+        if (type === 'net') await add(`${spelled}/${n}`, false);
+      }
+    }
+    const entries = await readdir(this.procDir).catch(() => [] as string[]);
+    const pids = entries.filter((e) => /^\d+$/.test(e)).sort((a, b) => Number(a) - Number(b));
+    for (const pid of pids) await add(`${this.procDir}/${pid}/ns/net`, false);
+    return out;
   }
 
   /** The path still names the namespace it named when resolved (PIDs and names get reused). */

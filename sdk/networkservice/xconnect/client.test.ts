@@ -6,8 +6,11 @@ import { recorder } from '../../testing/checks.js';
 import { request } from '../../testing/connections.js';
 import * as clienturl from '../clienturl/index.js';
 import { mechanism } from '../mechanisms/common.js';
+import * as kernel from '../mechanisms/kernel/index.js';
+import * as vxlan from '../mechanisms/vxlan/index.js';
 import * as metadata from '../metadata/index.js';
 import * as xconnect from './index.js';
+import { fakeResolver } from './testing.js';
 
 const incoming = mechanism('LOCAL', 'KERNEL', { name: 'nsm-1', inodeURL: 'inode://1/2' });
 
@@ -33,7 +36,17 @@ function setup(url: string) {
   const chain = newNetworkServiceChain(
     metadata.newServer(),
     clienturl.newClient(url),
-    xconnect.newClient({ tunnelIP: '10.0.0.1', vxlanPort: 4789 }),
+    xconnect.newClient({
+      mechanisms: [
+        kernel.newForwarderMechanism({ resolver: fakeResolver(), vethMtu: 1500 }),
+        vxlan.newForwarderMechanism({
+          tunnelIP: '10.0.0.1',
+          port: 4789,
+          mtu: 1450,
+          vni: new vxlan.VniAllocator(),
+        }),
+      ],
+    }),
     out,
     peer(),
   );
@@ -80,5 +93,32 @@ describe('xconnect client', () => {
     const { out, chain } = setup('tcp://10.0.0.2:5001');
     await chain.close(background(), request({ id: 'c', mechanism: incoming }).connection!);
     assert.deepEqual(out.calls[0].conn?.mechanism, incoming);
+  });
+
+  it('offers the first mechanism that reaches the URL, in the order given', async () => {
+    const out = recorder();
+    const offer = (type: string) => ({ type, offer: () => mechanism('LOCAL', type) });
+    const chain = newNetworkServiceChain(
+      metadata.newServer(),
+      clienturl.newClient('unix:///x.sock'),
+      xconnect.newClient({ mechanisms: [{ type: 'NONE', offer: () => undefined }, offer('A'), offer('B')] }),
+      out,
+      peer(),
+    );
+    await chain.request(background(), request({ id: 'c', mechanism: incoming }));
+    assert.deepEqual(out.calls[0].request!.mechanismPreferences, [mechanism('LOCAL', 'A')]);
+  });
+
+  it('refuses a URL none of its mechanisms reaches', async () => {
+    const chain = newNetworkServiceChain(
+      metadata.newServer(),
+      clienturl.newClient('tcp://10.0.0.2:5001'),
+      xconnect.newClient({ mechanisms: [{ type: 'NONE', offer: () => undefined }] }),
+      peer(),
+    );
+    await assert.rejects(
+      chain.request(background(), request({ id: 'c', mechanism: incoming })),
+      /none of this forwarder's mechanisms reaches tcp:\/\/10\.0\.0\.2:5001/,
+    );
   });
 });

@@ -1,28 +1,22 @@
 // The forwarder's outgoing side, inside connect's client chain (upstream's mechanismtranslation
-// plus the mechanism clients). Each hop negotiates its own mechanism: towards a local endpoint
-// (unix socket) we offer KERNEL, towards a remote nsmgr (tcp) VXLAN from our tunnel address. The
-// incoming hop's mechanism is put back into the returned connection; the outgoing one is kept in
-// metadata for xconnect and for refreshes (which must keep the same VNI and interface).
+// plus the mechanism clients). Each hop negotiates its own mechanism: the first of the forwarder's
+// mechanisms that can reach the next hop's URL is offered (KERNEL to a local endpoint on a unix
+// socket, VXLAN from our tunnel address to a remote nsmgr). The incoming hop's mechanism is put back
+// into the returned connection; the outgoing one is kept in metadata for xconnect and for refreshes
+// (which must keep the same VNI and interface).
 import type { Mechanism } from '../../../api/gen/networkservice/connection.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceClient, NetworkServiceRequest } from '../../core/types.js';
+import { invalidArgument } from '../../errors/index.js';
 import { clientURL } from '../clienturl/index.js';
-import {
-  CLS_LOCAL,
-  CLS_REMOTE,
-  KERNEL,
-  mechanism,
-  PARAM_SRC_IP,
-  PARAM_SRC_PORT,
-  VXLAN,
-} from '../mechanisms/common.js';
 import * as metadata from '../metadata/index.js';
 import { OUTGOING_MECHANISM_KEY } from './common.js';
+import type { XconnectMechanism } from './mechanism.js';
 
 export interface XconnectClientOptions {
-  tunnelIP: string;
-  vxlanPort: number;
+  /** The forwarder's mechanisms, asked in this order what to offer. */
+  mechanisms: readonly Pick<XconnectMechanism, 'type' | 'offer'>[];
 }
 
 class XconnectClient implements NetworkServiceClient {
@@ -33,13 +27,12 @@ class XconnectClient implements NetworkServiceClient {
     const incoming = conn.mechanism;
     const previous = metadata.load<Mechanism>(ctx, true, OUTGOING_MECHANISM_KEY);
     const url = clientURL(ctx) ?? '';
-    const remote = !url.startsWith('unix:');
-    const preference = remote
-      ? mechanism(CLS_REMOTE, VXLAN, {
-          [PARAM_SRC_IP]: this.opts.tunnelIP,
-          [PARAM_SRC_PORT]: String(this.opts.vxlanPort),
-        })
-      : mechanism(CLS_LOCAL, KERNEL, {});
+    let preference: Mechanism | undefined;
+    for (const m of this.opts.mechanisms) {
+      preference = m.offer(url);
+      if (preference) break;
+    }
+    if (!preference) throw invalidArgument(`none of this forwarder's mechanisms reaches ${url || 'no URL'}`);
     const outgoing: NetworkServiceRequest = {
       connection: { ...conn, mechanism: previous?.type === preference.type ? previous : undefined },
       mechanismPreferences: [preference],
@@ -56,5 +49,6 @@ class XconnectClient implements NetworkServiceClient {
 }
 
 export function newClient(opts: XconnectClientOptions): NetworkServiceClient {
+  if (!opts.mechanisms?.length) throw new TypeError('xconnect.newClient: at least one mechanism is required');
   return new XconnectClient(opts);
 }

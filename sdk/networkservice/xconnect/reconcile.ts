@@ -1,142 +1,137 @@
 // Restart reconciliation. A forwarder marks every link it makes with an alias
 // "nsm:<owner>:<connection id>:<side>", where <owner> is "<forwarder name>@<tunnel IP>". When it
-// starts, it scans every network namespace it can see for links with its own mark: those belong to
+// starts, it looks in every network namespace it can see for links with its own mark: those belong to
 // connections it served before it was restarted. They keep carrying traffic untouched; when their
 // connection is refreshed or re-requested, xconnect adopts them instead of creating new ones. What
 // no connection claims within the grace period is deleted, and the VNIs of adopted or deleted
-// VXLAN links are kept consistent with the kernel.
-import { readdirSync, statSync } from 'node:fs';
+// VXLAN links are kept consistent with the kernel. All kernel access goes through the Dataplane.
 import { getErrorMessage } from '../../errors/index.js';
-import type { IpRunner, NetnsRef } from '../../kernel/index.js';
+import type { Dataplane, NetnsRef, NetnsResolver } from '../../kernel/index.js';
 import { logger } from '../../tools/log.js';
 import type { VniAllocator } from '../mechanisms/vxlan/vni.js';
+import { type OrphanLink, ownerPrefix } from './mechanism.js';
 
 const log = logger('reconcile');
+/** How many namespaces are listed at once during the start-up scan. */
 const SCAN_CONCURRENCY = 8;
 
-export interface OrphanLink {
-  netns: NetnsRef;
-  name: string;
-  kind?: string;
-  vni?: number;
+export interface ReconcilerOptions {
+  readonly dataplane: Dataplane;
+  /** Lists the namespaces to look in. */
+  readonly resolver: Pick<NetnsResolver, 'list'>;
+  /** This forwarder's ownership mark (`ownerTag`). */
+  readonly owner: string;
+  /** The node's VNIs: those of links found are claimed, so no new connection takes them. */
+  readonly vni: VniAllocator;
+  /** How long found links wait for their connection before they are deleted. */
+  readonly graceMs: number;
 }
 
-interface JsonLink {
-  ifname: string;
-  ifalias?: string;
-  linkinfo?: { info_kind?: string; info_data?: { id?: number } };
+/**
+ * Links of an earlier run. Contract: the scan starts at construction (`ready` settles when it is done);
+ * `adopt` may be called at any time, also before the scan finished; after `close()` the grace timer
+ * no longer fires and nothing else is deleted.
+ */
+export interface Reconciler {
+  readonly ready: Promise<void>;
+  /**
+   * Takes the link left by an earlier run under this alias, if any. `netns` is where the link would be:
+   * while the full scan is still running (it can take seconds on a host with thousands of namespaces),
+   * that namespace is looked at right away instead of waiting for the scan.
+   */
+  adopt(alias: string, netns?: NetnsRef): Promise<OrphanLink | undefined>;
+  /** Deletes an adopted link after all (it did not fit its connection) and gives back its VNI. */
+  discard(link: OrphanLink): Promise<void>;
+  /** Deletes what no connection claimed; the grace timer calls it. Resolves with how many were deleted. */
+  sweep(): Promise<number>;
+  /** Links found and not yet adopted or deleted. */
+  readonly pending: number;
+  /** Aliases remembered as adopted (only while the scan runs, so that it does not report them again). */
+  readonly remembered: number;
+  close(): void;
 }
 
-export function ownerTag(name: string, tunnelIP: string): string {
-  return `${name}@${tunnelIP}`;
+export function newReconciler(opts: ReconcilerOptions): Reconciler {
+  return new LinkReconciler(opts);
 }
 
-export function linkAlias(owner: string, connId: string, side: 'client' | 'endpoint'): string {
-  return `nsm:${owner}:${connId}:${side}`;
-}
-
-/** Every network namespace this process can see, one path per namespace (named ones first). */
-export function visibleNamespaces(): NetnsRef[] {
-  const seen = new Set<string>();
-  const out: NetnsRef[] = [];
-  const add = (path: string) => {
-    try {
-      const st = statSync(path);
-      const key = `${st.dev}/${st.ino}`;
-      if (seen.has(key)) return;
-      seen.add(key);
-      out.push({ path });
-    } catch {
-      // gone, or not ours to see
-    }
-  };
-  add('/proc/self/ns/net');
-  for (const dir of ['/var/run/netns']) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const n of names) add(`${dir}/${n}`);
-  }
-  for (const pid of readdirSync('/proc')) if (/^\d+$/.test(pid)) add(`/proc/${pid}/ns/net`);
-  return out;
-}
-
-export class Reconciler {
+class LinkReconciler implements Reconciler {
   private readonly orphans = new Map<string, OrphanLink>();
+  /** Aliases adopted while the scan runs, so it does not list them again; emptied when it ends. */
+  private readonly adopted = new Set<string>();
+  private scanned = false;
+  private closed = false;
   private timer?: NodeJS.Timeout;
   readonly ready: Promise<void>;
 
-  constructor(
-    private readonly runner: IpRunner,
-    private readonly owner: string,
-    private readonly vni: VniAllocator,
-    private readonly deleteLink: (netns: NetnsRef, name: string) => Promise<void>,
-    private readonly graceMs: number,
-  ) {
+  constructor(private readonly opts: ReconcilerOptions) {
     this.ready = this.scan().catch((e: unknown) => log.warn({ error: getErrorMessage(e) }, 'scan failed'));
   }
 
-  private scanned = false;
-  /** Aliases already adopted, so the background scan does not list them again. */
-  private readonly adopted = new Set<string>();
-
   /** Records our links found in one namespace (and claims their VNIs). */
-  private async collect(netns: NetnsRef): Promise<void> {
-    const prefix = `nsm:${this.owner}:`;
-    const ref = netns.path === '/proc/self/ns/net' ? null : netns;
-    const links = await this.runner.json<JsonLink[]>(ref, ['-d', 'link', 'show']).catch(() => []);
+  private async collect(netns: NetnsRef, own = false): Promise<void> {
+    const links = await this.opts.dataplane
+      .listOwnedLinks(own ? null : netns, ownerPrefix(this.opts.owner))
+      .catch((e: unknown) => {
+        log.debug({ netns: netns.path, error: getErrorMessage(e) }, 'cannot list links');
+        return [];
+      });
     for (const l of links) {
-      if (!l.ifalias?.startsWith(prefix) || this.adopted.has(l.ifalias)) continue;
-      const vni = l.linkinfo?.info_kind === 'vxlan' ? l.linkinfo.info_data?.id : undefined;
-      this.orphans.set(l.ifalias, { netns, name: l.ifname, kind: l.linkinfo?.info_kind, vni });
-      if (vni !== undefined && !this.vni.has(vni)) this.vni.claim(vni);
+      const alias = l.alias as string;
+      if (this.adopted.has(alias) || this.orphans.has(alias)) continue;
+      const vni = l.kind === 'vxlan' ? l.vni : undefined;
+      this.orphans.set(alias, { netns: { path: netns.path }, name: l.name, kind: l.kind, vni });
+      if (vni !== undefined && !this.opts.vni.has(vni)) this.opts.vni.claim(vni);
     }
   }
 
   private async scan(): Promise<void> {
-    const namespaces = visibleNamespaces();
+    const namespaces = await this.opts.resolver.list();
     let next = 0;
     const worker = async () => {
-      while (next < namespaces.length) await this.collect(namespaces[next++]);
+      while (next < namespaces.length) {
+        const ns = namespaces[next++];
+        await this.collect(ns, ns.own);
+      }
     };
     await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, worker));
     this.scanned = true;
+    this.adopted.clear();
     log.info(
       { found: this.orphans.size, namespaces: namespaces.length },
       'scanned for links of an earlier run',
     );
-    if (this.orphans.size > 0) {
-      this.timer = setTimeout(() => void this.sweep(), this.graceMs);
+    if (this.orphans.size > 0 && !this.closed) {
+      this.timer = setTimeout(() => void this.sweep(), this.opts.graceMs);
       this.timer.unref();
     }
   }
 
-  /**
-   * Takes the link left by an earlier run under this alias, if any. `netns` is where the link
-   * would be: while the full scan is still running (it can take seconds on a host with thousands
-   * of namespaces), that namespace is looked at right away instead of waiting for the scan.
-   */
   async adopt(alias: string, netns?: NetnsRef): Promise<OrphanLink | undefined> {
     if (!this.scanned && netns && !this.orphans.has(alias)) await this.collect(netns);
     else if (!netns) await this.ready;
     const found = this.orphans.get(alias);
     this.orphans.delete(alias);
-    this.adopted.add(alias);
+    if (!this.scanned) this.adopted.add(alias);
     return found;
   }
 
-  /** Deletes what no connection claimed within the grace period. */
+  async discard(l: OrphanLink): Promise<void> {
+    log.info({ link: `${l.netns.path}:${l.name}` }, 'discarding a link of an earlier run');
+    await this.opts.dataplane.deleteLink(l.netns, l.name);
+    if (l.vni !== undefined) this.opts.vni.release(l.vni);
+  }
+
   async sweep(): Promise<number> {
     const stale = [...this.orphans.entries()];
     this.orphans.clear();
     for (const [alias, l] of stale) {
-      await this.deleteLink(l.netns, l.name).catch((e: unknown) =>
-        log.warn({ alias, error: getErrorMessage(e) }, 'failed to delete an unclaimed link'),
-      );
-      if (l.vni !== undefined) this.vni.release(l.vni);
+      await this.opts.dataplane
+        .deleteLink(l.netns, l.name)
+        .catch((e: unknown) =>
+          log.warn({ alias, error: getErrorMessage(e) }, 'failed to delete an unclaimed link'),
+        );
+      if (l.vni !== undefined) this.opts.vni.release(l.vni);
     }
     if (stale.length > 0) log.info({ deleted: stale.length }, 'deleted links no connection claimed');
     return stale.length;
@@ -146,7 +141,12 @@ export class Reconciler {
     return this.orphans.size;
   }
 
+  get remembered(): number {
+    return this.adopted.size;
+  }
+
   close(): void {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
   }
 }
