@@ -36,7 +36,7 @@ export function closeOnce(fn: () => Promise<void>): () => Promise<void> {
 }
 
 /** Adds `[Symbol.asyncDispose]` (same as close) to an object that has `close()`. */
-export function disposable<T extends Closable>(obj: T): T & AsyncDisposable {
+export function disposable<T extends Closable>(obj: T): T & { [Symbol.asyncDispose](): Promise<void> } {
   return Object.assign(obj, { [Symbol.asyncDispose]: () => obj.close() });
 }
 

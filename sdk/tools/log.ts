@@ -6,7 +6,9 @@
 //
 // Loggers returned by `logger(component)` are created once per component and follow later
 // `setupLogging` calls, so module-level `const log = logger('x')` works before setup.
+import { status } from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
+import { getErrorCode, isNsmError } from '../errors/index.js';
 import { type LineSink, newStderrSink } from './stderr.js';
 
 export type { LineSink, Logger };
@@ -31,7 +33,27 @@ const forward: LineSink = {
     sink.write(line);
   },
 };
-const root: Logger = pino({ level: 'info', base: { pid: process.pid } }, forward);
+/**
+ * `err` fields: our messages already carry their causes ("failed to request at A: failed to request
+ * at B: boom", see errors/nsm-error.ts), so pino's default serializer, which appends every `cause`'s
+ * message again, printed the downstream chain twice. This one prints the message as it is, the gRPC
+ * code, and the stack.
+ */
+export function serializeError(e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  const code = getErrorCode(e);
+  return {
+    type: e.name,
+    message: e.message,
+    ...(isNsmError(e) || code !== status.UNKNOWN ? { code: status[code] } : {}),
+    stack: e.stack,
+  };
+}
+
+const root: Logger = pino(
+  { level: 'info', base: { pid: process.pid }, serializers: { err: serializeError } },
+  forward,
+);
 const children = new Map<string, Logger>();
 let traced = new Set<string>();
 

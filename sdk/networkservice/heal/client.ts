@@ -68,7 +68,7 @@ class HealClient implements NetworkServiceClient {
       const state = metadata.load<HealState>(ctx, true, STATE_KEY);
       if (state) {
         state.superseded = true;
-        state.stream?.cancel();
+        void state.stream?.close();
         state.stream = undefined;
         if (state.liveness) clearInterval(state.liveness);
         state.liveness = undefined;
@@ -82,7 +82,7 @@ class HealClient implements NetworkServiceClient {
 
   private stop(state: HealState): void {
     state.closed = true;
-    state.stream?.cancel();
+    void state.stream?.close();
     state.stream = undefined;
     if (state.liveness) clearInterval(state.liveness);
     state.liveness = undefined;
@@ -90,7 +90,7 @@ class HealClient implements NetworkServiceClient {
 
   private watch(state: HealState, events: begin.EventFactory, url: string): void {
     if (state.closed || state.superseded) return;
-    state.stream?.cancel();
+    void state.stream?.close();
     const own = state.conn.path?.pathSegments[state.conn.path.index];
     state.stream = this.opts.pool.monitor(
       url,
@@ -141,7 +141,7 @@ class HealClient implements NetworkServiceClient {
   ): Promise<void> {
     if (state.healing || state.closed) return;
     state.healing = true;
-    state.stream?.cancel();
+    void state.stream?.close();
     state.stream = undefined;
     log.info({ id: state.conn.id, why }, 'healing');
     const started = Date.now();

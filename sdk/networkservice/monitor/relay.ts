@@ -87,7 +87,7 @@ class Watcher {
   }
 
   dispose(): void {
-    this.stream?.cancel();
+    void this.stream?.close();
     this.stream = undefined;
     if (this.retry) clearTimeout(this.retry);
     this.retry = undefined;
@@ -132,15 +132,22 @@ class RelayServer implements NetworkServiceServer {
     await next.server(ctx).close(ctx, conn);
   }
 
-  dispose(): void {
+  stopAll(): void {
     for (const w of this.watchers.values()) w.dispose();
     this.watchers.clear();
   }
 }
 
-export function newRelay(
-  monitor: ConnectionMonitor,
-  pool: ClientPool,
-): NetworkServiceServer & { dispose(): void } {
-  return new RelayServer(monitor, pool);
+/** The relay element (`server`, for the chain) and its monitor streams, which `close()` ends. */
+export interface Relay {
+  readonly server: NetworkServiceServer;
+  close(): Promise<void>;
+}
+
+export function newRelay(monitor: ConnectionMonitor, pool: ClientPool): Relay {
+  const server = new RelayServer(monitor, pool);
+  return {
+    server,
+    close: async () => server.stopAll(),
+  };
 }
