@@ -146,7 +146,7 @@ export class Reconciler {
     return this.orphans.size;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
   }
 }
