@@ -18,9 +18,16 @@ export const STOP_TIMEOUT_MS = 20_000;
 export const START_FAILED_EXIT_CODE = 1;
 
 /**
- * Anything long-lived (servers, pools, relays, monitors, registrations, reconcilers, daemons):
- * `close()` releases everything, resolves when done, and is safe to call more than once (later calls
- * return the same promise). `[Symbol.asyncDispose]` is the same function, for `await using`.
+ * The one close convention for anything long-lived (daemons, servers, pools, relays, monitor streams,
+ * registry clients, registrations, reconcilers): `close()` releases everything, resolves when done,
+ * and is safe to call more than once; using the object afterwards fails with FAILED_PRECONDITION.
+ * Daemons, servers and pools also have `[Symbol.asyncDispose]` (the same function) for `await using`.
+ *
+ * Why `close(): Promise<void>` rather than only `Symbol.asyncDispose`: it is what most of the code
+ * and every test already called, it reads naturally in shutdown sequences (`await server.close()`),
+ * and grpc-js, pino and node's own servers use the same word. Chain elements own
+ * `close(ctx, conn)`, so an element that also holds resources (the monitor relay) hands out a
+ * separate handle: `newRelay()` returns `{ server, close() }`.
  */
 export interface Closable {
   close(): Promise<void>;
