@@ -96,6 +96,6 @@ export class MeshClient {
   }
 
   dispose(): void {
-    this.pool.dispose();
+    void this.pool.close(); // closing channels is synchronous in grpc-js
   }
 }

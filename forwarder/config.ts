@@ -1,5 +1,5 @@
 // The kernel forwarder's configuration, read from NSM_* variables.
-import { t } from '../sdk/tools/config/index.js';
+import { loggingSchema, t } from '../sdk/tools/config/index.js';
 
 export const forwarderSchema = {
   name: t.string({
@@ -54,9 +54,5 @@ export const forwarderSchema = {
     description:
       'After a restart, how long links made by the previous run wait for their connection to be refreshed before they are deleted. Default: NSM_MAX_TOKEN_LIFETIME.',
   }),
-  logLevel: t.enumOf(['trace', 'debug', 'info', 'warn', 'error'] as const, {
-    env: 'NSM_LOG_LEVEL',
-    description: 'Log level.',
-    default: 'info',
-  }),
+  ...loggingSchema,
 };

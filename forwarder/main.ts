@@ -1,13 +1,10 @@
 // forwarder binary: `node dist/forwarder/main.js`, configured by NSM_* variables (see config.ts).
 import { hostname } from 'node:os';
-import { loadConfigOrExit } from '../sdk/tools/config/index.js';
 import { runDaemon } from '../sdk/tools/daemon.js';
 import { forwarderSchema } from './config.js';
 import { startForwarder } from './server.js';
 
-const config = loadConfigOrExit('forwarder', forwarderSchema);
-
-await runDaemon('forwarder', () =>
+await runDaemon('forwarder', forwarderSchema, (config) =>
   startForwarder({
     name: config.name ?? `forwarder-${hostname()}`,
     listenOn: config.listenOn,

@@ -1,30 +1,23 @@
 // The kernel forwarder: turns each connection into kernel state (a veth pair between two pods on
 // this node, or a VXLAN netdev into a pod towards another node), discovers and chooses the
 // endpoint, and registers itself with the local nsmgr as an endpoint of service "forwarder".
-import * as grpc from '@grpc/grpc-js';
 import { NetworkServiceEndpoint } from '../api/gen/registry/registry.js';
 import { background, type Context } from '../sdk/core/context.js';
-import { newNetworkServiceChain } from '../sdk/core/next.js';
 import { ClientPool } from '../sdk/grpc/client-pool.js';
-import { listen, shutdown } from '../sdk/grpc/listen.js';
-import { addNetworkServiceServices } from '../sdk/grpc/networkservice-server.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
+import { serve } from '../sdk/grpc/server.js';
 import { type Dataplane, type NetnsResolver, newDataplane, newNetnsResolver } from '../sdk/kernel/index.js';
-import * as begin from '../sdk/networkservice/begin/index.js';
+import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
 import * as discover from '../sdk/networkservice/discover/index.js';
 import { FORWARDER_SERVICE_NAME } from '../sdk/networkservice/discoverforwarder/index.js';
 import * as kernel from '../sdk/networkservice/mechanisms/kernel/index.js';
 import * as vxlan from '../sdk/networkservice/mechanisms/vxlan/index.js';
-import * as metadata from '../sdk/networkservice/metadata/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
 import * as roundrobin from '../sdk/networkservice/roundrobin/index.js';
-import * as timeout from '../sdk/networkservice/timeout/index.js';
-import * as updatepath from '../sdk/networkservice/updatepath/index.js';
-import * as updatetoken from '../sdk/networkservice/updatetoken/index.js';
 import * as xconnect from '../sdk/networkservice/xconnect/index.js';
 import { keepRegistered } from '../sdk/registry/refresh/index.js';
-import { closeOnce } from '../sdk/tools/daemon.js';
+import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 
 const log = logger('forwarder');
@@ -50,7 +43,9 @@ export interface Forwarder {
   readonly name: string;
   readonly url: string;
   readonly monitor: monitor.ConnectionMonitor;
+  /** Unregisters, stops serving (cancelling calls in flight), then closes its streams and clients. */
   close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export async function startForwarder(
@@ -60,9 +55,9 @@ export async function startForwarder(
   const dataplane = opts.dataplane ?? newDataplane();
   const resolver = opts.netnsResolver ?? newNetnsResolver();
   const vxlanMtu = await vxlan.nodeTunnelMtu(dataplane, opts.tunnelIP);
-  const pool = new ClientPool();
-  const nsRegistry = newNsRegistryClient(opts.connectTo);
-  const nseRegistry = newNseRegistryClient(opts.connectTo);
+  const pool = new ClientPool(); // one channel per peer: endpoints, remote nsmgrs, the local nsmgr
+  const nsRegistry = newNsRegistryClient(opts.connectTo, { pool });
+  const nseRegistry = newNseRegistryClient(opts.connectTo, { pool });
   const vni = new vxlan.VniAllocator();
   const owner = xconnect.ownerTag(opts.name, opts.tunnelIP);
   // Links this forwarder made before a restart: adopted by their connections, or removed after the grace period.
@@ -81,26 +76,36 @@ export async function startForwarder(
 
   const connections = new monitor.ConnectionMonitor();
   const relay = monitor.newRelay(connections, pool);
-  const chain = newNetworkServiceChain(
-    updatepath.newServer(opts.name), // this hop's path segment and connection id
-    begin.newServer(), // one event at a time per connection
-    updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
-    metadata.newServer(), // per-connection state for the elements below
-    timeout.newServer(), // closes (and removes from the kernel) connections nobody refreshes
-    monitor.newServer(connections), // MonitorConnections sees what this forwarder holds
-    xconnect.newServer({ dataplane, mechanisms, owner, reconciler }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
-    discover.newServer(discover.newFinder(nsRegistry, nseRegistry)), // endpoints that may serve the request
-    roundrobin.newServer(), // picks one, moves on to the next if it fails
-    relay, // the endpoint or remote nsmgr dying shows here as DOWN, so clients heal
-    connect.newServer(
-      pool,
-      xconnect.newClient({ mechanisms }), // KERNEL to a local endpoint, VXLAN to a remote nsmgr
-    ),
-  );
+  const forwarder = endpoint.newServer({
+    name: opts.name,
+    maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
+    monitor: connections,
+    additionalFunctionality: [
+      xconnect.newServer({ dataplane, mechanisms, owner, reconciler }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
+      discover.newServer(discover.newFinder(nsRegistry, nseRegistry)), // endpoints that may serve the request
+      roundrobin.newServer(), // picks one, moves on to the next if it fails
+      relay.server, // the endpoint or remote nsmgr dying shows here as DOWN, so clients heal
+      connect.newServer(
+        pool,
+        xconnect.newClient({ mechanisms }), // KERNEL to a local endpoint, VXLAN to a remote nsmgr
+      ),
+    ],
+  });
 
-  const server = new grpc.Server();
-  addNetworkServiceServices(server, chain, connections, base);
-  const [url] = await listen(server, [opts.listenOn]);
+  const closeRest = async () => {
+    await relay.close();
+    await reconciler.close();
+    await pool.close();
+  };
+  const server = await serve({
+    listenOn: [opts.listenOn],
+    base,
+    register: (s, ctx) => forwarder.register(s, ctx),
+  }).catch(async (e: unknown) => {
+    await closeRest();
+    throw e;
+  });
+  const [url] = server.urls;
 
   const registration = await keepRegistered(
     nseRegistry,
@@ -112,25 +117,22 @@ export async function startForwarder(
     }),
     { watch: true },
   ).catch(async (e: unknown) => {
-    await shutdown(server);
+    await server.close();
+    await closeRest();
     throw e;
   });
   log.info(
     { name: opts.name, url, tunnelIP: opts.tunnelIP, vxlanMtu, nsmgr: opts.connectTo },
     'forwarder serving',
   );
-  return {
+  return disposable({
     name: opts.name,
     url,
     monitor: connections,
     close: closeOnce(async () => {
-      await registration.close();
-      await shutdown(server);
-      relay.dispose();
-      reconciler.close();
-      pool.dispose();
-      nsRegistry.close?.();
-      nseRegistry.close?.();
+      await registration.close(); // unregister while the nsmgr is still reachable through the pool
+      await server.close(); // cancels in-flight calls first
+      await closeRest();
     }),
-  };
+  });
 }

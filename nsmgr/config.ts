@@ -1,6 +1,6 @@
 // nsmgr's configuration: one schema, read from NSM_* variables; the README's env table is
 // generated from it (npm run env-tables).
-import { t } from '../sdk/tools/config/index.js';
+import { loggingSchema, t } from '../sdk/tools/config/index.js';
 
 export const nsmgrSchema = {
   name: t.string({
@@ -33,9 +33,5 @@ export const nsmgrSchema = {
     description: 'Service name under which forwarders register.',
     default: 'forwarder',
   }),
-  logLevel: t.enumOf(['trace', 'debug', 'info', 'warn', 'error'] as const, {
-    env: 'NSM_LOG_LEVEL',
-    description: 'Log level.',
-    default: 'info',
-  }),
+  ...loggingSchema,
 };

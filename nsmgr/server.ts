@@ -1,24 +1,18 @@
 // The nsmgr: serves the NetworkService API to local clients (unix socket) and remote nsmgrs (tcp),
 // proxies both registries to the central registry, and hands every connection to a local forwarder.
-import * as grpc from '@grpc/grpc-js';
 import { background, type Context } from '../sdk/core/context.js';
-import { newNetworkServiceChain, newRegistryChain } from '../sdk/core/next.js';
+import { newRegistryChain } from '../sdk/core/next.js';
 import { ClientPool } from '../sdk/grpc/client-pool.js';
-import { listen, shutdown } from '../sdk/grpc/listen.js';
-import { addNetworkServiceServices } from '../sdk/grpc/networkservice-server.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
 import { addRegistryServices } from '../sdk/grpc/registry-server.js';
-import * as begin from '../sdk/networkservice/begin/index.js';
+import { serve } from '../sdk/grpc/server.js';
+import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
 import { newFinder } from '../sdk/networkservice/discover/index.js';
 import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/index.js';
-import * as metadata from '../sdk/networkservice/metadata/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
-import * as timeout from '../sdk/networkservice/timeout/index.js';
-import * as updatepath from '../sdk/networkservice/updatepath/index.js';
-import * as updatetoken from '../sdk/networkservice/updatetoken/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
-import { closeOnce } from '../sdk/tools/daemon.js';
+import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 
 const log = logger('nsmgr');
@@ -38,7 +32,9 @@ export interface Nsmgr {
   readonly urls: string[];
   readonly publicURL: string;
   readonly monitor: monitor.ConnectionMonitor;
+  /** Stops serving (cancelling calls in flight), then closes its streams and clients. */
   close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 function publicURLOf(opts: NsmgrOptions): string {
@@ -53,9 +49,9 @@ function publicURLOf(opts: NsmgrOptions): string {
 
 export async function startNsmgr(opts: NsmgrOptions, base: Context = background()): Promise<Nsmgr> {
   const publicURL = publicURLOf(opts);
-  const pool = new ClientPool();
-  const registryNs = newNsRegistryClient(opts.registryURL);
-  const registryNse = newNseRegistryClient(opts.registryURL);
+  const pool = new ClientPool(); // one channel per peer: forwarders, remote nsmgrs, the registry
+  const registryNs = newNsRegistryClient(opts.registryURL, { pool });
+  const registryNse = newNseRegistryClient(opts.registryURL, { pool });
 
   // Registry chains: what local endpoints, forwarders and clients see when they use this nsmgr.
   const nsRegistry = newRegistryChain(
@@ -68,38 +64,45 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
 
   const connections = new monitor.ConnectionMonitor();
   const relay = monitor.newRelay(connections, pool);
-  const chain = newNetworkServiceChain(
-    updatepath.newServer(opts.name), // this hop's path segment and connection id
-    begin.newServer(), // one event at a time per connection; mid-chain events re-enter here
-    updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
-    metadata.newServer(), // per-connection state for the elements below
-    timeout.newServer(), // closes connections whose client stopped refreshing
-    monitor.newServer(connections), // MonitorConnections sees what this nsmgr holds
-    discoverforwarder.newServer({
-      finder: newFinder(nsRegistry, nseRegistry),
-      nsmgrURL: publicURL,
-      forwarderServiceName: opts.forwarderServiceName,
-    }), // a local forwarder carries the connection
-    relay, // trouble at the forwarder shows here as DOWN, so clients heal
-    connect.newServer(pool), // on to the forwarder
-  );
-
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
-  addNetworkServiceServices(server, chain, connections, base);
-  addRegistryServices(server, { ns: nsRegistry, nse: nseRegistry }, base);
-  const urls = await listen(server, opts.listenOn);
-  log.info({ name: opts.name, urls, publicURL, registry: opts.registryURL }, 'nsmgr serving');
-  return {
+  const nsmgr = endpoint.newServer({
     name: opts.name,
-    urls,
+    maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
+    monitor: connections,
+    additionalFunctionality: [
+      discoverforwarder.newServer({
+        finder: newFinder(nsRegistry, nseRegistry),
+        nsmgrURL: publicURL,
+        forwarderServiceName: opts.forwarderServiceName,
+      }), // a local forwarder carries the connection
+      relay.server, // trouble at the forwarder shows here as DOWN, so clients heal
+      connect.newServer(pool), // on to the forwarder
+    ],
+  });
+
+  const closeClients = async () => {
+    await relay.close();
+    await pool.close();
+  };
+  const server = await serve({
+    listenOn: opts.listenOn,
+    base,
+    register: (s, ctx) => {
+      nsmgr.register(s, ctx);
+      addRegistryServices(s, { ns: nsRegistry, nse: nseRegistry }, ctx);
+    },
+  }).catch(async (e: unknown) => {
+    await closeClients();
+    throw e;
+  });
+  log.info({ name: opts.name, urls: server.urls, publicURL, registry: opts.registryURL }, 'nsmgr serving');
+  return disposable({
+    name: opts.name,
+    urls: server.urls,
     publicURL,
     monitor: connections,
     close: closeOnce(async () => {
-      await shutdown(server);
-      relay.dispose();
-      pool.dispose();
-      registryNs.close?.();
-      registryNse.close?.();
+      await server.close(); // cancels in-flight calls first
+      await closeClients();
     }),
-  };
+  });
 }

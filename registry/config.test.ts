@@ -25,6 +25,7 @@ describe('registry config', () => {
       listenOn: 'tcp://:5002',
       expirePeriodMs: 60_000,
       logLevel: 'info',
+      trace: [],
     });
   });
 

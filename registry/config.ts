@@ -1,7 +1,7 @@
 // The registry daemon's configuration: one schema, read from NSM_* environment variables.
-import { type ConfigOf, t } from '../sdk/tools/config/index.js';
+import { type ConfigOf, loggingSchema, t } from '../sdk/tools/config/index.js';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export { LOG_LEVELS } from '../sdk/tools/log.js';
 
 export const registrySchema = {
   name: t.string({
@@ -22,11 +22,7 @@ export const registrySchema = {
     min: 1,
     description: 'Lease of an endpoint registration; endpoints not refreshed within it are removed',
   }),
-  logLevel: t.enumOf(LOG_LEVELS, {
-    env: 'NSM_LOG_LEVEL',
-    default: 'info',
-    description: `Log level: ${LOG_LEVELS.join(', ')} (case-insensitive)`,
-  }),
+  ...loggingSchema,
 };
 
 export type RegistryConfig = ConfigOf<typeof registrySchema>;

@@ -12,12 +12,12 @@ import {
 } from '../api/gen/registry/registry.js';
 import { background, withTimeout } from '../sdk/core/context.js';
 import { getErrorCode } from '../sdk/errors/index.js';
+import { ClientPool } from '../sdk/grpc/client-pool.js';
 import {
   type NseRegistryClient,
   type NsRegistryClient,
   newNseRegistryClient,
   newNsRegistryClient,
-  sharedClientCount,
 } from '../sdk/grpc/registry-client.js';
 import { collect, eventually } from '../sdk/registry/testing.js';
 import { type Registry, startRegistry } from './server.js';
@@ -57,10 +57,9 @@ describe('registry over gRPC', () => {
   });
 
   afterEach(async () => {
-    nseClient.close();
-    nsClient.close();
+    await nseClient.close();
+    await nsClient.close();
     await registry.close();
-    assert.equal(sharedClientCount(), 0);
     assert.equal(existsSync(join(dir, 'registry.sock')), false, 'the socket is removed on close');
     rmSync(dir, { recursive: true, force: true });
   });
@@ -112,7 +111,7 @@ describe('registry over gRPC', () => {
   it('reports expiry to watchers as deleted', async () => {
     await registry.close();
     registry = await startRegistry({ listenOn: `unix://${join(dir, 'registry.sock')}`, expirePeriodMs: 150 });
-    nseClient.close();
+    await nseClient.close();
     nseClient = newNseRegistryClient(registry.url);
     const w = collect<NetworkServiceEndpointResponse>(ctx, (c, sink) =>
       nseClient.find(c, { networkServiceEndpoint: undefined, watch: true }, sink),
@@ -178,7 +177,7 @@ describe('registry over gRPC', () => {
   it('honours the caller deadline and cancellation', async () => {
     const { ctx: late, cancel } = withTimeout(background(), 0);
     await new Promise((r) => setTimeout(r, 5));
-    await expectCode(nseClient.register(late, nse('late')), status.CANCELLED);
+    await expectCode(nseClient.register(late, nse('late')), status.DEADLINE_EXCEEDED);
     cancel();
     const ac = new AbortController();
     const oneShot = nseClient.find({ ...background(), signal: ac.signal }, allNse, () => {});
@@ -193,20 +192,31 @@ describe('registry over gRPC', () => {
       await expectCode(nowhere.register(short, nse('x')), status.UNAVAILABLE);
       cancel();
     } finally {
-      nowhere.close();
+      await nowhere.close();
     }
   });
 
-  it('shares one connection per URL', () => {
-    const another = newNseRegistryClient(registry.url);
-    return another
-      .find(ctx, allNse, () => {})
-      .then(() => nseClient.find(ctx, allNse, () => {}))
-      .then(() => {
-        assert.equal(sharedClientCount(), 1);
-        another.close();
-        assert.equal(sharedClientCount(), 1, 'still used by nseClient');
-      });
+  it('shares one connection per URL through the pool it is given', async () => {
+    const pool = new ClientPool();
+    const ns = newNsRegistryClient(registry.url, { pool });
+    const nses = newNseRegistryClient(registry.url, { pool });
+    try {
+      await ns.find(ctx, { networkService: undefined, watch: false }, () => {});
+      await nses.find(ctx, allNse, () => {});
+      assert.equal(pool.size, 1);
+      await nses.close();
+      await nses.close(); // twice is fine
+      await expectCode(
+        nses.find(ctx, allNse, () => {}),
+        status.FAILED_PRECONDITION,
+        'registry client is closed',
+      );
+      await ns.find(ctx, { networkService: undefined, watch: false }, () => {});
+      assert.equal(pool.size, 1, 'closing a client does not close the pool it was given');
+    } finally {
+      await ns.close();
+      await pool.close();
+    }
   });
 });
 

@@ -1,25 +1,22 @@
 // The registry daemon: the central store of network services and network service endpoints that
 // every nsmgr forwards registrations and queries to (upstream registry-memory).
 import { isIP } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
-import { background, type Context, withCancel } from '../sdk/core/context.js';
+import { background, type Context } from '../sdk/core/context.js';
 import { newRegistryChain } from '../sdk/core/next.js';
 import type { NseRegistry, NsRegistry } from '../sdk/core/types.js';
-import { listen, shutdown } from '../sdk/grpc/listen.js';
 import { addRegistryServices } from '../sdk/grpc/registry-server.js';
+import { serve } from '../sdk/grpc/server.js';
 import * as begin from '../sdk/registry/begin/index.js';
 import * as expire from '../sdk/registry/expire/index.js';
 import * as memory from '../sdk/registry/memory/index.js';
 import * as owner from '../sdk/registry/owner/index.js';
 import * as validate from '../sdk/registry/validate/index.js';
 import { parseNsmUrl } from '../sdk/tools/config/index.js';
+import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 import type { RegistryConfig } from './config.js';
 
 const log = logger('registry');
-
-/** How long open calls get to finish on close before the server is stopped hard. */
-const SHUTDOWN_GRACE_MS = 2_000;
 
 export interface RegistryChains {
   ns: NsRegistry;
@@ -75,30 +72,23 @@ export async function startRegistry(
 ): Promise<Registry> {
   const name = opts.name ?? 'registry';
   const chains = newRegistryChains({ expirePeriodMs: opts.expirePeriodMs });
-  const { ctx: base, cancel } = withCancel(parent);
-  const server = new grpc.Server();
-  addRegistryServices(server, chains, base);
-  let url: string;
-  try {
-    const [bound] = await listen(server, [bindURL(opts.listenOn)]);
-    url = dialableURL(bound);
-  } catch (e) {
-    cancel();
-    server.forceShutdown();
+  const server = await serve({
+    listenOn: [bindURL(opts.listenOn)],
+    base: parent,
+    register: (s, ctx) => addRegistryServices(s, chains, ctx),
+  }).catch(async (e: unknown) => {
     await chains.close();
     throw e;
-  }
+  });
+  const url = dialableURL(server.urls[0]);
   log.info({ name, listenOn: opts.listenOn, url, expirePeriodMs: opts.expirePeriodMs }, 'registry serving');
 
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= (async () => {
-      cancel(new Error('registry is shutting down')); // ends watching Finds with UNAVAILABLE
-      await shutdown(server, SHUTDOWN_GRACE_MS);
+  return disposable({
+    url,
+    close: closeOnce(async () => {
+      await server.close(); // ends watching Finds with UNAVAILABLE, cancels calls in flight
       await chains.close();
       log.info({ name }, 'registry stopped');
-    })();
-    return closing;
-  };
-  return { url, close, [Symbol.asyncDispose]: close };
+    }),
+  });
 }

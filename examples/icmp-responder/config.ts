@@ -1,5 +1,5 @@
 // The icmp-responder endpoint's configuration (upstream cmd-nse-icmp-responder's names).
-import { t } from '../../sdk/tools/config/index.js';
+import { loggingSchema, t } from '../../sdk/tools/config/index.js';
 
 export const icmpResponderSchema = {
   name: t.string({
@@ -47,9 +47,5 @@ export const icmpResponderSchema = {
     description: 'Lifetime of the tokens and expiry this endpoint puts on path segments.',
     default: '10m',
   }),
-  logLevel: t.enumOf(['trace', 'debug', 'info', 'warn', 'error'] as const, {
-    env: 'NSM_LOG_LEVEL',
-    description: 'Log level.',
-    default: 'info',
-  }),
+  ...loggingSchema,
 };

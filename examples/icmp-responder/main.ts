@@ -1,14 +1,11 @@
 // icmp-responder binary: `node dist/examples/icmp-responder/main.js`, run inside the endpoint's
 // network namespace (e.g. `ip netns exec NAME node ...`).
 import { hostname } from 'node:os';
-import { loadConfigOrExit } from '../../sdk/tools/config/index.js';
 import { runDaemon } from '../../sdk/tools/daemon.js';
 import { icmpResponderSchema } from './config.js';
 import { startIcmpResponder } from './server.js';
 
-const config = loadConfigOrExit('icmp-responder', icmpResponderSchema);
-
-await runDaemon('icmp-responder', () =>
+await runDaemon('icmp-responder', icmpResponderSchema, (config) =>
   startIcmpResponder({
     name: config.name ?? `icmp-responder-${hostname()}`,
     connectTo: config.connectTo,

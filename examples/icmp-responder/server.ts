@@ -2,27 +2,26 @@
 // for a kernel interface in its own namespace, where the kernel itself answers pings and any
 // traffic to its address.
 import { dirname } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { State } from '../../api/gen/networkservice/connection.js';
 import { type NetworkService, NetworkServiceEndpoint } from '../../api/gen/registry/registry.js';
 import { background, type Context, withTimeout } from '../../sdk/core/context.js';
-import { newNetworkServiceChain } from '../../sdk/core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../sdk/core/types.js';
-import { listen, shutdown } from '../../sdk/grpc/listen.js';
-import { addNetworkServiceServices } from '../../sdk/grpc/networkservice-server.js';
-import { newNseRegistryClient, newNsRegistryClient } from '../../sdk/grpc/registry-client.js';
-import * as begin from '../../sdk/networkservice/begin/index.js';
+import { ClientPool } from '../../sdk/grpc/client-pool.js';
+import {
+  type NseRegistryClient,
+  type NsRegistryClient,
+  newNseRegistryClient,
+  newNsRegistryClient,
+} from '../../sdk/grpc/registry-client.js';
+import { type Served, serve } from '../../sdk/grpc/server.js';
+import * as endpoint from '../../sdk/networkservice/chains/endpoint/index.js';
 import { newFinder } from '../../sdk/networkservice/discover/index.js';
 import * as point2pointipam from '../../sdk/networkservice/ipam/point2pointipam/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
-import * as metadata from '../../sdk/networkservice/metadata/index.js';
-import * as monitor from '../../sdk/networkservice/monitor/index.js';
-import * as timeout from '../../sdk/networkservice/timeout/index.js';
-import * as updatepath from '../../sdk/networkservice/updatepath/index.js';
-import * as updatetoken from '../../sdk/networkservice/updatetoken/index.js';
+import type * as monitor from '../../sdk/networkservice/monitor/index.js';
 import { keepRegistered } from '../../sdk/registry/refresh/index.js';
 import { cappedDoubling, retry } from '../../sdk/tools/backoff/index.js';
-import { closeOnce } from '../../sdk/tools/daemon.js';
+import { closeOnce, disposable } from '../../sdk/tools/daemon.js';
 import { logger } from '../../sdk/tools/log.js';
 
 const log = logger('icmp-responder');
@@ -43,7 +42,9 @@ export interface Endpoint {
   readonly name: string;
   readonly url: string;
   readonly monitor: monitor.ConnectionMonitor;
+  /** Unregisters, stops serving (cancelling calls in flight), then closes its clients. */
   close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The tail: the endpoint accepts the connection. */
@@ -65,26 +66,27 @@ export async function startIcmpResponder(
   opts: IcmpResponderOptions,
   base: Context = background(),
 ): Promise<Endpoint> {
-  const connections = new monitor.ConnectionMonitor();
-  const chain = newNetworkServiceChain(
-    updatepath.newServer(opts.name), // this hop's path segment and connection id
-    begin.newServer(), // one event at a time per connection
-    updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
-    metadata.newServer(), // per-connection state
-    timeout.newServer(), // frees addresses and interfaces of clients that stopped refreshing
-    monitor.newServer(connections), // MonitorConnections for this endpoint
-    point2pointipam.newServer(opts.cidrPrefix), // an address for each end, routes to the other
-    kernel.newServer(), // the interface goes into this endpoint's namespace
-    accept,
-  );
-  const server = new grpc.Server();
-  addNetworkServiceServices(server, chain, connections, base);
-  const [url] = await listen(server, [opts.listenOn ?? defaultListenOn(opts)]);
-
-  const nsRegistry = newNsRegistryClient(opts.connectTo);
-  const nseRegistry = newNseRegistryClient(opts.connectTo);
+  const nse = endpoint.newServer({
+    name: opts.name,
+    maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
+    additionalFunctionality: [
+      point2pointipam.newServer(opts.cidrPrefix), // an address for each end, routes to the other
+      kernel.newServer(), // the interface goes into this endpoint's namespace
+      accept,
+    ],
+  });
+  const pool = new ClientPool(); // the nsmgr, for both registries
+  const nsRegistry = newNsRegistryClient(opts.connectTo, { pool });
+  const nseRegistry = newNseRegistryClient(opts.connectTo, { pool });
+  let server: Served | undefined;
   try {
-    if (opts.registerService) await registerServices(nsRegistry, opts);
+    server = await serve({
+      listenOn: [opts.listenOn ?? defaultListenOn(opts)],
+      base,
+      register: (s, ctx) => nse.register(s, ctx),
+    });
+    const [url] = server.urls;
+    if (opts.registerService) await registerServices(nsRegistry, nseRegistry, opts);
     const registration = await keepRegistered(
       nseRegistry,
       NetworkServiceEndpoint.fromPartial({
@@ -99,21 +101,20 @@ export async function startIcmpResponder(
       { name: opts.name, url, services: opts.serviceNames, cidr: opts.cidrPrefix },
       'endpoint serving',
     );
-    return {
+    const served = server;
+    return disposable({
       name: opts.name,
       url,
-      monitor: connections,
+      monitor: nse.monitor,
       close: closeOnce(async () => {
-        await registration.close();
-        await shutdown(server);
-        nsRegistry.close?.();
-        nseRegistry.close?.();
+        await registration.close(); // unregister while the nsmgr is still reachable through the pool
+        await served.close(); // cancels in-flight calls first
+        await pool.close();
       }),
-    };
+    });
   } catch (e) {
-    await shutdown(server);
-    nsRegistry.close?.();
-    nseRegistry.close?.();
+    await server?.close();
+    await pool.close();
     throw e;
   }
 }
@@ -123,12 +124,13 @@ const REGISTRY_BACKOFF = cappedDoubling({ initialMs: 100, maxMs: 1_000 });
 
 /** Registers each service that the registry does not know yet (never overwrites its matches). */
 async function registerServices(
-  nsRegistry: ReturnType<typeof newNsRegistryClient>,
+  nsRegistry: NsRegistryClient,
+  nseRegistry: NseRegistryClient,
   opts: IcmpResponderOptions,
 ): Promise<void> {
   const { ctx, cancel } = withTimeout(background(), 30_000);
   try {
-    const finder = newFinder(nsRegistry, newNseRegistryClient(opts.connectTo));
+    const finder = newFinder(nsRegistry, nseRegistry);
     for (const name of opts.serviceNames) {
       const existing = await retry(ctx, () => finder.networkService(ctx, name), {
         backoff: REGISTRY_BACKOFF,

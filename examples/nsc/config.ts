@@ -1,5 +1,5 @@
 // The client's configuration (upstream cmd-nsc's names).
-import { t } from '../../sdk/tools/config/index.js';
+import { loggingSchema, t } from '../../sdk/tools/config/index.js';
 
 export const nscSchema = {
   name: t.string({
@@ -46,9 +46,5 @@ export const nscSchema = {
     description: 'How long one data-plane check waits for an answer.',
     default: '1s',
   }),
-  logLevel: t.enumOf(['trace', 'debug', 'info', 'warn', 'error'] as const, {
-    env: 'NSM_LOG_LEVEL',
-    description: 'Log level.',
-    default: 'info',
-  }),
+  ...loggingSchema,
 };

@@ -1,14 +1,11 @@
 // nsc binary: `node dist/examples/nsc/main.js`, run inside the workload's network namespace.
 // Prints one JSON line per connection on stdout, holds the connections until SIGTERM/SIGINT.
 import { hostname } from 'node:os';
-import { loadConfigOrExit } from '../../sdk/tools/config/index.js';
 import { runDaemon } from '../../sdk/tools/daemon.js';
 import { startNsc } from './client.js';
 import { nscSchema } from './config.js';
 
-const config = loadConfigOrExit('nsc', nscSchema);
-
-await runDaemon('nsc', async () => {
+await runDaemon('nsc', nscSchema, async (config) => {
   const nsc = await startNsc({
     name: config.name ?? `nsc-${hostname()}`,
     connectTo: config.connectTo,

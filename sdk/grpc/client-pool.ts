@@ -1,5 +1,8 @@
-// One gRPC client per next-hop URL, created on first use and reused by every connection to that
-// hop (sdk connect/clientconn). Calls take their deadline and cancellation from the Context.
+// The one gRPC client stack: one channel per target URL, created on first use and shared by every
+// caller in the daemon (connect, the monitor relay, heal, the registry clients), like sdk's
+// connect/clientconn. Every call takes its deadline and cancellation from the Context and fails
+// through one mapping (status.ts `callError`): "<what>: <peer's details>", the peer's code, CANCELLED
+// when the caller cancelled, DEADLINE_EXCEEDED when its deadline passed, and the caller's stack.
 import * as grpc from '@grpc/grpc-js';
 import {
   type ConnectionEvent,
@@ -7,102 +10,78 @@ import {
   type MonitorScopeSelector,
 } from '../../api/gen/networkservice/connection.js';
 import { NetworkServiceService } from '../../api/gen/networkservice/networkservice.js';
-import type { Context } from '../core/context.js';
+import { background, type Context } from '../core/context.js';
 import type { Connection, NetworkServiceRequest } from '../core/types.js';
+import { failedPrecondition, unavailable } from '../errors/index.js';
 import { grpcReconnectOptions } from '../tools/backoff/index.js';
-import { fromServiceError, grpcTarget } from './status.js';
+import { callError, callerStack, grpcTarget } from './status.js';
 
-const DEFAULT_CALL_TIMEOUT_MS = 15_000;
+/** Budget of a unary call (or a one-shot stream) whose context has no deadline. */
+export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
 
-export interface MonitorStream {
-  /** Stops the stream; `onEnd` is not called after this. */
-  cancel(): void;
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  // Our elements decide about retries (roundrobin, heal, refresh); grpc-js must not repeat a Request.
+  'grpc.enable_retries': 0,
+  ...grpcReconnectOptions(),
+};
+
+/** A method of a generated service definition. */
+export interface Method<Req, Res> {
+  path: string;
+  requestSerialize(v: Req): Buffer;
+  responseDeserialize(b: Buffer): Res;
 }
 
-export class ClientPool {
-  private readonly clients = new Map<string, grpc.Client>();
+export interface StreamOptions {
+  /** Budget without a ctx deadline; undefined: none (a watch runs until ctx aborts). */
+  timeoutMs?: number;
+}
+
+/** A monitor stream in progress. */
+export interface MonitorStream {
+  /** Stops the stream; `onEnd` is not called after this. */
+  close(): Promise<void>;
+}
+
+function callOptions(ctx: Context, fallbackMs: number | undefined): grpc.CallOptions {
+  const deadline = ctx.deadline ?? (fallbackMs === undefined ? undefined : Date.now() + fallbackMs);
+  return deadline === undefined ? {} : { deadline: new Date(deadline) };
+}
+
+export class ClientPool implements AsyncDisposable {
+  private readonly channels = new Map<string, grpc.Client>();
   private closed = false;
 
-  client(url: string): grpc.Client {
-    if (this.closed) throw new Error('client pool is closed');
-    let c = this.clients.get(url);
+  /** How many channels are open (for tests and debugging). */
+  get size(): number {
+    return this.channels.size;
+  }
+
+  private channel(url: string, what: string): grpc.Client {
+    if (this.closed) throw failedPrecondition(`${what}: the client pool is closed`);
+    let c = this.channels.get(url);
     if (!c) {
-      c = new grpc.Client(grpcTarget(url), grpc.credentials.createInsecure(), {
-        'grpc.enable_retries': 0,
-        ...grpcReconnectOptions(),
-      });
-      this.clients.set(url, c);
+      c = new grpc.Client(grpcTarget(url), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      this.channels.set(url, c);
     }
     return c;
   }
 
-  request(ctx: Context, url: string, req: NetworkServiceRequest): Promise<Connection> {
-    const def = NetworkServiceService.request;
-    return this.unary(ctx, url, def.path, def.requestSerialize, def.responseDeserialize, req, 'request');
-  }
-
-  async close(ctx: Context, url: string, conn: Connection): Promise<void> {
-    const def = NetworkServiceService.close;
-    await this.unary(ctx, url, def.path, def.requestSerialize, def.responseDeserialize, conn, 'close');
-  }
-
-  /** Opens MonitorConnections; onEnd runs once, with the error unless the stream was cancelled. */
-  monitor(
-    url: string,
-    selector: MonitorScopeSelector,
-    onEvent: (ev: ConnectionEvent) => void,
-    onEnd: (err?: Error) => void,
-  ): MonitorStream {
-    const def = MonitorConnectionService.monitorConnections;
-    const call = this.client(url).makeServerStreamRequest(
-      def.path,
-      def.requestSerialize,
-      def.responseDeserialize,
-      selector,
-    );
-    let ended = false;
-    let cancelled = false;
-    const end = (err?: Error) => {
-      if (ended || cancelled) return;
-      ended = true;
-      onEnd(err);
-    };
-    call.on('data', onEvent);
-    call.on('error', (e: Error) => end(fromServiceError(e, `failed to monitor connections at ${url}`)));
-    call.on('end', () => end(new Error(`monitor stream from ${url} ended`)));
-    return {
-      cancel: () => {
-        cancelled = true;
-        call.cancel();
-      },
-    };
-  }
-
-  private unary<Req, Res>(
-    ctx: Context,
-    url: string,
-    path: string,
-    serialize: (v: Req) => Buffer,
-    deserialize: (b: Buffer) => Res,
-    message: Req,
-    what: string,
-  ): Promise<Res> {
-    const deadline = ctx.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS;
+  /** One unary call; `what` is the caller's "failed to <verb> <object> at <url>". */
+  unary<Req, Res>(ctx: Context, url: string, m: Method<Req, Res>, message: Req, what: string): Promise<Res> {
+    const stack = callerStack();
     return new Promise<Res>((resolve, reject) => {
-      if (ctx.signal.aborted) {
-        reject(new Error(`failed to ${what} at ${url}: context cancelled`));
-        return;
-      }
-      const call = this.client(url).makeUnaryRequest(
-        path,
-        serialize,
-        deserialize,
+      if (ctx.signal.aborted) return reject(callError(undefined, what, ctx, stack));
+      const call = this.channel(url, what).makeUnaryRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
         message,
         new grpc.Metadata(),
-        { deadline },
+        callOptions(ctx, DEFAULT_CALL_TIMEOUT_MS),
         (err, res) => {
           ctx.signal.removeEventListener('abort', onAbort);
-          if (err) reject(fromServiceError(err, `failed to ${what} at ${url}`));
+          if (err) reject(callError(err, what, ctx, stack));
           else resolve(res as Res);
         },
       );
@@ -111,10 +90,94 @@ export class ClientPool {
     });
   }
 
-  /** Closes every client; later use throws. */
-  dispose(): void {
+  /**
+   * A server stream: `onData` gets every message; resolves when the peer ends the stream, rejects
+   * when it fails, when ctx aborts (CANCELLED / DEADLINE_EXCEEDED) or when `onData` throws.
+   */
+  stream<Req, Res>(
+    ctx: Context,
+    url: string,
+    m: Method<Req, Res>,
+    message: Req,
+    what: string,
+    onData: (r: Res) => void,
+    opts: StreamOptions = {},
+  ): Promise<void> {
+    const stack = callerStack();
+    return new Promise<void>((resolve, reject) => {
+      if (ctx.signal.aborted) return reject(callError(undefined, what, ctx, stack));
+      const call = this.channel(url, what).makeServerStreamRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        message,
+        new grpc.Metadata(),
+        callOptions(ctx, opts.timeoutMs),
+      );
+      let settled = false;
+      const settle = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        ctx.signal.removeEventListener('abort', onAbort);
+        if (err !== undefined) reject(err);
+        else resolve();
+      };
+      const onAbort = () => {
+        call.cancel();
+        settle(callError(undefined, what, ctx, stack));
+      };
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      call.on('data', (r: Res) => {
+        if (settled) return;
+        try {
+          onData(r);
+        } catch (e) {
+          call.cancel();
+          settle(e);
+        }
+      });
+      call.on('error', (e: Error) => settle(callError(e, what, ctx, stack)));
+      // 'end' follows the last 'data'; a failed stream reports 'error' first.
+      call.on('end', () => settle());
+    });
+  }
+
+  request(ctx: Context, url: string, req: NetworkServiceRequest): Promise<Connection> {
+    return this.unary(ctx, url, NetworkServiceService.request, req, `failed to request at ${url}`);
+  }
+
+  /** NetworkService.Close (the RPC); `close()` without arguments closes the pool. */
+  async closeConnection(ctx: Context, url: string, conn: Connection): Promise<void> {
+    await this.unary(ctx, url, NetworkServiceService.close, conn, `failed to close at ${url}`);
+  }
+
+  /** Opens MonitorConnections; `onEnd` runs once, with why the stream ended, unless it was closed. */
+  monitor(
+    url: string,
+    selector: MonitorScopeSelector,
+    onEvent: (ev: ConnectionEvent) => void,
+    onEnd: (err: Error) => void,
+  ): MonitorStream {
+    const stop = new AbortController();
+    const ctx: Context = { ...background(), signal: stop.signal };
+    const what = `failed to monitor connections at ${url}`;
+    this.stream(ctx, url, MonitorConnectionService.monitorConnections, selector, what, onEvent).then(
+      () => stop.signal.aborted || onEnd(unavailable(`${what}: the stream ended`)),
+      (e: Error) => stop.signal.aborted || onEnd(e),
+    );
+    return {
+      close: async () => stop.abort(new Error('monitor stream closed')),
+    };
+  }
+
+  /** Closes every channel; later calls fail with FAILED_PRECONDITION. */
+  async close(): Promise<void> {
     this.closed = true;
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
+    for (const c of this.channels.values()) c.close();
+    this.channels.clear();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -1,13 +1,25 @@
-// Builds a Context for an incoming gRPC call: aborted when the caller cancels or goes away,
-// with the caller's deadline when it set one.
+// Builds a Context for an incoming gRPC call: aborted when the caller cancels or goes away, or when
+// `base` is aborted (the server is closing: in-flight work must stop, not outlive the daemon), with
+// the caller's deadline when it set one, or base's when that is earlier.
+
+import { status } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
 import { background, type Context } from '../core/context.js';
+import { NsmError } from '../errors/index.js';
 
 export function contextFromCall(call: ServerSurfaceCall, base: Context = background()): Context {
   const controller = new AbortController();
-  call.on('cancelled', () => controller.abort(new Error('call cancelled by the caller')));
+  const onCancelled = () =>
+    controller.abort(new NsmError(status.CANCELLED, 'the call was cancelled by the caller'));
+  call.on('cancelled', onCancelled);
+  if ((call as { cancelled?: boolean }).cancelled) onCancelled();
   const deadline = call.getDeadline();
-  const deadlineMs =
+  const callDeadline =
     deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined;
-  return { ...base, signal: controller.signal, deadline: deadlineMs };
+  const deadlines = [callDeadline, base.deadline].filter((d): d is number => d !== undefined);
+  return {
+    ...base,
+    signal: AbortSignal.any([controller.signal, base.signal]),
+    deadline: deadlines.length > 0 ? Math.min(...deadlines) : undefined,
+  };
 }

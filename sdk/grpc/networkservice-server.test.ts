@@ -17,7 +17,7 @@ import * as monitor from '../networkservice/monitor/index.js';
 import { recorder } from '../testing/checks.js';
 import { request } from '../testing/connections.js';
 import { eventually, tick } from '../testing/eventually.js';
-import { type LeakCheck, snapshot, verifyNoLeaks } from '../testing/leaks.js';
+import { type LeakCheck, snapshot } from '../testing/leaks.js';
 import { ClientPool } from './client-pool.js';
 import { listen, shutdown } from './listen.js';
 import { addNetworkServiceServices } from './networkservice-server.js';
@@ -83,7 +83,7 @@ describe('networkservice grpc server', () => {
   });
 
   after(async () => {
-    pool.dispose();
+    await pool.close();
     await shutdown(server);
     rmSync(dir, { recursive: true, force: true });
     await leaks.verify(3_000);
@@ -102,7 +102,7 @@ describe('networkservice grpc server', () => {
   });
 
   it('serves Close through the chain', async () => {
-    await pool.close(background(), url, request({ id: 'c1' }).connection!);
+    await pool.closeConnection(background(), url, request({ id: 'c1' }).connection!);
     assert.deepEqual(rec.ops(), ['close c1']);
   });
 
@@ -112,7 +112,7 @@ describe('networkservice grpc server', () => {
       hasStatus(grpc.status.PERMISSION_DENIED, new RegExp(`^failed to request at ${url}: not for you$`)),
     );
     await assert.rejects(
-      pool.close(background(), url, request({ id: 'c2', labels: { fail: 'nsm' } }).connection!),
+      pool.closeConnection(background(), url, request({ id: 'c2', labels: { fail: 'nsm' } }).connection!),
       hasStatus(grpc.status.FAILED_PRECONDITION, /: cannot close$/),
     );
   });
@@ -150,7 +150,7 @@ describe('networkservice grpc server', () => {
       hasStatus(grpc.status.INVALID_ARGUMENT, /request\.connection is missing/),
     );
     await assert.rejects(
-      pool.close(background(), url, request({ id: '' }).connection!),
+      pool.closeConnection(background(), url, request({ id: '' }).connection!),
       hasStatus(grpc.status.INVALID_ARGUMENT, /connection\.id is missing/),
     );
     assert.deepEqual(rec.calls, []);
@@ -198,17 +198,29 @@ describe('networkservice grpc server', () => {
       assert.deepEqual(Object.keys(events[0].connections), ['m-before']);
       await pool.request(background(), url, request({ id: 'm-other', networkService: 'unwatched' }));
       await pool.request(background(), url, request({ id: 'm-new', networkService: 'watched' }));
-      await pool.close(background(), url, request({ id: 'm-before', networkService: 'watched' }).connection!);
+      await pool.closeConnection(
+        background(),
+        url,
+        request({ id: 'm-before', networkService: 'watched' }).connection!,
+      );
       await eventually(() => assert.equal(events.length, 3));
       assert.deepEqual(
         events.slice(1).map((e) => `${ConnectionEventType[e.type]} ${Object.keys(e.connections)}`),
         ['UPDATE m-new', 'DELETE m-before'],
       );
     } finally {
-      stream.cancel();
+      await stream.close();
     }
-    await pool.close(background(), url, request({ id: 'm-new', networkService: 'watched' }).connection!);
-    await pool.close(background(), url, request({ id: 'm-other', networkService: 'unwatched' }).connection!);
+    await pool.closeConnection(
+      background(),
+      url,
+      request({ id: 'm-new', networkService: 'watched' }).connection!,
+    );
+    await pool.closeConnection(
+      background(),
+      url,
+      request({ id: 'm-other', networkService: 'unwatched' }).connection!,
+    );
     assert.equal(ended, undefined, 'a cancelled stream does not report an end');
   });
 
@@ -221,72 +233,9 @@ describe('networkservice grpc server', () => {
       () => {},
     );
     await eventually(() => assert.equal(events.length, 1));
-    stream.cancel();
+    await stream.close();
     await pool.request(background(), url, request({ id: 'm-late' }));
-    await pool.close(background(), url, request({ id: 'm-late' }).connection!);
+    await pool.closeConnection(background(), url, request({ id: 'm-late' }).connection!);
     assert.equal(events.length, 1);
-  });
-});
-
-describe('grpc client pool', () => {
-  verifyNoLeaks(3_000);
-
-  it('keeps one client per URL', () => {
-    const pool = new ClientPool();
-    try {
-      assert.equal(pool.client('unix:///a.sock'), pool.client('unix:///a.sock'));
-      assert.notEqual(pool.client('unix:///a.sock'), pool.client('tcp://127.0.0.1:1'));
-    } finally {
-      pool.dispose();
-    }
-  });
-
-  it('refuses use after dispose', () => {
-    const pool = new ClientPool();
-    pool.dispose();
-    assert.throws(() => pool.client('unix:///a.sock'), /client pool is closed/);
-  });
-
-  it('fails a call to a socket nobody serves with UNAVAILABLE', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'nsm-grpc-test-'));
-    const pool = new ClientPool();
-    try {
-      const { ctx, cancel } = withTimeout(background(), 2_000);
-      await assert.rejects(
-        pool.request(ctx, `unix://${join(dir, 'nobody.sock')}`, request({ id: 'x' })),
-        hasStatus(grpc.status.UNAVAILABLE, /failed to request at unix:/),
-      );
-      cancel();
-    } finally {
-      pool.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('reports the end of a monitor stream whose server went away', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'nsm-grpc-test-'));
-    const url = `unix://${join(dir, 'nsm.sock')}`;
-    const server = new grpc.Server();
-    addNetworkServiceServices(server, newNetworkServiceChain(), new monitor.ConnectionMonitor());
-    await listen(server, [url]);
-    const pool = new ClientPool();
-    try {
-      const events: ConnectionEvent[] = [];
-      const ends: (Error | undefined)[] = [];
-      pool.monitor(
-        url,
-        MonitorScopeSelector.fromPartial({}),
-        (e) => events.push(e),
-        (err) => ends.push(err),
-      );
-      await eventually(() => assert.equal(events.length, 1));
-      server.forceShutdown();
-      await eventually(() => assert.equal(ends.length, 1));
-      assert.ok(ends[0] instanceof Error);
-    } finally {
-      pool.dispose();
-      await shutdown(server);
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -91,9 +91,23 @@ export function addNetworkServiceServices(
   });
   server.addService(MonitorConnectionService, {
     monitorConnections(call: grpc.ServerWritableStream<MonitorScopeSelector, ConnectionEvent>) {
-      const stop = monitor.subscribe(call.request, (ev) => {
+      const unsubscribe = monitor.subscribe(call.request, (ev) => {
         if (!call.cancelled && call.writable) call.write(ev);
       });
+      const stop = () => {
+        unsubscribe();
+        base.signal.removeEventListener('abort', shuttingDown);
+      };
+      // The server is closing: end the stream now (watchers learn to look elsewhere) instead of
+      // holding the shutdown for its whole grace period.
+      const shuttingDown = () => {
+        stop();
+        if (!call.cancelled && call.writable) {
+          call.emit('error', { code: status.UNAVAILABLE, details: 'the server is shutting down' });
+        }
+      };
+      if (base.signal.aborted) return shuttingDown();
+      base.signal.addEventListener('abort', shuttingDown, { once: true });
       call.on('cancelled', stop);
       call.on('close', stop);
       call.on('error', stop);

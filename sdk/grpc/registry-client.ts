@@ -4,9 +4,9 @@
 // CALL_TIMEOUT_MS; a watching Find has none unless the ctx has one); aborting ctx.signal cancels the
 // call. A failed call throws an NsmError that keeps the remote status code.
 //
-// Clients are shared: one grpc.Client per target URL for every registry client created without an
-// explicit `pool`, reference-counted, closed when the last registry client using it is closed.
-import * as grpc from '@grpc/grpc-js';
+// Calls go through a ClientPool (the daemon's, so it has one channel per target for everything it
+// dials); a client created without one owns a private pool and closes it with itself.
+
 import {
   type NetworkService,
   type NetworkServiceEndpoint,
@@ -19,28 +19,23 @@ import {
 } from '../../api/gen/registry/registry.js';
 import type { Context } from '../core/context.js';
 import type { RegistryElement } from '../core/types.js';
-import { failedPrecondition, NsmError } from '../errors/index.js';
-import { grpcReconnectOptions } from '../tools/backoff/index.js';
-import { fromServiceError, grpcTarget } from './status.js';
+import { failedPrecondition } from '../errors/index.js';
+import type { ClientPool, Method } from './client-pool.js';
+import { DEFAULT_CALL_TIMEOUT_MS, ClientPool as Pool } from './client-pool.js';
 
 /** Budget of a unary call or one-shot Find when the context has no deadline. */
-export const CALL_TIMEOUT_MS = 15_000;
-
-/** Where a registry client gets its grpc.Client (the nsmgr's ClientPool fits). */
-export interface GrpcClientSource {
-  client(url: string): grpc.Client;
-}
+export const CALL_TIMEOUT_MS = DEFAULT_CALL_TIMEOUT_MS;
 
 export interface RegistryClientOptions {
-  /** Use this pool's clients instead of the shared ones; the pool's owner closes them. */
-  pool?: GrpcClientSource;
+  /** The daemon's pool; its owner closes it. Without one the client has its own. */
+  pool?: ClientPool;
 }
 
 export interface RegistryClient<T, Q, R> extends RegistryElement<T, Q, R> {
   readonly url: string;
-  /** Releases the shared connection (if this was its last user); later calls throw. */
-  close(): void;
-  [Symbol.dispose](): void;
+  /** Closes the client (and its own pool, if it has one); later calls fail with FAILED_PRECONDITION. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 export type NseRegistryClient = RegistryClient<
   NetworkServiceEndpoint,
@@ -49,176 +44,69 @@ export type NseRegistryClient = RegistryClient<
 >;
 export type NsRegistryClient = RegistryClient<NetworkService, NetworkServiceQuery, NetworkServiceResponse>;
 
-// ---- the shared pool ----
-
-interface Shared {
-  client: grpc.Client;
-  refs: number;
-}
-const shared = new Map<string, Shared>();
-
-export const CHANNEL_OPTIONS: grpc.ClientOptions = grpcReconnectOptions();
-
-function acquire(url: string): grpc.Client {
-  let s = shared.get(url);
-  if (!s) {
-    s = {
-      client: new grpc.Client(grpcTarget(url), grpc.credentials.createInsecure(), CHANNEL_OPTIONS),
-      refs: 0,
-    };
-    shared.set(url, s);
-  }
-  s.refs++;
-  return s.client;
-}
-
-function release(url: string): void {
-  const s = shared.get(url);
-  if (!s) return;
-  if (--s.refs > 0) return;
-  shared.delete(url);
-  s.client.close();
-}
-
-/** How many shared connections are open (for tests and debugging). */
-export function sharedClientCount(): number {
-  return shared.size;
-}
-
-/** Closes every shared connection at once (process shutdown); clients using them fail afterwards. */
-export function closeSharedClients(): void {
-  for (const s of shared.values()) s.client.close();
-  shared.clear();
-}
-
-// ---- calls ----
-
-interface MethodDef<Req, Res> {
-  path: string;
-  requestSerialize(v: Req): Buffer;
-  responseDeserialize(b: Buffer): Res;
-}
-
 interface ServiceDef<T, Q, R> {
-  register: MethodDef<T, T>;
-  find: MethodDef<Q, R>;
-  unregister: MethodDef<T, unknown>;
+  register: Method<T, T>;
+  find: Method<Q, R>;
+  unregister: Method<T, unknown>;
 }
 
 interface Named {
   name: string;
 }
 
-function callOptions(ctx: Context, fallbackMs: number | undefined): grpc.CallOptions {
-  const deadline = ctx.deadline ?? (fallbackMs === undefined ? undefined : Date.now() + fallbackMs);
-  return deadline === undefined ? {} : { deadline: new Date(deadline) };
-}
-
-function cancelled(what: string, ctx: Context): NsmError {
-  const reason = ctx.signal.reason instanceof Error ? `: ${ctx.signal.reason.message}` : '';
-  return new NsmError(grpc.status.CANCELLED, `${what}: context cancelled${reason}`);
-}
-
 class Remote<T extends Named, Q extends { watch: boolean }, R> implements RegistryClient<T, Q, R> {
-  private client?: grpc.Client;
+  private readonly pool: ClientPool;
+  private readonly ownPool: boolean;
   private closed = false;
 
   constructor(
     readonly url: string,
     private readonly def: ServiceDef<T, Q, R>,
     private readonly kind: string,
-    private readonly opts: RegistryClientOptions,
-  ) {}
+    opts: RegistryClientOptions,
+  ) {
+    this.pool = opts.pool ?? new Pool();
+    this.ownPool = opts.pool === undefined;
+  }
 
-  private grpcClient(what: string): grpc.Client {
+  private check(what: string): void {
     if (this.closed) throw failedPrecondition(`${what}: registry client is closed`);
-    if (this.opts.pool) return this.opts.pool.client(this.url);
-    this.client ??= acquire(this.url);
-    return this.client;
   }
 
-  private unary<Req, Res>(ctx: Context, m: MethodDef<Req, Res>, message: Req, what: string): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      if (ctx.signal.aborted) return reject(cancelled(what, ctx));
-      const call = this.grpcClient(what).makeUnaryRequest(
-        m.path,
-        m.requestSerialize,
-        m.responseDeserialize,
-        message,
-        new grpc.Metadata(),
-        callOptions(ctx, CALL_TIMEOUT_MS),
-        (err, res) => {
-          ctx.signal.removeEventListener('abort', onAbort);
-          if (err) reject(fromServiceError(err, what));
-          else resolve(res as Res);
-        },
-      );
-      const onAbort = () => call.cancel();
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  register(ctx: Context, item: T): Promise<T> {
+  async register(ctx: Context, item: T): Promise<T> {
     const what = `failed to register ${this.kind} "${item.name}" at ${this.url}`;
-    return this.unary(ctx, this.def.register, item, what);
+    this.check(what);
+    return this.pool.unary(ctx, this.url, this.def.register, item, what);
   }
 
   async unregister(ctx: Context, item: T): Promise<void> {
     const what = `failed to unregister ${this.kind} "${item.name}" at ${this.url}`;
-    await this.unary(ctx, this.def.unregister, item, what);
+    this.check(what);
+    await this.pool.unary(ctx, this.url, this.def.unregister, item, what);
   }
 
   /** Resolves when the stream ends, or (for a watch) when ctx is aborted; rejects on error. */
-  find(ctx: Context, query: Q, sink: (r: R) => void): Promise<void> {
+  async find(ctx: Context, query: Q, sink: (r: R) => void): Promise<void> {
     const what = `failed to find ${this.kind}s at ${this.url}`;
-    return new Promise<void>((resolve, reject) => {
-      if (ctx.signal.aborted) return query.watch ? resolve() : reject(cancelled(what, ctx));
-      const m = this.def.find;
-      const call = this.grpcClient(what).makeServerStreamRequest(
-        m.path,
-        m.requestSerialize,
-        m.responseDeserialize,
-        query,
-        new grpc.Metadata(),
-        callOptions(ctx, query.watch ? undefined : CALL_TIMEOUT_MS),
-      );
-      let settled = false;
-      const settle = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        ctx.signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = () => {
-        call.cancel();
-        settle(query.watch ? undefined : cancelled(what, ctx));
-      };
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      call.on('data', (r: R) => {
-        if (settled) return;
-        try {
-          sink(r);
-        } catch (e) {
-          call.cancel();
-          settle(e instanceof Error ? e : new Error(String(e)));
-        }
-      });
-      call.on('error', (e: Error) => settle(fromServiceError(e, what)));
-      // 'end' follows the last 'data'; a failed stream reports 'error' first.
-      call.on('end', () => settle());
-    });
+    this.check(what);
+    const timeoutMs = query.watch ? undefined : CALL_TIMEOUT_MS;
+    try {
+      await this.pool.stream(ctx, this.url, this.def.find, query, what, sink, { timeoutMs });
+    } catch (e) {
+      // A watch ends when its caller stops it: that is its normal end, not a failure.
+      if (query.watch && ctx.signal.aborted) return;
+      throw e;
+    }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.client) release(this.url);
-    this.client = undefined;
+    if (this.ownPool) await this.pool.close();
   }
 
-  [Symbol.dispose](): void {
-    this.close();
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

@@ -23,14 +23,6 @@ export interface RegistryChains {
   nse: NseRegistry;
 }
 
-type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
-
-/** The call's context, also aborted when `base` is (server shutdown). */
-function callContext(call: Call, base: Context): Context {
-  const ctx = contextFromCall(call, base);
-  return { ...ctx, signal: AbortSignal.any([ctx.signal, base.signal]) };
-}
-
 function logFailure(method: string, e: unknown): void {
   const code = getErrorCode(e);
   const fields = { method, code: grpc.status[code], err: e };
@@ -41,7 +33,7 @@ function logFailure(method: string, e: unknown): void {
 function handlers<T, Q, R>(service: string, chain: RegistryElement<T, Q, R>, base: Context) {
   return {
     register(call: grpc.ServerUnaryCall<T, T>, callback: grpc.sendUnaryData<T>) {
-      const ctx = callContext(call, base);
+      const ctx = contextFromCall(call, base);
       Promise.resolve()
         .then(() => chain.register(ctx, call.request))
         .then(
@@ -53,7 +45,7 @@ function handlers<T, Q, R>(service: string, chain: RegistryElement<T, Q, R>, bas
         );
     },
     unregister(call: grpc.ServerUnaryCall<T, object>, callback: grpc.sendUnaryData<object>) {
-      const ctx = callContext(call, base);
+      const ctx = contextFromCall(call, base);
       Promise.resolve()
         .then(() => chain.unregister(ctx, call.request))
         .then(
@@ -65,7 +57,7 @@ function handlers<T, Q, R>(service: string, chain: RegistryElement<T, Q, R>, bas
         );
     },
     find(call: grpc.ServerWritableStream<Q, R>) {
-      const ctx = callContext(call, base);
+      const ctx = contextFromCall(call, base);
       const sink = (r: R) => {
         if (!ctx.signal.aborted && call.writable) call.write(r);
       };

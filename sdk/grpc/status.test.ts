@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Metadata, status } from '@grpc/grpc-js';
+import { background } from '../core/context.js';
 import { NsmError, notFound } from '../errors/index.js';
-import { fromServiceError, grpcTarget, toStatus } from './status.js';
+import { callError, grpcTarget, toStatus } from './status.js';
 
 describe('grpc status', () => {
   describe('toStatus', () => {
@@ -54,24 +55,70 @@ describe('grpc status', () => {
     }
   });
 
-  describe('fromServiceError', () => {
-    it('keeps the status code and prefixes what the caller was doing', () => {
+  describe('callError', () => {
+    const stack = '    at theCaller (file:///caller.js:1:1)';
+
+    it('keeps the status code and prefixes what the caller was doing, once', () => {
       const cause = Object.assign(new Error('5 NOT_FOUND: no endpoint'), {
         code: status.NOT_FOUND,
         details: 'no endpoint',
       });
-      const e = fromServiceError(cause, 'failed to request at unix:///x');
+      const e = callError(cause, 'failed to request at unix:///x', background(), stack);
       assert.ok(e instanceof NsmError);
       assert.equal(e.code, status.NOT_FOUND);
       assert.equal(e.message, 'failed to request at unix:///x: no endpoint');
       assert.equal(e.cause, cause);
+      assert.equal(e.stack, `NsmError: failed to request at unix:///x: no endpoint\n${stack}`);
     });
 
     it('uses UNKNOWN and the message when there is no status', () => {
-      const e = fromServiceError(new Error('socket hang up'), 'failed to close');
+      const e = callError(new Error('socket hang up'), 'failed to close', background(), stack);
       assert.equal(e.code, status.UNKNOWN);
       assert.equal(e.message, 'failed to close: socket hang up');
     });
+
+    const aborted = (reason: unknown, deadline?: number) => {
+      const c = new AbortController();
+      c.abort(reason);
+      return { ...background(), signal: c.signal, deadline };
+    };
+    const cases: { name: string; ctx: ReturnType<typeof aborted>; code: status; message: string }[] = [
+      {
+        name: 'a cancelled context is CANCELLED with its reason',
+        ctx: aborted(new Error('stopping')),
+        code: status.CANCELLED,
+        message: 'failed to x: stopping',
+      },
+      {
+        name: 'a context past its deadline is DEADLINE_EXCEEDED',
+        ctx: aborted(new Error('deadline of 5 ms exceeded'), Date.now() - 1),
+        code: status.DEADLINE_EXCEEDED,
+        message: 'failed to x: deadline of 5 ms exceeded',
+      },
+      {
+        name: 'AbortSignal.timeout is DEADLINE_EXCEEDED',
+        ctx: aborted(new DOMException('timed out', 'TimeoutError')),
+        code: status.DEADLINE_EXCEEDED,
+        message: 'failed to x: timed out',
+      },
+      {
+        name: 'a reason with a code keeps it',
+        ctx: aborted(new NsmError(status.DEADLINE_EXCEEDED, 'budget spent')),
+        code: status.DEADLINE_EXCEEDED,
+        message: 'failed to x: budget spent',
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const grpcSays = Object.assign(new Error('1 CANCELLED: Cancelled on client'), {
+          code: status.CANCELLED,
+          details: 'Cancelled on client',
+        });
+        const e = callError(grpcSays, 'failed to x', c.ctx, stack);
+        assert.equal(status[e.code], status[c.code]);
+        assert.equal(e.message, c.message);
+      });
+    }
   });
 
   describe('grpcTarget', () => {

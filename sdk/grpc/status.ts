@@ -1,18 +1,54 @@
-// The one place where thrown errors become gRPC statuses (server edge), and gRPC statuses become
-// errors again (client edge). NsmError keeps its code; anything else is UNKNOWN with its message.
+// The one place where thrown errors become gRPC statuses (server edge, `toStatus`), and where a
+// failed call becomes an error again (client edge, `callError`). NsmError keeps its code; anything
+// else is UNKNOWN with its message.
 import { Metadata, type ServiceError, type StatusObject, status } from '@grpc/grpc-js';
+import type { Context } from '../core/context.js';
 import { getErrorCode, getErrorMessage, NsmError } from '../errors/index.js';
 
 export function toStatus(e: unknown): Partial<StatusObject> {
   return { code: getErrorCode(e), details: getErrorMessage(e), metadata: new Metadata() };
 }
 
-/** Turns a failed call into an NsmError that keeps the status code and adds the caller's context. */
-export function fromServiceError(e: unknown, what: string): NsmError {
-  const err = e as Partial<ServiceError>;
-  const code = typeof err.code === 'number' ? (err.code as status) : status.UNKNOWN;
-  const details = err.details || getErrorMessage(e);
-  return new NsmError(code, `${what}: ${details}`, { cause: e });
+/** The stack of whoever starts a call, taken before the call goes async (grpc-js does the same). */
+export function callerStack(): string {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, callerStack);
+  return holder.stack?.split('\n').slice(1).join('\n') ?? '';
+}
+
+/** Why `ctx` was aborted, as a status: DEADLINE_EXCEEDED once its deadline passed, else CANCELLED. */
+function abortStatus(ctx: Context): { code: status; why: string } {
+  const reason: unknown = ctx.signal.reason;
+  const why = reason === undefined ? 'context cancelled' : getErrorMessage(reason);
+  const reasonCode = getErrorCode(reason);
+  if (reasonCode === status.DEADLINE_EXCEEDED || reasonCode === status.CANCELLED)
+    return { code: reasonCode, why };
+  const timedOut =
+    (reason instanceof Error && reason.name === 'TimeoutError') ||
+    (ctx.deadline !== undefined && Date.now() >= ctx.deadline);
+  return { code: timedOut ? status.DEADLINE_EXCEEDED : status.CANCELLED, why };
+}
+
+/**
+ * The error a caller sees when a call fails: "<what>: <cause>", where <cause> is the peer's status
+ * details (already "failed to ... at <next hop>: ..." when the peer is one of ours, so every hop adds
+ * exactly one prefix). The caller's own abort wins over what gRPC reports: a cancelled ctx gives
+ * CANCELLED, an expired one DEADLINE_EXCEEDED. The stack is the caller's (`stack` from callerStack),
+ * not grpc-js internals.
+ */
+export function callError(e: unknown, what: string, ctx: Context | undefined, stack: string): NsmError {
+  let err: NsmError;
+  if (ctx?.signal.aborted) {
+    const { code, why } = abortStatus(ctx);
+    err = new NsmError(code, `${what}: ${why}`, e === undefined ? undefined : { cause: e });
+  } else {
+    const se = e as Partial<ServiceError>;
+    const code = typeof se.code === 'number' ? (se.code as status) : getErrorCode(e);
+    const details = se.details || getErrorMessage(e);
+    err = new NsmError(code, `${what}: ${details}`, { cause: e });
+  }
+  err.stack = `${err.name}: ${err.message}\n${stack}`;
+  return err;
 }
 
 /** grpc-js accepts "unix:///abs/path" and "host:port"; we also accept "tcp://host:port". */

@@ -1,9 +1,35 @@
-// The common life of a binary: start it, stop it gracefully on SIGTERM/SIGINT (exit 0), and turn a
-// failure to start into one line on stderr and exit code 1 (config errors exit 2 before this).
+// The common life of a binary, the same for every daemon and example:
+//  1. read its config schema from NSM_* variables; a bad value is one line `<binary>: NSM_X: ...` on
+//     stderr and exit 2 (nothing else has run yet, so nothing else can fail first);
+//  2. set up logging from that validated config (level, trace list, a stderr that never blocks);
+//  3. start it; a failure to start is one line `<binary>: <message>` and exit 1;
+//  4. on SIGTERM/SIGINT close it and exit 0 (a failed close is logged: there is nothing left to retry). A second signal, or closing taking
+//     longer than STOP_TIMEOUT_MS, exits at once: a stuck close must not outlive the orchestrator's
+//     patience, which would then SIGKILL us without a word.
 import { getErrorMessage } from '../errors/index.js';
-import { logger } from './log.js';
+import { CONFIG_EXIT_CODE, type ConfigOf, loadConfig, type Schema } from './config/index.js';
+import type { LineSink, LogLevel } from './log.js';
+import { logger, setupLogging } from './log.js';
+import { newStderrSink } from './stderr.js';
 
-export interface Stoppable {
+/** How long closing may take after SIGTERM before the process exits anyway. */
+export const STOP_TIMEOUT_MS = 20_000;
+/** Exit code when the daemon could not start, or had to be stopped without finishing close. */
+export const START_FAILED_EXIT_CODE = 1;
+
+/**
+ * The one close convention for anything long-lived (daemons, servers, pools, relays, monitor streams,
+ * registry clients, registrations, reconcilers): `close()` releases everything, resolves when done,
+ * and is safe to call more than once; using the object afterwards fails with FAILED_PRECONDITION.
+ * Daemons, servers and pools also have `[Symbol.asyncDispose]` (the same function) for `await using`.
+ *
+ * Why `close(): Promise<void>` rather than only `Symbol.asyncDispose`: it is what most of the code
+ * and every test already called, it reads naturally in shutdown sequences (`await server.close()`),
+ * and grpc-js, pino and node's own servers use the same word. Chain elements own
+ * `close(ctx, conn)`, so an element that also holds resources (the monitor relay) hands out a
+ * separate handle: `newRelay()` returns `{ server, close() }`.
+ */
+export interface Closable {
   close(): Promise<void>;
 }
 
@@ -11,29 +37,99 @@ export interface Stoppable {
 export function closeOnce(fn: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
   return () => {
-    done ??= fn();
+    done ??= Promise.resolve().then(fn);
     return done;
   };
 }
 
-export async function runDaemon(binary: string, start: () => Promise<Stoppable>): Promise<void> {
-  const log = logger(binary);
-  let daemon: Stoppable;
+/** Adds `[Symbol.asyncDispose]` (same as close) to an object that has `close()`. */
+export function disposable<T extends Closable>(obj: T): T & { [Symbol.asyncDispose](): Promise<void> } {
+  return Object.assign(obj, { [Symbol.asyncDispose]: () => obj.close() });
+}
+
+/** The config fields runDaemon reads itself; every schema spreads `loggingSchema` in. */
+interface LoggingConfig {
+  logLevel: LogLevel;
+  trace: string[];
+}
+
+export interface RunDaemonOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Defaults to process.exit; tests pass a recorder. */
+  exit?: (code: number) => never;
+  /** Defaults to the process's stderr (newStderrSink). */
+  stderr?: LineSink;
+}
+
+export async function runDaemon<S extends Schema>(
+  binary: string,
+  schema: S,
+  start: (config: ConfigOf<S>) => Promise<Closable>,
+  opts: RunDaemonOptions = {},
+): Promise<void> {
+  const exitFn = opts.exit ?? ((code: number) => process.exit(code));
+  let daemon: Closable | undefined;
+  let stopping = false;
+  let stopTimer: NodeJS.Timeout | undefined;
+  const exit = (code: number): never => {
+    clearTimeout(stopTimer);
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    return exitFn(code);
+  };
+  const stderr = opts.stderr ?? newStderrSink();
+  const fail = (code: number, message: string): never => {
+    stderr.write(`${binary}: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    return exit(code);
+  };
+
+  let config: ConfigOf<S>;
   try {
-    daemon = await start();
+    config = loadConfig(schema, opts.env ?? process.env);
+  } catch (e) {
+    return fail(CONFIG_EXIT_CODE, getErrorMessage(e));
+  }
+  const logging = config as unknown as Partial<LoggingConfig>;
+  setupLogging({ level: logging.logLevel ?? 'info', trace: logging.trace, sink: stderr });
+  const log = logger(binary);
+
+  // Listen before starting: a signal during start-up closes the daemon as soon as it is up (start
+  // cannot be interrupted half-way without leaking what it made so far).
+  let pending: NodeJS.Signals | undefined;
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  try {
+    daemon = await start(config);
   } catch (e) {
     log.error({ err: e }, `${binary} failed to start`);
-    process.stderr.write(`${binary}: ${getErrorMessage(e)}\n`);
-    process.exit(1);
+    return fail(START_FAILED_EXIT_CODE, getErrorMessage(e));
   }
-  let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
+  if (pending) stop(pending);
+
+  function stop(signal: NodeJS.Signals): void {
+    if (!daemon) {
+      if (pending) exit(START_FAILED_EXIT_CODE); // second signal while starting
+      pending = signal;
+      return;
+    }
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting for close');
+      exit(START_FAILED_EXIT_CODE);
+      return;
+    }
     stopping = true;
     log.info({ signal }, 'stopping');
-    await daemon.close().catch((e: unknown) => log.warn({ err: e }, 'clean shutdown failed'));
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+    stopTimer = setTimeout(() => {
+      log.error({ timeoutMs: STOP_TIMEOUT_MS }, 'close did not finish in time: exiting anyway');
+      exit(START_FAILED_EXIT_CODE);
+    }, STOP_TIMEOUT_MS);
+    stopTimer.unref();
+    daemon.close().then(
+      () => exit(0),
+      (e: unknown) => {
+        log.warn({ err: e }, 'clean shutdown failed');
+        exit(0);
+      },
+    );
+  }
 }

@@ -12,7 +12,7 @@ let pool = new ClientPool();
 
 /** Closes the gRPC clients of this test file (each file calls it in its `after`). */
 export function resetPool(): void {
-  pool.dispose();
+  void pool.close(); // closing channels is synchronous in grpc-js
   pool = new ClientPool();
 }
 
@@ -43,7 +43,7 @@ export async function request(node: SandboxNode, conn: Connection, prefs: Mechan
 export async function close(node: SandboxNode, conn: Connection): Promise<void> {
   const { ctx, cancel } = withTimeout(background(), 15_000);
   try {
-    await pool.close(ctx, `unix://${node.nsmgrSocket}`, conn);
+    await pool.closeConnection(ctx, `unix://${node.nsmgrSocket}`, conn);
   } finally {
     cancel();
   }

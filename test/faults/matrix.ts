@@ -277,7 +277,7 @@ export async function monitoredConnections(url: string, timeoutMs = 3_000): Prom
   try {
     return await new Promise<Connection[]>((resolve, reject) => {
       const timer = setTimeout(() => {
-        stream.cancel();
+        void stream.close();
         reject(new Error(`no INITIAL_STATE_TRANSFER from ${url} within ${timeoutMs} ms`));
       }, timeoutMs);
       const stream = pool.monitor(
@@ -286,7 +286,7 @@ export async function monitoredConnections(url: string, timeoutMs = 3_000): Prom
         (ev: ConnectionEvent) => {
           if (ev.type !== ConnectionEventType.INITIAL_STATE_TRANSFER) return;
           clearTimeout(timer);
-          stream.cancel();
+          void stream.close();
           resolve(Object.values(ev.connections));
         },
         (err) => {
@@ -296,7 +296,7 @@ export async function monitoredConnections(url: string, timeoutMs = 3_000): Prom
       );
     });
   } finally {
-    pool.dispose();
+    await pool.close();
   }
 }
 

@@ -17,7 +17,7 @@ function fakePool(opts: { fail?: Error } = {}) {
       if (opts.fail) throw opts.fail;
       return { ...structuredClone(req.connection!), labels: { ...req.connection!.labels, via: url } };
     },
-    async close(_ctx: Context, url: string, conn: Connection): Promise<void> {
+    async closeConnection(_ctx: Context, url: string, conn: Connection): Promise<void> {
       calls.push(`close ${url} ${conn.id}`);
     },
   };
@@ -117,7 +117,7 @@ describe('connect server', () => {
       request: async () => {
         throw new Error('unused');
       },
-      close: async () => {
+      closeConnection: async () => {
         throw new Error('peer gone');
       },
     } as unknown as ClientPool;

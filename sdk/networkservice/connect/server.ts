@@ -28,7 +28,7 @@ class GrpcCall implements NetworkServiceClient {
   async close(ctx: Context, conn: Connection): Promise<void> {
     const url = clientURL(ctx);
     if (!url) return;
-    await this.pool.close(ctx, url, conn);
+    await this.pool.closeConnection(ctx, url, conn);
   }
 }
 

@@ -29,7 +29,7 @@ interface FakeStream {
   url: string;
   selector: MonitorScopeSelector;
   onEvent: (ev: ConnectionEvent) => void;
-  onEnd: (err?: Error) => void;
+  onEnd: (err: Error) => void;
   cancelled: boolean;
 }
 
@@ -48,7 +48,7 @@ function fakePool() {
       const s: FakeStream = { url, selector, onEvent, onEnd, cancelled: false };
       streams.push(s);
       return {
-        cancel: () => {
+        close: async () => {
           s.cancelled = true;
         },
       };

@@ -112,7 +112,7 @@ class HealClient implements NetworkServiceClient {
   }
 
   private unwatch(state: HealState): void {
-    state.stream?.cancel();
+    void state.stream?.close();
     state.stream = undefined;
     state.stopLiveness?.();
     state.stopLiveness = undefined;
@@ -120,7 +120,7 @@ class HealClient implements NetworkServiceClient {
 
   private watch(state: HealState, events: begin.EventFactory, url: string): void {
     if (state.closed || state.superseded) return;
-    state.stream?.cancel();
+    void state.stream?.close();
     const own = state.conn.path?.pathSegments[state.conn.path.index];
     state.stream = this.opts.pool.monitor(
       url,
@@ -169,7 +169,7 @@ class HealClient implements NetworkServiceClient {
     if (state.healing || state.closed) return;
     state.healing = true;
     this.healingVia.set(events, state);
-    state.stream?.cancel();
+    void state.stream?.close();
     state.stream = undefined;
     log.info({ id: state.conn.id, why }, 'healing');
     const c = clock(state.life.ctx);

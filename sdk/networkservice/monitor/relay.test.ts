@@ -18,7 +18,7 @@ const NEXT_HOP = 'unix:///run/nsm/forwarder.sock';
 
 interface FakeStream {
   onEvent: (ev: ConnectionEvent) => void;
-  onEnd: (err?: Error) => void;
+  onEnd: (err: Error) => void;
   cancelled: boolean;
 }
 
@@ -39,7 +39,7 @@ function fakePool() {
       };
       streams.push(s);
       return {
-        cancel: () => {
+        close: async () => {
           s.cancelled = true;
         },
       };
@@ -74,7 +74,7 @@ describe('monitor relay', () => {
     const pool = fakePool();
     const m = new ConnectionMonitor();
     const relay = newRelay(m, pool, { backoff: cappedDoubling({ initialMs: 100, maxMs: 400 }) });
-    const chain = newNetworkServiceChain(relay, recordIn(m));
+    const chain = newNetworkServiceChain(relay.server, recordIn(m));
     const ctx = withClientURL(fakeContext(clock), NEXT_HOP);
     return { clock, pool, m, relay, chain, ctx };
   }
@@ -95,7 +95,7 @@ describe('monitor relay', () => {
       assert.equal(t.pool.streams.length, i + 2);
       if (i < 3) t.pool.streams.at(-1)!.onEnd(new Error('still down'));
     }
-    t.relay.dispose();
+    await t.relay.close();
     assert.equal(t.clock.pending, 0);
   });
 
@@ -119,7 +119,7 @@ describe('monitor relay', () => {
     second.onEnd(new Error('again'));
     t.clock.advance(100);
     assert.equal(t.pool.streams.length, 3, 'an event reset the backoff to its first delay');
-    t.relay.dispose();
+    await t.relay.close();
   });
 
   it('marks a connection DOWN when the next hop reports it down or deleted', async () => {
@@ -137,7 +137,7 @@ describe('monitor relay', () => {
     });
     assert.equal(t.m.get('a')?.state, State.DOWN);
     assert.equal(t.m.get('b')?.state, State.DOWN);
-    t.relay.dispose();
+    await t.relay.close();
   });
 
   it('stops watching when the last connection through the hop is closed', async () => {

@@ -94,7 +94,7 @@ class Watcher {
   }
 
   dispose(): void {
-    this.stream?.cancel();
+    void this.stream?.close();
     this.stream = undefined;
     this.retry?.clear();
     this.retry = undefined;
@@ -146,16 +146,26 @@ class RelayServer implements NetworkServiceServer {
     await next.server(ctx).close(ctx, conn);
   }
 
-  dispose(): void {
+  stopAll(): void {
     for (const w of this.watchers.values()) w.dispose();
     this.watchers.clear();
   }
+}
+
+/** The relay element (`server`, for the chain) and its monitor streams, which `close()` ends. */
+export interface Relay {
+  readonly server: NetworkServiceServer;
+  close(): Promise<void>;
 }
 
 export function newRelay(
   monitor: ConnectionMonitor,
   pool: Pick<ClientPool, 'monitor'>,
   opts: RelayOptions = {},
-): NetworkServiceServer & { dispose(): void } {
-  return new RelayServer(monitor, pool, opts);
+): Relay {
+  const server = new RelayServer(monitor, pool, opts);
+  return {
+    server,
+    close: async () => server.stopAll(),
+  };
 }

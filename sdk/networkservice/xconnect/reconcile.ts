@@ -48,7 +48,7 @@ export interface Reconciler {
   readonly pending: number;
   /** Aliases remembered as adopted (only while the scan runs, so that it does not report them again). */
   readonly remembered: number;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export function newReconciler(opts: ReconcilerOptions): Reconciler {
@@ -145,7 +145,7 @@ class LinkReconciler implements Reconciler {
     return this.adopted.size;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
   }

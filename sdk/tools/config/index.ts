@@ -4,8 +4,8 @@ export {
   type ConfigOf,
   envTable,
   loadConfig,
-  loadConfigOrExit,
   type Schema,
 } from './load.js';
+export { loggingSchema } from './logging.js';
 export { type Field, type FieldMeta, parseDuration, parseLabels, t, type Valued } from './types.js';
 export { formatNsmUrl, type NsmUrl, type ParseUrlOptions, parseNsmUrl, type UrlResult } from './url.js';

@@ -32,20 +32,6 @@ export function loadConfig<S extends Schema>(schema: S, env: NodeJS.ProcessEnv =
   return out as ConfigOf<S>;
 }
 
-/** loadConfig for a `main`: on error prints one line `<binary>: NSM_X: ...` to stderr and exits 2. */
-export function loadConfigOrExit<S extends Schema>(
-  binary: string,
-  schema: S,
-  env: NodeJS.ProcessEnv = process.env,
-): ConfigOf<S> {
-  try {
-    return loadConfig(schema, env);
-  } catch (e) {
-    process.stderr.write(`${binary}: ${getErrorMessage(e).replace(/\s*\n\s*/g, ' ')}\n`);
-    process.exit(CONFIG_EXIT_CODE);
-  }
-}
-
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }

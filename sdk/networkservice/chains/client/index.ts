@@ -1,0 +1,1 @@
+export { type ClientOptions, newClient } from './client.js';

@@ -1,0 +1,1 @@
+export { type Endpoint, type EndpointOptions, newServer } from './server.js';

@@ -1,0 +1,69 @@
+// The shape every NetworkService server in the mesh shares (upstream sdk chains/endpoint): nsmgr,
+// the forwarder and the endpoints are this prefix plus their own elements. The prefix gives each
+// connection its path segment and id, serialises its events, signs the segment, keeps its
+// per-connection state, expires it when the client stops refreshing and shows it on
+// MonitorConnections; what follows (`additionalFunctionality`) is what makes the daemon what it is.
+import type * as grpc from '@grpc/grpc-js';
+import type { Context } from '../../../core/context.js';
+import { newNetworkServiceChain } from '../../../core/next.js';
+import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../../core/types.js';
+import { addNetworkServiceServices } from '../../../grpc/networkservice-server.js';
+import * as begin from '../../begin/index.js';
+import * as metadata from '../../metadata/index.js';
+import * as monitor from '../../monitor/index.js';
+import * as timeout from '../../timeout/index.js';
+import * as updatepath from '../../updatepath/index.js';
+import * as updatetoken from '../../updatetoken/index.js';
+
+export interface EndpointOptions {
+  /** Name on this hop's path segment. */
+  name: string;
+  /** Lifetime of the token and expiry this hop puts on its segment. */
+  maxTokenLifetimeMs?: number;
+  /** The monitor to serve (default: a new one); pass it when an element below needs it too (the relay). */
+  monitor?: monitor.ConnectionMonitor;
+  /** The daemon's own elements, in order, after the common prefix. */
+  additionalFunctionality?: NetworkServiceServer[];
+}
+
+export interface Endpoint extends NetworkServiceServer {
+  /** What MonitorConnections serves: the connections this hop holds. */
+  readonly monitor: monitor.ConnectionMonitor;
+  /** Serves NetworkService and MonitorConnection on `server`; calls derive their context from `ctx`. */
+  register(server: grpc.Server, ctx: Context): void;
+}
+
+class EndpointServer implements Endpoint {
+  readonly monitor: monitor.ConnectionMonitor;
+  private readonly chain: NetworkServiceServer;
+
+  constructor(opts: EndpointOptions) {
+    this.monitor = opts.monitor ?? new monitor.ConnectionMonitor();
+    if (!opts.name) throw new Error('endpoint: a name is required (it goes on the path segment)');
+    this.chain = newNetworkServiceChain(
+      updatepath.newServer(opts.name), // this hop's path segment and connection id
+      begin.newServer(), // one event at a time per connection; mid-chain events (expiry, heal) re-enter here
+      updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
+      metadata.newServer(), // per-connection state for every element below
+      timeout.newServer(), // closes connections whose client stopped refreshing (needs begin and metadata above)
+      monitor.newServer(this.monitor), // MonitorConnections sees what this hop holds, as the elements below left it
+      ...(opts.additionalFunctionality ?? []),
+    );
+  }
+
+  request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    return this.chain.request(ctx, req);
+  }
+
+  close(ctx: Context, conn: Connection): Promise<void> {
+    return this.chain.close(ctx, conn);
+  }
+
+  register(server: grpc.Server, ctx: Context): void {
+    addNetworkServiceServices(server, this.chain, this.monitor, ctx);
+  }
+}
+
+export function newServer(opts: EndpointOptions): Endpoint {
+  return new EndpointServer(opts);
+}
