@@ -29,6 +29,7 @@ export const K8S_BINARIES = [
   'kubelet',
   'kube-controller-manager',
   'kube-scheduler',
+  'kube-proxy',
 ] as const;
 
 /** Locally built images; nothing can be pulled, so pods name these fully qualified with IfNotPresent. */
