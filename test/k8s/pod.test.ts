@@ -1,0 +1,60 @@
+// A real pod from the project image (built from host files, loaded into the node's containerd): node runs
+// our dist/, and iproute2 sees the pod's own network namespace.
+import * as assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { stringify } from 'yaml';
+import { buildProjectImage, importImage } from '../../cluster/image.js';
+import { k8sTestsEnabled, REPO, startTestCluster, type TestCluster } from './cluster.js';
+
+describe('project image on a real cluster', () => {
+  let c: TestCluster;
+  let image: string;
+  const ns = `nsm-pod-${randomBytes(3).toString('hex')}`;
+  before(async function () {
+    if (!k8sTestsEnabled()) this.skip();
+    c = await startTestCluster();
+    const img = await buildProjectImage({ repo: REPO });
+    await importImage(c.dir, img.out);
+    image = img.name;
+    await c.k(['create', 'namespace', ns]);
+    // the ServiceAccount controller must have created "default" before pods can be admitted
+    for (
+      let i = 0;
+      i < 100 && (await c.kTry(['-n', ns, 'get', 'serviceaccount', 'default'])).code !== 0;
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  after(async () => {
+    if (c) await c.kTry(['delete', 'namespace', ns, '--wait=false']);
+  });
+
+  it('runs node with our dist/ and ip inside the pod network namespace', async () => {
+    const script = [
+      "const { execFileSync } = require('node:child_process');",
+      "const fs = require('node:fs');",
+      "console.log('dist', fs.existsSync('/app/dist/nsmgr/main.js'));",
+      "console.log(execFileSync('ip', ['-o', 'link', 'show', 'eth0']).toString().trim());",
+      "console.log(execFileSync('ip', ['-4', '-o', 'addr', 'show', 'eth0']).toString().trim());",
+    ].join('\n');
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'hello' },
+      spec: {
+        restartPolicy: 'Never',
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'hello', image, imagePullPolicy: 'Never', args: ['-e', script] }],
+      },
+    };
+    await c.k(['-n', ns, 'apply', '-f', '-'], stringify(pod));
+    await c.k(['-n', ns, 'wait', '--for=jsonpath={.status.phase}=Succeeded', '--timeout=120s', 'pod/hello']);
+    const logs = await c.k(['-n', ns, 'logs', 'hello']);
+    assert.match(logs, /^dist true$/m);
+    assert.match(logs, /^\d+: eth0@if\d+: <BROADCAST,MULTICAST,UP,LOWER_UP>/m);
+    // the address the CNI bridge's host-local IPAM gave the pod, as the apiserver reports it
+    const podIp = (await c.k(['-n', ns, 'get', 'pod', 'hello', '-o', 'jsonpath={.status.podIP}'])).trim();
+    assert.match(logs, new RegExp(`inet ${podIp.replace(/\./g, '\\.')}/24 `));
+  });
+});
