@@ -31,12 +31,13 @@ export const TOUCHED_SYSCTLS = [
   'net/ipv4/ip_forward',
 ];
 
-/** Paths the kubelet creates outside its root dir; removed on down if they did not exist before and are empty. */
-export const KUBELET_HOST_PATHS = [
+/** Paths the kubelet and containerd create outside DIR; removed on down if they did not exist before and are empty. */
+export const NODE_HOST_PATHS = [
   '/var/log/containers',
   '/var/log/pods',
-  '/etc/kubernetes/manifests',
   '/etc/kubernetes',
+  // containerd's shims put their sockets in /run/containerd/s, ctr its fifos in /run/containerd/fifo
+  '/run/containerd',
 ];
 
 export function cniBinDir(): string | undefined {
@@ -214,22 +215,23 @@ export async function unmountUnder(dir: string): Promise<void> {
   if (left.length > 0) log(`mounts left under ${dir}: ${left.join(' ')}`);
 }
 
-/** Removes each path in `created` that is now an empty directory (or holds only dangling symlinks into dir). */
+/**
+ * Removes each path in `created` (did not exist before up) when what is left in it is only empty
+ * directories and symlinks into dir; anything else (some other program's file) keeps it and is reported.
+ */
 export function removeCreatedPaths(created: string[], dir: string): void {
-  for (const p of created) {
-    if (!fs.existsSync(p)) continue;
-    for (const e of fs.readdirSync(p)) {
-      const f = path.join(p, e);
-      try {
-        if (fs.lstatSync(f).isSymbolicLink() && fs.readlinkSync(f).startsWith(`${dir}/`)) fs.rmSync(f);
-      } catch {
-        // gone meanwhile
-      }
+  const prune = (p: string): boolean => {
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (!st) return true;
+    if (st.isSymbolicLink() && fs.readlinkSync(p).startsWith(`${dir}/`)) {
+      fs.rmSync(p);
+      return true;
     }
-    try {
-      fs.rmdirSync(p);
-    } catch {
-      log(`kept ${p}: not empty`);
-    }
-  }
+    if (!st.isDirectory()) return false;
+    let empty = true;
+    for (const e of fs.readdirSync(p)) if (!prune(path.join(p, e))) empty = false;
+    if (empty) fs.rmdirSync(p);
+    return empty;
+  };
+  for (const p of created) if (!prune(p)) log(`kept ${p}: not empty`);
 }

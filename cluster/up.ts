@@ -15,8 +15,8 @@ import { log, run, waitFor, which } from './exec.js';
 import {
   cniBinDir,
   ensureHostDeps,
-  KUBELET_HOST_PATHS,
   makeCgroupRoot,
+  NODE_HOST_PATHS,
   readSysctls,
   snapshotIptables,
 } from './host.js';
@@ -116,7 +116,7 @@ export async function up(dirArg: string): Promise<ClusterState> {
     cgroupRoot: `nsm-cluster-${id}`,
     sysctls: readSysctls(),
     iptablesChains: await snapshotIptables(),
-    createdPaths: KUBELET_HOST_PATHS.filter((p) => !fs.existsSync(p)),
+    createdPaths: NODE_HOST_PATHS.filter((p) => !fs.existsSync(p)),
     pids: {},
   };
   writeState(s);
