@@ -205,7 +205,7 @@ async function goBuild(
     if (Date.now() - last < PROGRESS_INTERVAL_MS) return undefined;
     last = Date.now();
     const secs = ((last - t0) / 1000).toFixed(0);
-    return `${what}: ${phase} ${count} lines, ${secs}s elapsed (latest: ${line.slice(0, 80)})`;
+    return `${what}: ${count} ${phase}, ${secs}s elapsed (latest: ${line.slice(0, 80)})`;
   };
   try {
     log(`${what}: resolving modules (go get)`);
@@ -213,7 +213,7 @@ async function goBuild(
       cwd: src,
       env,
       logLine,
-      onLine: progress('go get'),
+      onLine: progress('lines of go get output'),
     });
     count = 0;
     const partial = path.join(src, 'bin.partial');
@@ -223,7 +223,7 @@ async function goBuild(
     await stream(
       'nice',
       ['-n', '10', 'go', 'build', '-v', '-trimpath', '-ldflags', ldflags, '-o', target, ...plain],
-      { cwd: src, env, logLine, onLine: progress('compiled packages:') },
+      { cwd: src, env, logLine, onLine: progress('packages compiled') },
     );
     for (const f of fs.readdirSync(partial)) fs.renameSync(path.join(partial, f), path.join(BIN_DIR, f));
     log(`${what}: built in ${((Date.now() - t0) / 1000).toFixed(0)}s`);

@@ -135,7 +135,16 @@ describe('networkservicemesh.io CRDs on a real cluster', () => {
     });
   }
 
-  it('drops fields the schema does not know instead of storing them', async () => {
+  it('refuses a field the schema does not know under strict field validation (kubectl default)', async () => {
+    const r = await c.kTry(
+      ['-n', ns, 'apply', '-f', '-'],
+      withSpec(UPSTREAM_NS, 'extra', { payload: 'IP', colour: 'red' }),
+    );
+    assert.notEqual(r.code, 0, `apply was accepted: ${r.stdout}`);
+    assert.match(r.stderr, /unknown field "spec\.colour"/);
+  });
+
+  it('drops fields the schema does not know when validation is off, instead of storing them', async () => {
     await c.k(
       ['-n', ns, 'apply', '--validate=false', '-f', '-'],
       withSpec(UPSTREAM_NS, 'extra', { payload: 'IP', colour: 'red' }),
