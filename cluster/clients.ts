@@ -12,10 +12,11 @@ export function kubectl(dir: string, args: string[], input?: string): Promise<Ru
   });
 }
 
-export function containerdSocket(dir: string): string {
-  return path.join(dir, 'containerd', 'containerd.sock');
+/** containerd's socket in a node's directory. */
+export function containerdSocket(nodeDir: string): string {
+  return path.join(nodeDir, 'containerd', 'containerd.sock');
 }
 
-export function ctr(dir: string, args: string[]): Promise<RunResult> {
-  return run('ctr', ['-a', containerdSocket(dir), '-n', 'k8s.io', ...args], { allowFail: true });
+export function ctr(nodeDir: string, args: string[]): Promise<RunResult> {
+  return run('ctr', ['-a', containerdSocket(nodeDir), '-n', 'k8s.io', ...args], { allowFail: true });
 }

@@ -36,7 +36,11 @@ export const K8S_BINARIES = [
 export const PAUSE_IMAGE = 'nsm-ts.local/pause:1';
 export const PROJECT_IMAGE = process.env.NSM_K8S_IMAGE ?? 'nsm-ts.local/nsm:dev';
 
-export const POD_CIDR = process.env.NSM_K8S_POD_CIDR ?? '10.244.0.0/24';
+/** Pod range of the cluster: node N gets the /24 number N-1 of it (10.244.0.0/24, 10.244.1.0/24, ...). */
+export const CLUSTER_CIDR = process.env.NSM_K8S_CLUSTER_CIDR ?? '10.244.0.0/16';
+/** Nodes 2.. live in their own network namespace, linked to the host by a veth in 172.30.N.0/24. */
+export const NODE_NET_PREFIX = process.env.NSM_K8S_NODE_NET_PREFIX ?? '172.30';
+export const NODES = Number(process.env.NSM_K8S_NODES ?? '1');
 export const SERVICE_CIDR = process.env.NSM_K8S_SERVICE_CIDR ?? '10.96.0.0/24';
 
 /** Debian packages the node needs (apt-get installs the missing ones). */

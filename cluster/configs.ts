@@ -1,15 +1,15 @@
 // Configuration files of the node's daemons, as pure functions of the cluster state (tested without root).
 import * as path from 'node:path';
 import { PAUSE_IMAGE } from './config.js';
-import type { ClusterState } from './state.js';
+import type { ClusterState, NodeState } from './state.js';
 
 /**
  * containerd with its own socket, root and state under DIR, so that it never meets a containerd the host
  * may run. restrict_oom_score_adj: some sandboxed VMs deny root CAP_SYS_RESOURCE, and runc then fails
  * every pod ("can't get final child's PID from pipe") when asked for an oom_score_adj below its own.
  */
-export function containerdConfig(s: ClusterState, cniBinDir: string, runc: string): string {
-  const d = path.join(s.dir, 'containerd');
+export function containerdConfig(n: NodeState, cniBinDir: string, runc: string): string {
+  const d = path.join(n.dir, 'containerd');
   return `version = 2
 root = "${d}/root"
 state = "${d}/state"
@@ -44,13 +44,13 @@ state = "${d}/state"
           Root = "${d}/runc"
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "${cniBinDir}"
-      conf_dir = "${s.dir}/cni/net.d"
+      conf_dir = "${n.dir}/cni/net.d"
       max_conf_num = 1
 `;
 }
 
 /** A bridge with host-local IPAM; no masquerading (nothing leaves the host), IPAM state under DIR. */
-export function cniConfig(s: ClusterState): string {
+export function cniConfig(n: NodeState): string {
   return `${JSON.stringify(
     {
       cniVersion: '0.4.0',
@@ -58,15 +58,15 @@ export function cniConfig(s: ClusterState): string {
       plugins: [
         {
           type: 'bridge',
-          bridge: s.bridge,
+          bridge: n.bridge,
           isGateway: true,
           ipMasq: false,
           hairpinMode: true,
           ipam: {
             type: 'host-local',
-            ranges: [[{ subnet: s.podCidr }]],
+            ranges: [[{ subnet: n.podCidr }]],
             routes: [{ dst: '0.0.0.0/0' }],
-            dataDir: path.join(s.dir, 'cni', 'ipam'),
+            dataDir: path.join(n.dir, 'cni', 'ipam'),
           },
         },
       ],
@@ -81,11 +81,11 @@ export function cniConfig(s: ClusterState): string {
  * cgroupRoot so that `down` can remove every pod cgroup; oomScoreAdj 0 for hosts without CAP_SYS_RESOURCE;
  * image GC off (our images cannot be pulled back); logs and static pods under DIR.
  */
-export function kubeletConfig(s: ClusterState): string {
+export function kubeletConfig(s: ClusterState, n: NodeState): string {
   return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: 0.0.0.0
-port: ${s.ports.kubelet}
+port: ${n.ports.kubelet}
 readOnlyPort: 0
 healthzPort: 0
 authentication:
@@ -93,19 +93,19 @@ authentication:
   webhook: {enabled: false}
   x509: {clientCAFile: ${s.dir}/pki/ca.crt}
 authorization: {mode: AlwaysAllow}
-containerRuntimeEndpoint: unix://${s.dir}/containerd/containerd.sock
-imageServiceEndpoint: unix://${s.dir}/containerd/containerd.sock
+containerRuntimeEndpoint: unix://${n.dir}/containerd/containerd.sock
+imageServiceEndpoint: unix://${n.dir}/containerd/containerd.sock
 cgroupDriver: cgroupfs
-cgroupRoot: /${s.cgroupRoot}
+cgroupRoot: /${n.cgroupRoot}
 cgroupsPerQOS: true
 enforceNodeAllocatable: [pods]
 failSwapOn: false
 failCgroupV1: false
 protectKernelDefaults: false
 oomScoreAdj: 0
-staticPodPath: ${s.dir}/manifests
-podLogsDir: ${s.dir}/pod-logs
-volumePluginDir: ${s.dir}/kubelet/volume-plugins
+staticPodPath: ${n.dir}/manifests
+podLogsDir: ${n.dir}/pod-logs
+volumePluginDir: ${n.dir}/kubelet/volume-plugins
 resolvConf: /etc/resolv.conf
 clusterDomain: cluster.local
 imageGCHighThresholdPercent: 100
@@ -122,16 +122,16 @@ fileCheckFrequency: 5s
 }
 
 /** iptables mode; conntrack sysctls left alone (zero values mean "do not touch"). */
-export function kubeProxyConfig(s: ClusterState): string {
+export function kubeProxyConfig(s: ClusterState, n: NodeState): string {
   return `apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
-  kubeconfig: ${s.dir}/run/kube-proxy.kubeconfig
-hostnameOverride: ${s.nodeName}
+  kubeconfig: ${s.dir}/run/kube-proxy-${n.name}.kubeconfig
+hostnameOverride: ${n.name}
 bindAddress: 0.0.0.0
-healthzBindAddress: 127.0.0.1:${s.ports.proxyHealthz}
-metricsBindAddress: 127.0.0.1:${s.ports.proxyMetrics}
-clusterCIDR: ${s.podCidr}
+healthzBindAddress: 127.0.0.1:${n.ports.proxyHealthz}
+metricsBindAddress: 127.0.0.1:${n.ports.proxyMetrics}
+clusterCIDR: ${s.clusterCidr}
 mode: iptables
 iptables:
   localhostNodePorts: false

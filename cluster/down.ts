@@ -1,6 +1,7 @@
 // `down`: undoes what `up` recorded in DIR/state.json, in an order that lets each daemon clean up after
-// itself first: pods (CNI DEL, netns), then kubelet and kube-proxy, containers and shims, mounts, the
-// control plane, and finally the host leftovers (cgroups, bridge, KUBE-* chains, sysctls, paths).
+// itself first: pods (CNI DEL, netns), then kubelets and kube-proxies, containers and shims, mounts, the
+// control plane, and finally the host leftovers (cgroups, bridges, node namespaces, KUBE-* chains, sysctls,
+// paths).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { binPath } from './build.js';
@@ -13,7 +14,8 @@ import {
   restoreSysctls,
   unmountUnder,
 } from './host.js';
-import { ownedPid, readState, stopDaemons } from './state.js';
+import { removeNodeNetwork } from './node.js';
+import { type ClusterState, type NodeState, owned, readState, stopDaemons } from './state.js';
 
 const POD_DRAIN_TIMEOUT_MS = 20_000;
 
@@ -38,6 +40,48 @@ export function shimPids(sock: string): number[] {
   return out;
 }
 
+async function anyTaskRunning(nodes: NodeState[]): Promise<boolean> {
+  for (const n of nodes) {
+    const r = await ctr(n.dir, ['tasks', 'ls']);
+    if (r.code === 0 && /\sRUNNING\s*$/m.test(r.stdout)) return true;
+  }
+  return false;
+}
+
+/** Lets the kubelets tear pods down (CNI DEL, netns removal) while everything still runs. */
+async function drainPods(s: ClusterState): Promise<void> {
+  if (!owned(s.dir, s.pids['kube-apiserver'])) return;
+  const withKubelet = s.nodes.filter((n) => owned(s.dir, n.pids.kubelet));
+  if (withKubelet.length === 0) return;
+  await kubectl(s.dir, ['delete', 'pods', '--all', '-A', '--grace-period=0', '--force', '--wait=false']);
+  const end = Date.now() + POD_DRAIN_TIMEOUT_MS;
+  while (Date.now() < end && (await anyTaskRunning(withKubelet))) await sleep(200);
+}
+
+async function stopNode(s: ClusterState, n: NodeState): Promise<void> {
+  const hadProxy = owned(s.dir, n.pids['kube-proxy']) !== undefined;
+  await stopDaemons(s, n.pids, ['kubelet', 'kube-proxy'], 15_000);
+  // a namespaced node's chains go with its namespace
+  if (hadProxy && !n.netns) {
+    const config = `--config=${s.dir}/run/kube-proxy-${n.name}.yaml`;
+    await run(binPath('kube-proxy'), ['--cleanup', config], { allowFail: true });
+  }
+  if (owned(s.dir, n.pids.containerd)) {
+    const ids = (await ctr(n.dir, ['tasks', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+    for (const id of ids) await ctr(n.dir, ['tasks', 'kill', '-s', 'SIGKILL', id]);
+    if (ids.length > 0) await sleep(300);
+    for (const id of ids) await ctr(n.dir, ['tasks', 'delete', '-f', id]);
+    await stopDaemons(s, n.pids, ['containerd'], 15_000);
+  }
+  for (const pid of shimPids(containerdSocket(n.dir))) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
+
 export async function down(
   dirArg: string,
   opts: DownOptions = { keepDir: process.env.NSM_K8S_KEEP === '1' },
@@ -49,48 +93,20 @@ export async function down(
     return;
   }
   const t0 = Date.now();
-  // 1. Stop the controllers so nothing recreates pods, then let the kubelet tear pods down while it runs.
-  await stopDaemons(s, ['kube-controller-manager', 'kube-scheduler'], 2000);
-  if (ownedPid(s, 'kube-apiserver') && ownedPid(s, 'kubelet')) {
-    await kubectl(dir, ['delete', 'pods', '--all', '-A', '--grace-period=0', '--force', '--wait=false']);
-    const end = Date.now() + POD_DRAIN_TIMEOUT_MS;
-    while (Date.now() < end) {
-      const r = await ctr(dir, ['tasks', 'ls']);
-      if (r.code !== 0 || !/\sRUNNING\s*$/m.test(r.stdout)) break;
-      await sleep(200);
-    }
-  }
-  const hadProxy = ownedPid(s, 'kube-proxy') !== undefined;
-  await stopDaemons(s, ['kubelet', 'kube-proxy'], 15_000);
-  if (hadProxy) {
-    await run(binPath('kube-proxy'), ['--cleanup', `--config=${dir}/run/kube-proxy.yaml`], {
-      allowFail: true,
-    });
-  }
-  // 2. Whatever containers remain, then containerd and its shims.
-  if (ownedPid(s, 'containerd')) {
-    const ids = (await ctr(dir, ['tasks', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
-    for (const id of ids) await ctr(dir, ['tasks', 'kill', '-s', 'SIGKILL', id]);
-    await sleep(300);
-    for (const id of ids) await ctr(dir, ['tasks', 'delete', '-f', id]);
-    await stopDaemons(s, ['containerd'], 15_000);
-  }
-  for (const pid of shimPids(containerdSocket(dir))) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // exited meanwhile
-    }
-  }
-  // 3. Mounts under DIR (rootfs overlays, shm, netns, volumes), then the control plane: its state is
-  //    thrown away, no need for a long graceful stop. apiserver before etcd, or the apiserver hangs.
+  // 1. No controller may recreate pods while the kubelets remove them.
+  await stopDaemons(s, s.pids, ['kube-controller-manager', 'kube-scheduler'], 2000);
+  await drainPods(s);
+  // 2. Kubelets, kube-proxies, leftover containers, containerd and its shims, node by node.
+  for (const n of s.nodes) await stopNode(s, n);
+  // 3. Mounts under DIR (rootfs overlays, shm, pod network namespaces, volumes), then the control plane:
+  //    its data is thrown away, no need for a long graceful stop; apiserver before etcd, or it hangs.
   await unmountUnder(dir);
-  await stopDaemons(s, ['kube-apiserver'], 5000);
-  await stopDaemons(s, ['etcd'], 3000);
+  await stopDaemons(s, s.pids, ['kube-apiserver'], 5000);
+  await stopDaemons(s, s.pids, ['etcd'], 3000);
   // 4. Host leftovers.
-  removeCgroupRoot(s.cgroupRoot);
-  if ((await run('ip', ['link', 'show', s.bridge], { allowFail: true })).code === 0) {
-    await run('ip', ['link', 'delete', s.bridge], { allowFail: true });
+  for (const n of s.nodes) {
+    removeCgroupRoot(n.cgroupRoot);
+    await removeNodeNetwork(n);
   }
   await removeNewKubeChains(s.iptablesChains);
   restoreSysctls(s.sysctls);

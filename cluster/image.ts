@@ -9,6 +9,7 @@ import { ctr } from './clients.js';
 import { IMAGE_DIR, PAUSE_IMAGE, PROJECT_IMAGE } from './config.js';
 import { log, run, which } from './exec.js';
 import { checkImageName, parseLdd, writeOciImage } from './oci.js';
+import { readState } from './state.js';
 
 /** A skeleton that mirrors the host's merged-/usr layout (bin, sbin, lib, lib64 as symlinks into usr). */
 function baseRootfs(r: string): void {
@@ -124,8 +125,16 @@ export async function buildProjectImage(o: ProjectImageOptions): Promise<{ name:
   return { name, out };
 }
 
-export async function importImage(dir: string, tar: string): Promise<void> {
+/** Imports an image tar into the containerd of the node in nodeDir. */
+export async function importImage(nodeDir: string, tar: string): Promise<void> {
   if (!fs.existsSync(tar)) throw new Error(`failed to import ${tar}: no such file`);
-  const r = await ctr(dir, ['images', 'import', tar]);
-  if (r.code !== 0) throw new Error(`failed to import ${tar} into ${dir}: ${r.stderr.trim()}`);
+  const r = await ctr(nodeDir, ['images', 'import', tar]);
+  if (r.code !== 0) throw new Error(`failed to import ${tar} into ${nodeDir}: ${r.stderr.trim()}`);
+}
+
+/** Imports an image tar into every node of the cluster in dir. */
+export async function loadImage(dir: string, tar: string): Promise<void> {
+  const s = readState(dir);
+  if (!s) throw new Error(`failed to load ${tar}: no cluster in ${dir}`);
+  for (const n of s.nodes) await importImage(n.dir, tar);
 }

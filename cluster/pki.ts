@@ -5,24 +5,26 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { run } from './exec.js';
 
-/** Token users: name -> [user, groups]. The kubelet's user must be system:node:<name> for the Node authorizer. */
-function tokenUsers(nodeName: string): Record<string, [string, string[]]> {
-  return {
+/**
+ * Token users: file name -> [user, groups]. Each kubelet's user must be system:node:<node name> for the Node
+ * authorizer, so each node gets its own (`kubelet-<node name>`).
+ */
+function tokenUsers(nodeNames: string[]): Record<string, [string, string[]]> {
+  const users: Record<string, [string, string[]]> = {
     admin: ['nsm-cluster-admin', ['system:masters']],
-    kubelet: [`system:node:${nodeName}`, ['system:nodes']],
     'controller-manager': ['system:kube-controller-manager', ['system:masters']],
     scheduler: ['system:kube-scheduler', []],
     'kube-proxy': ['system:kube-proxy', []],
   };
+  for (const n of nodeNames) users[`kubelet-${n}`] = [`system:node:${n}`, ['system:nodes']];
+  return users;
 }
-
-export const KUBECONFIG_USERS = Object.keys(tokenUsers('x'));
 
 export interface PkiOptions {
   dir: string;
-  nodeName: string;
-  nodeIp: string;
-  serviceIp: string;
+  nodeNames: string[];
+  /** Addresses the apiserver is reached at besides 127.0.0.1 (node IPs, the kubernetes Service IP). */
+  ips: string[];
 }
 
 export async function generatePki(opts: PkiOptions): Promise<string> {
@@ -31,8 +33,7 @@ export async function generatePki(opts: PkiOptions): Promise<string> {
   const cnf = path.join(pki, 'openssl.cnf');
   const sans = [
     'IP:127.0.0.1',
-    `IP:${opts.nodeIp}`,
-    `IP:${opts.serviceIp}`,
+    ...opts.ips.map((ip) => `IP:${ip}`),
     'DNS:localhost',
     'DNS:kubernetes',
     'DNS:kubernetes.default',
@@ -123,7 +124,7 @@ export async function generatePki(opts: PkiOptions): Promise<string> {
   );
   await run('openssl', ['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], o);
   const lines: string[] = [];
-  for (const [name, [user, groups]] of Object.entries(tokenUsers(opts.nodeName))) {
+  for (const [name, [user, groups]] of Object.entries(tokenUsers(opts.nodeNames))) {
     const token = randomBytes(24).toString('hex');
     fs.writeFileSync(path.join(pki, `${name}.token`), token, { mode: 0o600 });
     lines.push(`${token},${user},${user}${groups.length ? `,"${groups.join(',')}"` : ''}`);
@@ -154,12 +155,11 @@ export function kubeconfig(server: string, caFile: string, user: string, token: 
   ].join('\n');
 }
 
-export function writeKubeconfigs(dir: string, server: string): void {
+/** DIR/kubeconfig for the admin, DIR/run/<name>.kubeconfig for a component, with `user`'s token. */
+export function writeKubeconfig(dir: string, user: string, server: string, name = user): string {
   const pki = path.join(dir, 'pki');
-  for (const name of KUBECONFIG_USERS) {
-    const token = fs.readFileSync(path.join(pki, `${name}.token`), 'utf8');
-    const file =
-      name === 'admin' ? path.join(dir, 'kubeconfig') : path.join(dir, 'run', `${name}.kubeconfig`);
-    fs.writeFileSync(file, kubeconfig(server, path.join(pki, 'ca.crt'), name, token), { mode: 0o600 });
-  }
+  const token = fs.readFileSync(path.join(pki, `${user}.token`), 'utf8');
+  const file = name === 'admin' ? path.join(dir, 'kubeconfig') : path.join(dir, 'run', `${name}.kubeconfig`);
+  fs.writeFileSync(file, kubeconfig(server, path.join(pki, 'ca.crt'), user, token), { mode: 0o600 });
+  return file;
 }

@@ -1,33 +1,33 @@
-// `up`: a one-node cluster whose whole state lives in one directory. Order: etcd, kube-apiserver,
-// containerd (+ images), controller-manager, scheduler, kube-proxy, kubelet; Ready when the node reports
-// Ready and the default ServiceAccount exists (pods can be created). On any failure everything started so
-// far is torn down again, logs kept.
+// `up`: a cluster whose whole state lives in one directory. Order: etcd, kube-apiserver, controller-manager,
+// scheduler, then per node containerd (+ images), kube-proxy and kubelet; Ready when every node reports Ready
+// and the default ServiceAccount exists (pods can be created). On any failure everything started so far is
+// torn down again, logs kept.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { binPath, build, missingBinaries } from './build.js';
-import { ctr, kubectl } from './clients.js';
-import { hostName, K8S_VERSION, POD_CIDR, SERVICE_CIDR } from './config.js';
-import { cniConfig, containerdConfig, kubeletConfig, kubeProxyConfig } from './configs.js';
+import { kubectl } from './clients.js';
+import { CLUSTER_CIDR, hostName, K8S_VERSION, NODES, SERVICE_CIDR } from './config.js';
 import { down } from './down.js';
-import { log, run, waitFor, which } from './exec.js';
-import {
-  cniBinDir,
-  ensureHostDeps,
-  makeCgroupRoot,
-  NODE_HOST_PATHS,
-  readSysctls,
-  snapshotIptables,
-} from './host.js';
+import { log, run, waitFor } from './exec.js';
+import { ensureHostDeps, NODE_HOST_PATHS, readSysctls, snapshotIptables } from './host.js';
 import { ensurePauseImage, importImage } from './image.js';
-import { generatePki, writeKubeconfigs } from './pki.js';
-import { type ClusterState, ownedPid, readState, startDaemon, writeState } from './state.js';
+import { createNodeNetwork, planNode, startContainerd, startKubelet } from './node.js';
+import { generatePki, writeKubeconfig } from './pki.js';
+import {
+  type ClusterState,
+  type NodeState,
+  readState,
+  runningPids,
+  startDaemon,
+  writeState,
+} from './state.js';
 
 const NODE_READY_TIMEOUT_MS = 180_000;
 const APISERVER_TIMEOUT_MS = 90_000;
-/** Unix socket paths (containerd's, under DIR) must stay below 108 bytes. */
-const MAX_DIR_LENGTH = 70;
+/** Unix socket paths (containerd's, under DIR/node-N) must stay below 108 bytes. */
+const MAX_DIR_LENGTH = 60;
 
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -63,91 +63,101 @@ export function firstHost(cidr: string): string {
   return `${a}.${b}.${c}.${d + 1}`;
 }
 
-async function nodeReady(s: ClusterState): Promise<boolean> {
-  const r = await kubectl(s.dir, [
+async function nodeReady(dir: string, n: NodeState): Promise<boolean> {
+  const r = await kubectl(dir, [
     'get',
     'node',
-    s.nodeName,
+    n.name,
     '-o',
     'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}',
   ]);
   return r.code === 0 && r.stdout.trim() === 'True';
 }
 
-export async function up(dirArg: string): Promise<ClusterState> {
+export interface UpOptions {
+  nodes?: number;
+}
+
+export async function up(dirArg: string, opts: UpOptions = {}): Promise<ClusterState> {
   if (process.getuid?.() !== 0) throw new Error('failed to start the cluster: must run as root');
   const t0 = Date.now();
   const dir = path.resolve(dirArg);
   if (dir.length > MAX_DIR_LENGTH)
     throw new Error(`cluster dir too long for unix sockets (> ${MAX_DIR_LENGTH}): ${dir}`);
+  const nodes = opts.nodes ?? NODES;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) throw new Error(`nodes must be 1..9, not ${nodes}`);
   const old = readState(dir);
-  if (old && Object.keys(old.pids).some((n) => ownedPid(old, n as keyof ClusterState['pids']))) {
-    throw new Error(`${dir} already holds a running cluster (npm run cluster -- down ${dir})`);
+  if (old && runningPids(old).length > 0) {
+    throw new Error(`${dir} already holds a running cluster (npm run cluster -- down)`);
   }
   if (old) await down(dir, { keepDir: false });
   if (missingBinaries().length > 0) await build();
   await ensureHostDeps();
-  for (const d of [
-    'run',
-    'logs',
-    'etcd',
-    'kubelet',
-    'manifests',
-    'containerd',
-    'cni/net.d',
-    'cni/ipam',
-    'pod-logs',
-  ]) {
-    fs.mkdirSync(path.join(dir, d), { recursive: true });
-  }
+  for (const d of ['run', 'logs', 'etcd']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.chmodSync(path.join(dir, 'etcd'), 0o700);
-  const id = crypto.createHash('sha256').update(dir).digest('hex').slice(0, 8);
-  const [etcd, etcdPeer, apiserver, kubelet, proxyHealthz, proxyMetrics] = await freePorts(6);
+  const id = crypto.createHash('sha256').update(dir).digest('hex').slice(0, 6);
+  const ports = await freePorts(3 + 3 * nodes);
+  const hostIp = await defaultNodeIp();
   // Everything `down` must undo is recorded before it is changed.
   const s: ClusterState = {
     dir,
     k8sVersion: K8S_VERSION,
-    nodeName: hostName(),
-    nodeIp: await defaultNodeIp(),
-    podCidr: POD_CIDR,
     serviceCidr: SERVICE_CIDR,
-    ports: { etcd, etcdPeer, apiserver, kubelet, proxyHealthz, proxyMetrics },
-    bridge: process.env.NSM_K8S_BRIDGE ?? `nsmk-${id}`,
-    cgroupRoot: `nsm-cluster-${id}`,
+    clusterCidr: CLUSTER_CIDR,
+    ports: { etcd: ports[0], etcdPeer: ports[1], apiserver: ports[2] },
     sysctls: readSysctls(),
     iptablesChains: await snapshotIptables(),
     createdPaths: NODE_HOST_PATHS.filter((p) => !fs.existsSync(p)),
     pids: {},
+    nodes: Array.from({ length: nodes }, (_, i) => {
+      const [kubelet, proxyHealthz, proxyMetrics] = ports.slice(3 + 3 * i);
+      return planNode(dir, {
+        index: i + 1,
+        id,
+        hostName: hostName(),
+        hostIp,
+        ports: { kubelet, proxyHealthz, proxyMetrics },
+      });
+    }),
   };
   writeState(s);
   try {
-    await start(s);
+    await startControlPlane(s);
+    for (const n of s.nodes) await startNode(s, n);
+    const t = Date.now();
+    for (const n of s.nodes)
+      await waitFor(`node ${n.name} Ready`, NODE_READY_TIMEOUT_MS, () => nodeReady(dir, n), 500);
+    await waitFor('the default ServiceAccount', 60_000, async () => {
+      return (await kubectl(dir, ['-n', 'default', 'get', 'serviceaccount', 'default'])).code === 0;
+    });
+    log(
+      `kubelets started, ${nodes > 1 ? 'nodes' : 'node'} Ready in ${((Date.now() - t) / 1000).toFixed(1)}s`,
+    );
   } catch (err) {
     log(`up failed: ${(err as Error).message}; tearing down (logs kept in ${dir}/logs)`);
     await down(dir, { keepDir: true });
     throw err;
   }
-  log(
-    `cluster ${K8S_VERSION} up in ${((Date.now() - t0) / 1000).toFixed(1)}s: node ${s.nodeName} (${s.nodeIp})`,
-  );
+  const names = s.nodes.map((n) => `${n.name} (${n.ip})`).join(', ');
+  log(`cluster ${K8S_VERSION} up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${names}`);
   log(`KUBECONFIG=${dir}/kubeconfig; stop with: npm run cluster -- down`);
   return s;
 }
 
-async function start(s: ClusterState): Promise<void> {
+async function startControlPlane(s: ClusterState): Promise<void> {
   const { dir } = s;
-  const pki = await generatePki({
-    dir,
-    nodeName: s.nodeName,
-    nodeIp: s.nodeIp,
-    serviceIp: firstHost(s.serviceCidr),
-  });
-  const server = `https://127.0.0.1:${s.ports.apiserver}`;
-  writeKubeconfigs(dir, server);
-  let t = Date.now();
+  const ips = [...s.nodes.map((n) => n.hostIp ?? n.ip), firstHost(s.serviceCidr)];
+  const pki = await generatePki({ dir, nodeNames: s.nodes.map((n) => n.name), ips });
+  const local = `https://127.0.0.1:${s.ports.apiserver}`;
+  writeKubeconfig(dir, 'admin', local);
+  const daemon = (
+    name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler',
+    args: string[],
+  ) => startDaemon({ state: s, pids: s.pids, name, logName: name, cmd: binPath(name), args });
+  const t = Date.now();
   const etcdUrl = `http://127.0.0.1:${s.ports.etcd}`;
   const peerUrl = `http://127.0.0.1:${s.ports.etcdPeer}`;
-  startDaemon(s, 'etcd', binPath('etcd'), [
+  daemon('etcd', [
     '--name=nsm-cluster',
     `--data-dir=${dir}/etcd`,
     `--listen-client-urls=${etcdUrl}`,
@@ -155,6 +165,7 @@ async function start(s: ClusterState): Promise<void> {
     `--listen-peer-urls=${peerUrl}`,
     `--initial-advertise-peer-urls=${peerUrl}`,
     `--initial-cluster=nsm-cluster=${peerUrl}`,
+    // the cluster's data is thrown away on down: no need to pay for fsync on a loaded machine
     '--unsafe-no-fsync=true',
     '--log-level=warn',
   ]);
@@ -162,11 +173,11 @@ async function start(s: ClusterState): Promise<void> {
     const r = await fetch(`${etcdUrl}/health`);
     return ((await r.json()) as { health?: string }).health === 'true';
   });
-  startDaemon(s, 'kube-apiserver', binPath('kube-apiserver'), [
+  daemon('kube-apiserver', [
     `--etcd-servers=${etcdUrl}`,
     '--bind-address=0.0.0.0',
     `--secure-port=${s.ports.apiserver}`,
-    `--advertise-address=${s.nodeIp}`,
+    `--advertise-address=${s.nodes[0].ip}`,
     `--cert-dir=${pki}`,
     `--tls-cert-file=${pki}/apiserver.crt`,
     `--tls-private-key-file=${pki}/apiserver.key`,
@@ -189,19 +200,9 @@ async function start(s: ClusterState): Promise<void> {
     return (await kubectl(dir, ['get', '--raw=/readyz'])).code === 0;
   });
   log(`etcd + kube-apiserver ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
-
-  t = Date.now();
-  fs.writeFileSync(
-    path.join(dir, 'containerd', 'config.toml'),
-    containerdConfig(s, cniBinDir()!, (await which('runc'))!),
-  );
-  fs.writeFileSync(path.join(dir, 'cni', 'net.d', '10-nsm-cluster.conflist'), cniConfig(s));
-  startDaemon(s, 'containerd', 'containerd', ['--config', path.join(dir, 'containerd', 'config.toml')]);
-  await waitFor('containerd', 30_000, async () => (await ctr(dir, ['version'])).code === 0);
-  await importImage(dir, await ensurePauseImage());
-  log(`containerd ready, pause image imported in ${((Date.now() - t) / 1000).toFixed(1)}s`);
-
-  startDaemon(s, 'kube-controller-manager', binPath('kube-controller-manager'), [
+  writeKubeconfig(dir, 'controller-manager', local);
+  writeKubeconfig(dir, 'scheduler', local);
+  daemon('kube-controller-manager', [
     `--kubeconfig=${dir}/run/controller-manager.kubeconfig`,
     '--leader-elect=false',
     '--secure-port=0',
@@ -210,38 +211,28 @@ async function start(s: ClusterState): Promise<void> {
     `--cluster-signing-cert-file=${pki}/ca.crt`,
     `--cluster-signing-key-file=${pki}/ca.key`,
     `--service-cluster-ip-range=${s.serviceCidr}`,
-    `--cluster-cidr=${s.podCidr}`,
+    `--cluster-cidr=${s.clusterCidr}`,
+    // each node's pod range is fixed by its CNI config, not allocated
     '--allocate-node-cidrs=false',
     '--use-service-account-credentials=false',
     '--cluster-name=nsm-cluster',
     '--profiling=false',
   ]);
-  startDaemon(s, 'kube-scheduler', binPath('kube-scheduler'), [
+  daemon('kube-scheduler', [
     `--kubeconfig=${dir}/run/scheduler.kubeconfig`,
     '--leader-elect=false',
     '--secure-port=0',
     '--profiling=false',
   ]);
-  // ClusterIP Services (the registry, the webhook) need kube-proxy; NSM_K8S_KUBE_PROXY=0 runs without.
-  if (process.env.NSM_K8S_KUBE_PROXY !== '0') {
-    fs.writeFileSync(path.join(dir, 'run', 'kube-proxy.yaml'), kubeProxyConfig(s));
-    startDaemon(s, 'kube-proxy', binPath('kube-proxy'), [`--config=${dir}/run/kube-proxy.yaml`]);
-  }
+}
 
-  t = Date.now();
-  makeCgroupRoot(s.cgroupRoot);
-  fs.writeFileSync(path.join(dir, 'run', 'kubelet.yaml'), kubeletConfig(s));
-  startDaemon(s, 'kubelet', binPath('kubelet'), [
-    `--config=${dir}/run/kubelet.yaml`,
-    `--kubeconfig=${dir}/run/kubelet.kubeconfig`,
-    `--root-dir=${dir}/kubelet`,
-    `--cert-dir=${dir}/kubelet/pki`,
-    `--hostname-override=${s.nodeName}`,
-    `--node-ip=${s.nodeIp}`,
-  ]);
-  await waitFor(`node ${s.nodeName} Ready`, NODE_READY_TIMEOUT_MS, () => nodeReady(s), 500);
-  await waitFor('the default ServiceAccount', 60_000, async () => {
-    return (await kubectl(dir, ['-n', 'default', 'get', 'serviceaccount', 'default'])).code === 0;
-  });
-  log(`kubelet started, node Ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+async function startNode(s: ClusterState, n: NodeState): Promise<void> {
+  const t = Date.now();
+  await createNodeNetwork(n);
+  await startContainerd(s, n);
+  await importImage(n.dir, await ensurePauseImage());
+  await startKubelet(s, n);
+  log(
+    `node ${n.name}: network, containerd, pause image, kubelet started in ${((Date.now() - t) / 1000).toFixed(1)}s`,
+  );
 }

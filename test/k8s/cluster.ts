@@ -43,7 +43,7 @@ async function startCluster(): Promise<TestCluster> {
   let dir = process.env.NSM_K8S_CLUSTER_DIR;
   let owned = false;
   const reuse = dir ? await status(dir) : undefined;
-  if (!dir || !reuse?.nodeReady) {
+  if (!dir || !reuse?.healthy) {
     dir = fs.mkdtempSync('/tmp/nsmk-');
     owned = true;
     await up(dir);

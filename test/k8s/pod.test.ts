@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
-import { buildProjectImage, importImage } from '../../cluster/image.js';
+import { buildProjectImage, loadImage } from '../../cluster/image.js';
 import { k8sTestsEnabled, REPO, startTestCluster, type TestCluster } from './cluster.js';
 
 describe('project image on a real cluster', () => {
@@ -14,7 +14,7 @@ describe('project image on a real cluster', () => {
     if (!k8sTestsEnabled()) this.skip();
     c = await startTestCluster();
     const img = await buildProjectImage({ repo: REPO });
-    await importImage(c.dir, img.out);
+    await loadImage(c.dir, img.out);
     image = img.name;
     await c.k(['create', 'namespace', ns]);
     // the ServiceAccount controller must have created "default" before pods can be admitted
