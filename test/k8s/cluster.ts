@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kubectl } from '../../cluster/clients.js';
 import { down } from '../../cluster/down.js';
+import { buildProjectImage, loadImage } from '../../cluster/image.js';
 import { status } from '../../cluster/status.js';
 import { up } from '../../cluster/up.js';
 
@@ -26,6 +27,16 @@ export interface TestCluster {
 }
 
 let shared: Promise<TestCluster> | undefined;
+let image: Promise<string> | undefined;
+
+/** The project image (built from this checkout's dist/), loaded into every node once per run; its name. */
+export function projectImage(c: TestCluster): Promise<string> {
+  image ??= buildProjectImage({ repo: REPO }).then(async (img) => {
+    await loadImage(c.dir, img.out);
+    return img.name;
+  });
+  return image;
+}
 
 /** One cluster for every k8s test file of the run, torn down by the root `after` below (also on failure). */
 export function startTestCluster(): Promise<TestCluster> {
@@ -36,6 +47,7 @@ export function startTestCluster(): Promise<TestCluster> {
 after(async () => {
   const c = await shared?.catch(() => undefined);
   shared = undefined;
+  image = undefined;
   await c?.close();
 });
 

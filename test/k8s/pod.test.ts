@@ -3,8 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
-import { buildProjectImage, loadImage } from '../../cluster/image.js';
-import { k8sTestsEnabled, REPO, startTestCluster, type TestCluster } from './cluster.js';
+import { k8sTestsEnabled, projectImage, startTestCluster, type TestCluster } from './cluster.js';
 
 describe('project image on a real cluster', () => {
   let c: TestCluster;
@@ -13,9 +12,7 @@ describe('project image on a real cluster', () => {
   before(async function () {
     if (!k8sTestsEnabled()) this.skip();
     c = await startTestCluster();
-    const img = await buildProjectImage({ repo: REPO });
-    await loadImage(c.dir, img.out);
-    image = img.name;
+    image = await projectImage(c);
     await c.k(['create', 'namespace', ns]);
     // the ServiceAccount controller must have created "default" before pods can be admitted
     for (
