@@ -65,7 +65,7 @@ export async function build(): Promise<void> {
     const k8s = K8S_BINARIES.filter((b) => !isExecutable(binPath(b)));
     if (k8s.length > 0) {
       log(`building ${k8s.join(', ')} ${K8S_VERSION} into ${BIN_DIR}`);
-      log('the first build compiles ~3000 packages: 10-25 min on 2 cores, seconds once GOCACHE is warm');
+      log('the first build compiles ~2500 packages: 10-25 min on 2 cores, seconds once GOCACHE is warm');
       await buildKubernetes(k8s);
     }
     if (!isExecutable(binPath('etcd'))) await buildEtcd();
