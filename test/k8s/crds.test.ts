@@ -21,7 +21,7 @@ const UPSTREAM_NS = {
         fallthrough: true,
         metadata: { labels: { forwarder: 'kernel' } },
       },
-      { routes: [{ destination_selector: { any: 'yes' } }] },
+      { routes: [{ destination_selector: { role: 'server' } }] },
     ],
   },
 };
@@ -111,8 +111,8 @@ describe('networkservicemesh.io CRDs on a real cluster', () => {
     {
       name: 'a selector value that is not a string',
       kind: UPSTREAM_NS,
-      spec: { matches: [{ source_selector: { app: { nested: 1 } } }] },
-      field: /spec\.matches\[0\]\.source_selector\.app: Invalid value: "object"/,
+      spec: { matches: [{ source_selector: { app: 1 } }] },
+      field: /spec\.matches\[0\]\.source_selector\.app: Invalid value: "integer"/,
     },
     {
       name: 'a timestamp with too many nanoseconds',
