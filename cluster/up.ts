@@ -93,6 +93,7 @@ export async function up(dirArg: string, opts: UpOptions = {}): Promise<ClusterS
   if (old) await down(dir, { keepDir: false });
   if (missingBinaries().length > 0) await build();
   await ensureHostDeps();
+  const created = [...NODE_HOST_PATHS, path.dirname(dir)].filter((p) => !fs.existsSync(p));
   for (const d of ['run', 'logs', 'etcd']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.chmodSync(path.join(dir, 'etcd'), 0o700);
   const id = crypto.createHash('sha256').update(dir).digest('hex').slice(0, 6);
@@ -107,7 +108,7 @@ export async function up(dirArg: string, opts: UpOptions = {}): Promise<ClusterS
     ports: { etcd: ports[0], etcdPeer: ports[1], apiserver: ports[2] },
     sysctls: readSysctls(),
     iptablesChains: await snapshotIptables(),
-    createdPaths: NODE_HOST_PATHS.filter((p) => !fs.existsSync(p)),
+    createdPaths: created,
     pids: {},
     nodes: Array.from({ length: nodes }, (_, i) => {
       const [kubelet, proxyHealthz, proxyMetrics] = ports.slice(3 + 3 * i);
