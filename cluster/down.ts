@@ -111,7 +111,6 @@ export async function down(
   await removeNewKubeChains(s.iptablesChains);
   restoreSysctls(s.sysctls);
   removeContainerLogLinks(dir);
-  removeCreatedPaths(s.createdPaths, dir);
   if (!opts.keepDir) {
     if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir}/`)) {
       log(`mounts remain under ${dir}: not deleting it`);
@@ -119,6 +118,11 @@ export async function down(
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
+  // after DIR itself: its parent is one of them when up created it
+  removeCreatedPaths(
+    s.createdPaths.filter((p) => !opts.keepDir || p !== path.dirname(dir)),
+    dir,
+  );
   log(`down in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 }
 
