@@ -58,9 +58,18 @@ async function startCluster(): Promise<TestCluster> {
   if (!dir || !reuse?.healthy) {
     dir = fs.mkdtempSync('/tmp/nsmk-');
     owned = true;
-    await up(dir);
+    // two nodes: the second, in its own network namespace, gives the remote (VXLAN) path a real link
+    await up(dir, { nodes: Number(process.env.NSM_K8S_NODES ?? '2') });
   }
   const d = dir;
+  // Ctrl-C or a CI timeout must not leave a cluster (daemons are detached and would outlive mocha)
+  const onSignal = (signal: NodeJS.Signals) => {
+    void down(d, { keepDir: false }).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  if (owned) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   const kTry = (args: string[], input?: string) => kubectl(d, args, input);
   return {
     dir: d,
@@ -71,6 +80,8 @@ async function startCluster(): Promise<TestCluster> {
       return r.stdout;
     },
     async close() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       if (owned) await down(d, { keepDir: process.env.NSM_K8S_KEEP === '1' });
     },
   };
