@@ -132,6 +132,7 @@ export async function removeNewKubeChains(before: Record<string, string[]>): Pro
     for (const line of r.stdout.split('\n')) {
       const m = /^-A (\S+) (.*-j (\S+).*)$/.exec(line);
       if (!m || !ours.includes(m[3]) || ours.includes(m[1])) continue;
+      // the rule text comes from iptables -S, whose quoting (comments) is shell syntax
       await run('sh', ['-c', `${bin} -w 5 -t ${table} -D ${m[1]} ${m[2]}`], { allowFail: true });
     }
     for (const c of ours) await run(bin, ['-w', '5', '-t', table, '-F', c], { allowFail: true });

@@ -103,6 +103,8 @@ export async function writeOciImage(o: OciImageOptions): Promise<void> {
     writeJson(path.join(layout, 'oci-layout'), { imageLayoutVersion: '1.0.0' });
     fs.mkdirSync(path.dirname(o.out), { recursive: true });
     await run('tar', [
+      '--sort=name',
+      '--mtime=@0',
       '--owner=0',
       '--group=0',
       '--numeric-owner',
