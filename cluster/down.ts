@@ -93,37 +93,50 @@ export async function down(
     return;
   }
   const t0 = Date.now();
+  const phases: string[] = [];
+  let last = t0;
+  const phase = (name: string) => {
+    phases.push(`${name} ${((Date.now() - last) / 1000).toFixed(1)}s`);
+    last = Date.now();
+  };
   // 1. No controller may recreate pods while the kubelets remove them.
   await stopDaemons(s, s.pids, ['kube-controller-manager', 'kube-scheduler'], 2000);
   await drainPods(s);
+  phase('pods');
   // 2. Kubelets, kube-proxies, leftover containers, containerd and its shims, node by node.
   for (const n of s.nodes) await stopNode(s, n);
+  phase('nodes');
   // 3. Mounts under DIR (rootfs overlays, shm, pod network namespaces, volumes), then the control plane:
   //    its data is thrown away, no need for a long graceful stop; apiserver before etcd, or it hangs.
   await unmountUnder(dir);
   await stopDaemons(s, s.pids, ['kube-apiserver'], 5000);
   await stopDaemons(s, s.pids, ['etcd'], 3000);
+  phase('control plane');
   // 4. Host leftovers.
-  for (const n of s.nodes) {
-    removeCgroupRoot(n.cgroupRoot);
-    await removeNodeNetwork(n);
-  }
+  for (const n of s.nodes) removeCgroupRoot(n.cgroupRoot);
+  phase('cgroups');
+  for (const n of s.nodes) await removeNodeNetwork(n);
+  phase('network');
   await removeNewKubeChains(s.iptablesChains);
+  phase('iptables');
   restoreSysctls(s.sysctls);
   removeContainerLogLinks(dir);
   if (!opts.keepDir) {
     if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir}/`)) {
       log(`mounts remain under ${dir}: not deleting it`);
     } else {
-      fs.rmSync(dir, { recursive: true, force: true });
+      // rm(1) is several times faster than fs.rmSync on the tens of thousands of files of unpacked images
+      await run('rm', ['-rf', '--one-file-system', dir], { allowFail: true });
     }
   }
+  phase('files');
   // after DIR itself: its parent is one of them when up created it
   removeCreatedPaths(
     s.createdPaths.filter((p) => !opts.keepDir || p !== path.dirname(dir)),
     dir,
   );
-  log(`down in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  phase('host');
+  log(`down in ${((Date.now() - t0) / 1000).toFixed(1)}s (${phases.join(', ')})`);
 }
 
 /** The kubelet links /var/log/containers/*.log to the pod logs under DIR. */

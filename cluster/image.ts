@@ -136,5 +136,6 @@ export async function importImage(nodeDir: string, tar: string): Promise<void> {
 export async function loadImage(dir: string, tar: string): Promise<void> {
   const s = readState(dir);
   if (!s) throw new Error(`failed to load ${tar}: no cluster in ${dir}`);
-  for (const n of s.nodes) await importImage(n.dir, tar);
+  // in parallel: each import is mostly waiting for the disk
+  await Promise.all(s.nodes.map((n) => importImage(n.dir, tar)));
 }
