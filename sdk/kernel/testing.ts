@@ -3,6 +3,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { recordNetns } from '../tools/sandbox/owned.js';
 import type { NetnsRef } from './iproute2.js';
 
 const run = promisify(execFile);
@@ -26,6 +27,7 @@ export class TestNamespaces {
   /** A new named namespace, nsmk-<label>-<random>, with lo up. */
   async add(label: string): Promise<TestNetns> {
     const name = `${TEST_NETNS_PREFIX}${label}-${randomBytes(4).toString('hex')}`;
+    recordNetns(name);
     await run('ip', ['netns', 'add', name]);
     this.made.push(name);
     await run('ip', ['-n', name, 'link', 'set', 'dev', 'lo', 'up']);
