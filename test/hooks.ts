@@ -1,6 +1,6 @@
 // Root mocha hooks, loaded before every test file (the tier configs in test/tiers/ "require" it).
 import { type CpuLoad, parseCpuLoad, startCpuLoad } from './cpu-load.js';
-import { verifyNothingLeft } from './leak-check.js';
+import { describeLeaks, removeEverythingOwned, verifyNothingLeft } from './leak-check.js';
 
 // In-process daemons log only warnings unless the developer asks for more.
 process.env.NSM_LOG_LEVEL ??= 'warn';
@@ -13,6 +13,22 @@ process.on('unhandledRejection', (reason) => {
 let load: CpuLoad | undefined;
 /** Processes of the harness itself, which the leak check must not count. */
 const harnessPids = new Set<number>();
+
+// Interrupted (Ctrl-C, a CI timeout): mocha runs no more hooks, so remove here what this process
+// made (sandbox namespaces, daemons, socket directories), then exit as the signal would have.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    void removeEverythingOwned(harnessPids)
+      .then((l) => {
+        const text = describeLeaks(l);
+        if (text) process.stderr.write(`\n${signal}: removed what this run had made:\n${text}\n`);
+      })
+      .finally(() => process.exit(code));
+  });
+}
 
 /** NSM_TEST_CPU_LOAD=N keeps N cores busy for the whole run (test/cpu-load.ts). */
 export async function mochaGlobalSetup(): Promise<void> {

@@ -166,3 +166,10 @@ export async function verifyNothingLeft(
   await removeLeaks(leaks);
   throw new Error(`${what} left behind (now removed):\n${text}`);
 }
+
+/** Removes everything this process made that is still there, at once (for an interrupted run). */
+export async function removeEverythingOwned(exemptPids: ReadonlySet<number>): Promise<Leaks> {
+  const leaks = findLeaks(exemptPids);
+  await removeLeaks(leaks);
+  return leaks;
+}

@@ -1,3 +1,4 @@
+import type { StreamStats } from '../../sdk/tools/sandbox/probe.js';
 // The cells of the fault matrix: {local, remote} connections × {forwarder, nsmgr, registry,
 // endpoint, client, dataplane-interrupt, orphan} faults, and what the mesh promises for each.
 
@@ -125,4 +126,51 @@ export function matrix(): Cell[] {
     }
   }
   return cells;
+}
+
+export interface RunOptions {
+  /** Environment for every daemon (default FAULT_ENV). */
+  env?: Record<string, string>;
+  /** Keep a copy of the sandbox logs when something failed (default true). */
+  keepLogsOnFailure?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface CellResult {
+  cell: Cell;
+  sandbox: string;
+  env: Record<string, string>;
+  /** Every promise the scenario broke (empty: all kept). */
+  failures: string[];
+  /** Datagrams lost on the connection (null: no stream measurement, e.g. client death). */
+  lost: number | null;
+  sent: number | null;
+  /** Sum of the periods without any reply after the fault (ms). */
+  noTrafficMs: number | null;
+  /** Longest period without any reply (ms). */
+  longestGapMs: number | null;
+  /** From the fault until the end of the last outage (0: never interrupted; null: never restored). */
+  restoreMs: number | null;
+  /** Client/orphan faults: from the kill until every interface of the connection was gone (null: never). */
+  cleanupMs: number | null;
+  /** The restarted daemon holds the connection again (null: not applicable). */
+  reconnected: boolean | null;
+  /** Registry fault: the endpoints and forwarders are registered again. */
+  registrationsBack: boolean | null;
+  /** Restart faults: a new connection can be made after the restart. */
+  newConnections: boolean | null;
+  endpointBefore: string;
+  endpointAfter: string;
+  addressesBefore: { client: string[]; endpoint: string[] };
+  addressesAfter: { client: string[]; endpoint: string[] } | null;
+  addressesKept: boolean | null;
+  interfacesKept: boolean | null;
+  /** Kernel objects beyond the connection's own two interfaces, once recovered. */
+  stray: string[];
+  /** Kernel objects left in any namespace after the client closed (or expired). */
+  leaked: string[];
+  stream: StreamStats | null;
+  faultAt: number;
+  logs?: string;
+  timeline: string[];
 }

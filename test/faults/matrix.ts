@@ -1,143 +1,24 @@
-import type { StreamStats } from '../../sdk/tools/sandbox/probe.js';
-import type { Daemon, Pod, Sandbox, SandboxNode, Stream } from '../../sdk/tools/sandbox/sandbox.js';
+import type { Daemon, Stream } from '../../sdk/tools/sandbox/sandbox.js';
 import { links, sh } from '../../sdk/tools/sandbox/shell.js';
 import { close, kernelMechanism, newConnection, request } from '../e2e/helpers.js';
-import type { Cell } from './cells.js';
+import type { Cell, CellResult, RunOptions } from './cells.js';
 import {
   closeSandbox,
   ECHO_PORT,
   keepLogs,
   monitoredConnections,
-  openSandbox,
   registeredEndpoints,
   SERVICE,
   sleep,
   until,
 } from './common.js';
-import {
-  added,
-  addedLinks,
-  interfaceAddresses,
-  type KernelLink,
-  type KernelState,
-  sandboxState,
-} from './kernel.js';
+import { added, addedLinks, interfaceAddresses, sandboxState } from './kernel.js';
+import { connectionLinks, faultNode, podOf, type Setup, setUp } from './setup.js';
 import { FAULT_ENV, REPLY_FRESH_MS, STREAM_INTERVAL_MS, timing } from './timing.js';
 
-export type { Cell } from './cells.js';
+export type { Cell, CellResult, RunOptions } from './cells.js';
 export { matrix } from './cells.js';
 export { closeOpenSandboxes } from './common.js';
-
-export interface RunOptions {
-  /** Environment for every daemon (default FAULT_ENV). */
-  env?: Record<string, string>;
-  /** Keep a copy of the sandbox logs when something failed (default true). */
-  keepLogsOnFailure?: boolean;
-  log?: (line: string) => void;
-}
-
-export interface CellResult {
-  cell: Cell;
-  sandbox: string;
-  env: Record<string, string>;
-  /** Every promise the scenario broke (empty: all kept). */
-  failures: string[];
-  /** Datagrams lost on the connection (null: no stream measurement, e.g. client death). */
-  lost: number | null;
-  sent: number | null;
-  /** Sum of the periods without any reply after the fault (ms). */
-  noTrafficMs: number | null;
-  /** Longest period without any reply (ms). */
-  longestGapMs: number | null;
-  /** From the fault until the end of the last outage (0: never interrupted; null: never restored). */
-  restoreMs: number | null;
-  /** Client/orphan faults: from the kill until every interface of the connection was gone (null: never). */
-  cleanupMs: number | null;
-  /** The restarted daemon holds the connection again (null: not applicable). */
-  reconnected: boolean | null;
-  /** Registry fault: the endpoints and forwarders are registered again. */
-  registrationsBack: boolean | null;
-  /** Restart faults: a new connection can be made after the restart. */
-  newConnections: boolean | null;
-  endpointBefore: string;
-  endpointAfter: string;
-  addressesBefore: { client: string[]; endpoint: string[] };
-  addressesAfter: { client: string[]; endpoint: string[] } | null;
-  addressesKept: boolean | null;
-  interfacesKept: boolean | null;
-  /** Kernel objects beyond the connection's own two interfaces, once recovered. */
-  stray: string[];
-  /** Kernel objects left in any namespace after the client closed (or expired). */
-  leaked: string[];
-  stream: StreamStats | null;
-  faultAt: number;
-  logs?: string;
-  timeline: string[];
-}
-
-interface Setup {
-  sb: Sandbox;
-  clientPod: Pod;
-  nsePods: Pod[];
-  nseDaemons: Map<string, Daemon>;
-  echo: Map<string, Daemon>;
-  sparePod: Pod;
-  baseline: KernelState;
-}
-
-async function setUp(cell: Cell, env: Record<string, string>): Promise<Setup> {
-  const sb = await openSandbox(env);
-  try {
-    const node2 = sb.node('node2');
-    const nsePods: Pod[] = [];
-    const nseDaemons = new Map<string, Daemon>();
-    const echo = new Map<string, Daemon>();
-    for (const [name, cidr] of [
-      ['nse-a', '172.16.1.0/24'],
-      ['nse-b', '172.16.2.0/24'],
-    ]) {
-      const pod = await sb.addPod(node2, name);
-      nsePods.push(pod);
-      nseDaemons.set(
-        name,
-        await sb.startEndpoint(pod, { NSM_SERVICE_NAMES: SERVICE, NSM_CIDR_PREFIX: cidr }),
-      );
-      echo.set(name, await sb.echoServer(pod.netns, '0.0.0.0', ECHO_PORT));
-    }
-    const clientNode = sb.node(cell.kind === 'local' ? 'node2' : 'node1');
-    const clientPod = await sb.addPod(clientNode, 'nsc');
-    const sparePod = await sb.addPod(clientNode, 'spare');
-    const baseline = await sandboxState(sb);
-    return { sb, clientPod, nsePods, nseDaemons, echo, sparePod, baseline };
-  } catch (e) {
-    await closeSandbox(sb);
-    throw e;
-  }
-}
-
-/** The node whose daemon the fault hits. */
-function faultNode(sb: Sandbox, cell: Cell): SandboxNode {
-  if (cell.kind === 'local') return sb.node('node2');
-  return sb.node(cell.side === 'client' ? 'node1' : 'node2');
-}
-
-/** The connection's interfaces: extra links in the client pod and in the endpoint pods. */
-function connectionLinks(
-  s: Setup,
-  now: KernelState,
-): { client: KernelLink[]; endpoint: KernelLink[]; others: KernelLink[] } {
-  const extra = addedLinks(s.baseline, now);
-  const nseNs = new Set(s.nsePods.map((p) => p.netns));
-  return {
-    client: extra.filter((l) => l.netns === s.clientPod.netns),
-    endpoint: extra.filter((l) => nseNs.has(l.netns)),
-    others: extra.filter((l) => l.netns !== s.clientPod.netns && !nseNs.has(l.netns)),
-  };
-}
-
-function podOf(s: Setup, netns: string): string {
-  return s.sb.pods.find((p) => p.netns === netns)?.name ?? netns;
-}
 
 /** Runs one cell on a fresh sandbox; never throws for a broken promise (see `failures`). */
 export async function runCell(cell: Cell, opts: RunOptions = {}): Promise<CellResult> {
