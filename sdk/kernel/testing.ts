@@ -3,6 +3,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { recordNetns } from '../tools/sandbox/owned.js';
 import type { NetnsRef } from './iproute2.js';
 
 const run = promisify(execFile);
@@ -18,6 +19,9 @@ export interface TestNetns extends NetnsRef {
   readonly name: string;
 }
 
+/** Every namespace this process's tests made: other test runs on the machine make their own. */
+const madeByThisProcess = new Set<string>();
+
 /** Creates named namespaces and removes every one of them (with its links) on `cleanup()`. */
 export class TestNamespaces {
   private readonly made: string[] = [];
@@ -26,6 +30,8 @@ export class TestNamespaces {
   /** A new named namespace, nsmk-<label>-<random>, with lo up. */
   async add(label: string): Promise<TestNetns> {
     const name = `${TEST_NETNS_PREFIX}${label}-${randomBytes(4).toString('hex')}`;
+    recordNetns(name);
+    madeByThisProcess.add(name);
     await run('ip', ['netns', 'add', name]);
     this.made.push(name);
     await run('ip', ['-n', name, 'link', 'set', 'dev', 'lo', 'up']);
@@ -61,10 +67,13 @@ export class TestNamespaces {
   }
 }
 
-/** Test namespaces that are still there (should be none after a run). */
+/** Test namespaces of this process that are still there (should be none after a run). */
 export async function leftoverNamespaces(): Promise<string[]> {
   const { stdout } = await run('ip', ['netns', 'list']);
-  return stdout.split('\n').filter((l) => l.startsWith(TEST_NETNS_PREFIX));
+  return stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter((name) => name.startsWith(TEST_NETNS_PREFIX) && madeByThisProcess.has(name));
 }
 
 /** Names of the links in our own namespace (tests compare before and after). */

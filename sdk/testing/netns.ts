@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { recordNetns } from '../tools/sandbox/owned.js';
 
 const run = promisify(execFile);
 
@@ -25,6 +26,7 @@ export class TempNamespaces {
 
   async add(label: string): Promise<TempNetns> {
     const name = `${TEST_NETNS_PREFIX}${label}-${randomBytes(3).toString('hex')}`;
+    recordNetns(name);
     await run('ip', ['netns', 'add', name]);
     this.made.push(name);
     const path = `/var/run/netns/${name}`;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { t } from './config/index.js';
 import { loggingSchema } from './config/logging.js';
 import { runDaemon } from './daemon.js';
@@ -13,11 +14,14 @@ function harness() {
   const exitCode = new Promise<number>((resolve) => {
     exited = resolve;
   });
+  // Signals go to an emitter of the test's own: the real process's SIGTERM belongs to the test runner.
+  const signals = new EventEmitter();
   const opts = {
+    signals,
     stderr: { write: (l: string) => void lines.push(l) },
     exit: ((code: number) => exited(code)) as (code: number) => never,
   };
-  return { lines, exitCode, opts };
+  return { lines, exitCode, opts, signals };
 }
 
 describe('runDaemon', () => {
@@ -59,7 +63,7 @@ describe('runDaemon', () => {
     );
     assert.deepEqual(seen, { debug: true });
     assert.deepEqual(currentLogging().trace, ['kernel']);
-    process.emit('SIGTERM', 'SIGTERM');
+    h.signals.emit('SIGTERM', 'SIGTERM');
     assert.equal(await h.exitCode, 0);
   });
 
@@ -84,10 +88,10 @@ describe('runDaemon', () => {
       ...h.opts,
       env: { NSM_NAME: 'a', NSM_LOG_LEVEL: 'silent' },
     });
-    process.emit('SIGTERM', 'SIGTERM');
+    h.signals.emit('SIGTERM', 'SIGTERM');
     assert.equal(await h.exitCode, 0);
     assert.equal(closed, 1);
-    assert.equal(process.listenerCount('SIGTERM'), 0, 'listeners removed on exit');
+    assert.equal(h.signals.listenerCount('SIGTERM'), 0, 'listeners removed on exit');
   });
 
   it('exits at once on a second signal while close hangs', async () => {
@@ -96,8 +100,8 @@ describe('runDaemon', () => {
       ...h.opts,
       env: { NSM_NAME: 'a', NSM_LOG_LEVEL: 'silent' },
     });
-    process.emit('SIGTERM', 'SIGTERM');
-    process.emit('SIGINT', 'SIGINT');
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    h.signals.emit('SIGINT', 'SIGINT');
     assert.equal(await h.exitCode, 1);
   });
 });

@@ -59,6 +59,8 @@ export interface RunDaemonOptions {
   exit?: (code: number) => never;
   /** Defaults to the process's stderr (newStderrSink). */
   stderr?: LineSink;
+  /** Where SIGTERM and SIGINT arrive; defaults to the process. Tests pass their own emitter. */
+  signals?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
 }
 
 export async function runDaemon<S extends Schema>(
@@ -68,13 +70,14 @@ export async function runDaemon<S extends Schema>(
   opts: RunDaemonOptions = {},
 ): Promise<void> {
   const exitFn = opts.exit ?? ((code: number) => process.exit(code));
+  const signals = opts.signals ?? process;
   let daemon: Closable | undefined;
   let stopping = false;
   let stopTimer: NodeJS.Timeout | undefined;
   const exit = (code: number): never => {
     clearTimeout(stopTimer);
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
+    signals.off('SIGTERM', stop);
+    signals.off('SIGINT', stop);
     return exitFn(code);
   };
   const stderr = opts.stderr ?? newStderrSink();
@@ -96,8 +99,8 @@ export async function runDaemon<S extends Schema>(
   // Listen before starting: a signal during start-up closes the daemon as soon as it is up (start
   // cannot be interrupted half-way without leaking what it made so far).
   let pending: NodeJS.Signals | undefined;
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  signals.on('SIGTERM', stop);
+  signals.on('SIGINT', stop);
   try {
     daemon = await start(config);
   } catch (e) {

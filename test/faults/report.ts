@@ -9,17 +9,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '../../sdk/tools/config/types.js';
 import { resetPool } from '../e2e/helpers.js';
-import {
-  type Cell,
-  type CellResult,
-  type ChurnResult,
-  closeOpenSandboxes,
-  FAULT_ENV,
-  matrix,
-  runCell,
-  runChurn,
-  STREAM_INTERVAL_MS,
-} from './matrix.js';
+import { type ChurnResult, runChurn } from './churn.js';
+import { type Cell, type CellResult, closeOpenSandboxes, matrix, runCell } from './matrix.js';
+import { FAULT_ENV, STREAM_INTERVAL_MS } from './timing.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const args = process.argv.slice(2);
@@ -232,7 +224,7 @@ async function main(): Promise<void> {
   }
   if (withChurn && (!only || 'churn'.includes(only))) {
     say('churn: 100 sequential + 30 concurrent request/close cycles');
-    churn = await runChurn({ log: say });
+    churn = await runChurn({ sequential: 100, concurrent: 30, log: say });
     say(
       `churn: failed ${churn.failedRequests.length}, leaked ${churn.leaked.length}, held ${JSON.stringify(churn.held)}`,
     );

@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
+import { recordDir, recordNetns } from './owned.js';
 import type { StreamStats } from './probe.js';
 import { ipBatch, links, listNetns, sh } from './shell.js';
 
@@ -168,6 +169,7 @@ export class Sandbox {
     const id = `nsm${randomBytes(3).toString('hex')}`;
     const runDir = join('/run/nsm-sandbox', id);
     mkdirSync(runDir, { recursive: true });
+    recordDir(runDir);
     const sb = new Sandbox(id, runDir, opts);
     try {
       await sb.build(opts.nodes ?? 2);
@@ -180,6 +182,7 @@ export class Sandbox {
 
   private async addNetns(name: string): Promise<void> {
     if (this.closing) throw new Error(`sandbox ${this.id} is closing; not creating ${name}`);
+    recordNetns(name);
     await sh('ip', ['netns', 'add', name]);
     this.netns.push(name);
     await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);

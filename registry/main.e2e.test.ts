@@ -1,0 +1,70 @@
+// The registry binary as a process (not in the unit tier: it spawns the daemon): a bad
+// configuration and a clean start/stop on a unix socket.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NetworkServiceEndpoint } from '../api/gen/registry/registry.js';
+import { background } from '../sdk/core/context.js';
+import { newNseRegistryClient } from '../sdk/grpc/registry-client.js';
+
+const nse = (name: string) =>
+  NetworkServiceEndpoint.fromPartial({
+    name,
+    url: `unix:///tmp/${name}.sock`,
+    networkServiceNames: ['icmp'],
+  });
+
+describe('registry binary', () => {
+  const main = new URL('./main.js', import.meta.url).pathname;
+
+  function run(env: Record<string, string>, onStarted?: (child: ReturnType<typeof spawn>) => void) {
+    const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH, ...env }, stdio: 'pipe' });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      if (onStarted && stderr.includes('registry serving')) {
+        const f = onStarted;
+        onStarted = undefined;
+        f(child);
+      }
+    });
+    return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      child.on('close', (code) => resolve({ code, stderr })),
+    );
+  }
+
+  it('exits 2 with one line naming the variable on a bad value', async () => {
+    const { code, stderr } = await run({ NSM_EXPIRE_PERIOD: 'abc' });
+    assert.equal(code, 2);
+    const lines = stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0], /^registry: NSM_EXPIRE_PERIOD: not a duration .*\(got "abc"\)$/);
+  });
+
+  it('serves on a unix socket and exits 0 on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsm-registry-bin-'));
+    const sock = join(dir, 'registry.sock');
+    try {
+      const { code, stderr } = await run(
+        { NSM_LISTEN_ON: `unix://${sock}`, NSM_LOG_LEVEL: 'INFO' },
+        (child) => {
+          const client = newNseRegistryClient(`unix://${sock}`);
+          client
+            .register(background(), nse('from-test'))
+            .finally(() => client.close())
+            .then(
+              () => child.kill('SIGTERM'),
+              () => child.kill('SIGKILL'),
+            );
+        },
+      );
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /registry serving/);
+      assert.equal(existsSync(sock), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
