@@ -24,6 +24,8 @@ describe('registry config', () => {
       name: 'registry',
       listenOn: 'tcp://:5002',
       expirePeriodMs: 60_000,
+      backend: 'memory',
+      k8sNamespace: undefined,
       logLevel: 'info',
       trace: [],
     });
