@@ -8,6 +8,7 @@ import {
   NetworkServiceEndpoint,
   type NetworkServiceLabels,
 } from '../../../api/gen/registry/registry.js';
+import { getErrorMessage } from '../../errors/index.js';
 
 export const GROUP = 'networkservicemesh.io';
 export const VERSION = 'v1';
@@ -184,4 +185,16 @@ export function httpStatus(e: unknown): number | undefined {
   if (typeof code === 'number') return code;
   if (typeof statusCode === 'number') return statusCode;
   return undefined;
+}
+
+/** The API's own message ("… the object has been modified …") rather than client-node's dump of the call. */
+export function apiMessage(e: unknown): string {
+  const body = (e as { body?: unknown })?.body;
+  try {
+    const parsed = typeof body === 'string' ? JSON.parse(body) : body;
+    if (parsed && typeof parsed === 'object' && typeof parsed.message === 'string') return parsed.message;
+  } catch {
+    // not JSON
+  }
+  return getErrorMessage(e).split('\n')[0];
 }

@@ -7,9 +7,8 @@
 //   again after a capped doubling backoff, reset by a successful list or any watch event;
 // - `synced`: resolves after the first successful list, so a registry serves no Find from an empty cache.
 import { ADD, DELETE, ERROR, ListWatch, UPDATE } from '@kubernetes/client-node';
-import { getErrorMessage } from '../../errors/index.js';
 import { logger } from '../../tools/log.js';
-import type { Cr } from './common.js';
+import { apiMessage, type Cr } from './common.js';
 import type { CrApi, WatchLike } from './kube-api.js';
 
 const log = logger('k8s');
@@ -109,7 +108,7 @@ class CrInformer implements Informer {
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.maxMs);
     log.warn(
-      { element: 'k8s', op: 'watch', path: this.lwPath, err: getErrorMessage(err), retryInMs: delay },
+      { element: 'k8s', op: 'watch', path: this.lwPath, err: apiMessage(err), retryInMs: delay },
       'informer stopped, restarting',
     );
     void this.lw.stop();

@@ -27,6 +27,7 @@ import { failedPrecondition, getErrorMessage, NsmError } from '../../errors/inde
 import { logger } from '../../tools/log.js';
 import * as memory from '../memory/index.js';
 import {
+  apiMessage,
   type Cr,
   GROUP,
   httpStatus,
@@ -92,18 +93,6 @@ interface Known {
   version: string | undefined;
   cr: Cr;
   deleted: boolean;
-}
-
-/** The API's own message ("… the object has been modified …") rather than client-node's dump of the call. */
-function apiMessage(e: unknown): string {
-  const body = (e as { body?: unknown })?.body;
-  try {
-    const parsed = typeof body === 'string' ? JSON.parse(body) : body;
-    if (parsed && typeof parsed === 'object' && typeof parsed.message === 'string') return parsed.message;
-  } catch {
-    // not JSON
-  }
-  return getErrorMessage(e).split('\n')[0];
 }
 
 class K8sStore<T extends Named, Q, R> implements K8sServer<T, Q, R> {

@@ -1,0 +1,205 @@
+// The registry with NSM_REGISTRY_BACKEND=k8s on a real kube-apiserver (control plane only): the same gRPC
+// API tests as the memory backend, plus what only a shared store shows: two registries see each other's
+// registrations, kubectl sees them, a registry that died leaves objects that another one deletes once
+// they expire, and names that are not object names still round-trip.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  NetworkService,
+  NetworkServiceEndpoint,
+  type NetworkServiceEndpointResponse,
+} from '../../api/gen/registry/registry.js';
+import { type Registry, startRegistry } from '../../registry/server.js';
+import { describeRegistryApi } from '../../registry/testing.js';
+import { background } from '../../sdk/core/context.js';
+import {
+  type NseRegistryClient,
+  type NsRegistryClient,
+  newNseRegistryClient,
+  newNsRegistryClient,
+} from '../../sdk/grpc/registry-client.js';
+import { objectName } from '../../sdk/registry/k8s/index.js';
+import { collect, eventually } from '../../sdk/registry/testing.js';
+import { k8sTestsEnabled } from './cluster.js';
+import { startTestEnv, type TestEnv } from './testenv.js';
+
+const ctx = background();
+const nse = (name: string, extra: Parameters<typeof NetworkServiceEndpoint.fromPartial>[0] = {}) =>
+  NetworkServiceEndpoint.fromPartial({
+    name,
+    url: `tcp://10.0.0.1:5001`,
+    networkServiceNames: ['icmp'],
+    ...extra,
+  });
+
+async function freshNamespace(env: TestEnv): Promise<string> {
+  const ns = `nsm-reg-${randomBytes(4).toString('hex')}`;
+  await env.k(['create', 'namespace', ns]);
+  return ns;
+}
+
+describe('registry on the Kubernetes API', () => {
+  let env: TestEnv;
+  before(async function () {
+    if (!k8sTestsEnabled()) this.skip();
+    this.timeout(120_000);
+    env = await startTestEnv();
+  });
+
+  describeRegistryApi('k8s', async () => ({
+    backend: 'k8s',
+    k8sNamespace: await freshNamespace(env),
+    k8s: { kubeconfig: env.kubeconfig },
+  }));
+
+  describe('shared store', () => {
+    let dir: string;
+    let ns: string;
+    const open: { close(): Promise<void> }[] = [];
+    const start = async (name: string, k8s: Record<string, unknown> = {}) => {
+      const r = await startRegistry({
+        name,
+        listenOn: `unix://${join(dir, `${name}.sock`)}`,
+        backend: 'k8s',
+        k8sNamespace: ns,
+        k8s: { kubeconfig: env.kubeconfig, ...k8s },
+      });
+      open.push(r);
+      return r;
+    };
+    const clients = (r: Registry): [NseRegistryClient, NsRegistryClient] => {
+      const c: [NseRegistryClient, NsRegistryClient] = [
+        newNseRegistryClient(r.url),
+        newNsRegistryClient(r.url),
+      ];
+      open.unshift(...c);
+      return c;
+    };
+
+    beforeEach(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'nsm-k8sreg-'));
+      ns = await freshNamespace(env);
+    });
+    afterEach(async () => {
+      for (const c of open.splice(0)) await c.close();
+      rmSync(dir, { recursive: true, force: true });
+      await env.k(['delete', 'namespace', ns, '--wait=false']);
+    });
+
+    it('two registries see each other, and kubectl sees what they registered', async () => {
+      const [a, aNs] = clients(await start('reg-a'));
+      const [b] = clients(await start('reg-b'));
+      const w = collect<NetworkServiceEndpointResponse>(ctx, (c, sink) =>
+        b.find(
+          c,
+          { networkServiceEndpoint: nse('', { url: '', networkServiceNames: ['icmp'] }), watch: true },
+          sink,
+        ),
+      );
+      await a.register(ctx, nse('nse-a', { networkServiceLabels: { icmp: { labels: { app: 'a' } } } }));
+      await aNs.register(ctx, NetworkService.fromPartial({ name: 'icmp', payload: 'ETHERNET' }));
+      await eventually(() =>
+        assert.deepEqual(
+          w.items.map((r) => r.networkServiceEndpoint?.name),
+          ['nse-a'],
+        ),
+      );
+      assert.deepEqual(w.items[0].networkServiceEndpoint?.networkServiceLabels, {
+        icmp: { labels: { app: 'a' } },
+      });
+
+      const got = await env.k(['-n', ns, 'get', 'nse,netsvc', '-o', 'json']);
+      const items = (
+        JSON.parse(got) as {
+          items: { kind: string; metadata: { name: string }; spec: Record<string, unknown> }[];
+        }
+      ).items;
+      assert.deepEqual(items.map((i) => `${i.kind}/${i.metadata.name}`).sort(), [
+        'NetworkService/icmp',
+        'NetworkServiceEndpoint/nse-a',
+      ]);
+      const spec = items.find((i) => i.kind === 'NetworkServiceEndpoint')?.spec ?? {};
+      assert.equal(spec.url, 'tcp://10.0.0.1:5001');
+      assert.deepEqual(spec.network_service_names, ['icmp']);
+      assert.ok(Number((spec.expiration_time as { seconds: number }).seconds) > Date.now() / 1000);
+      const table = await env.k(['-n', ns, 'get', 'nse']);
+      assert.match(table, /nse-a\s+\["icmp"\]\s+tcp:\/\/10\.0\.0\.1:5001/);
+
+      // the same endpoint refreshed through the other registry: it finds the object (409 on create, re-read, update)
+      await b.register(ctx, nse('nse-a', { url: 'tcp://10.0.0.1:5001' }));
+      await a.unregister(ctx, nse('nse-a'));
+      await eventually(() =>
+        assert.deepEqual(
+          w.items.map((r) => r.deleted),
+          [false, false, true],
+        ),
+      );
+      await w.stop();
+      const found: string[] = [];
+      await b.find(ctx, { networkServiceEndpoint: undefined, watch: false }, (r) =>
+        found.push(r.networkServiceEndpoint?.name ?? ''),
+      );
+      assert.deepEqual(found, []);
+    });
+
+    it('keeps names that are not object names, under a derived object name', async () => {
+      const [a] = clients(await start('reg-a'));
+      const [b] = clients(await start('reg-b'));
+      const name = 'NSE_Kernel:1';
+      await a.register(ctx, nse(name));
+      const obj = objectName(name);
+      assert.match(obj, /^nse-kernel-1-[0-9a-f]{10}$/);
+      const spec = JSON.parse(await env.k(['-n', ns, 'get', 'nse', obj, '-o', 'jsonpath={.spec}']));
+      assert.equal(spec.name, name);
+      await eventually(async () => {
+        const found: string[] = [];
+        await b.find(
+          ctx,
+          { networkServiceEndpoint: nse(name, { url: '', networkServiceNames: [] }), watch: false },
+          (r) => found.push(r.networkServiceEndpoint?.name ?? ''),
+        );
+        assert.deepEqual(found, [name]);
+      });
+      await b.unregister(ctx, nse(name));
+      assert.equal((await env.k(['-n', ns, 'get', 'nse', '-o', 'name'])).trim(), '');
+    });
+
+    it('deletes the objects a dead registry left once they expire', async () => {
+      const expires = Math.floor(Date.now() / 1000) + 2;
+      await env.k(
+        ['-n', ns, 'apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'networkservicemesh.io/v1',
+          kind: 'NetworkServiceEndpoint',
+          metadata: { name: 'orphan' },
+          spec: {
+            name: 'orphan',
+            url: 'tcp://10.0.0.9:5001',
+            network_service_names: ['icmp'],
+            expiration_time: { seconds: expires },
+          },
+        }),
+      );
+      const [b] = clients(await start('reg-b', { sweepIntervalMs: 200, staleGraceMs: 500 }));
+      const w = collect<NetworkServiceEndpointResponse>(ctx, (c, sink) =>
+        b.find(c, { networkServiceEndpoint: undefined, watch: true }, sink),
+      );
+      await eventually(() => assert.equal(w.items.length, 1));
+      assert.equal(w.items[0].networkServiceEndpoint?.expirationTime?.getTime(), expires * 1000);
+      await eventually(
+        () =>
+          assert.deepEqual(
+            w.items.map((r) => `${r.networkServiceEndpoint?.name}:${r.deleted}`),
+            ['orphan:false', 'orphan:true'],
+          ),
+        10_000,
+      );
+      assert.ok(Date.now() >= expires * 1000 + 500, 'not before expiration + grace');
+      await w.stop();
+      assert.equal((await env.k(['-n', ns, 'get', 'nse', '-o', 'name'])).trim(), '');
+    });
+  });
+});
