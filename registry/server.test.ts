@@ -8,6 +8,7 @@ import { NetworkServiceEndpoint } from '../api/gen/registry/registry.js';
 import { background } from '../sdk/core/context.js';
 import { getErrorCode } from '../sdk/errors/index.js';
 import { newNseRegistryClient } from '../sdk/grpc/registry-client.js';
+import { FakeApiServer } from '../sdk/registry/k8s/testing.js';
 import { describeRegistryApi } from './testing.js';
 
 const nse = (name: string, extra: Parameters<typeof NetworkServiceEndpoint.fromPartial>[0] = {}) =>
@@ -28,6 +29,11 @@ function _expectCode(p: Promise<unknown>, code: status, fragment?: string) {
 }
 
 describeRegistryApi('memory', async () => ({ backend: 'memory' }));
+// The same tests on the k8s store against a fake apiserver; test/k8s/registry.test.ts runs them on a real one.
+describeRegistryApi('k8s, fake apiserver', async () => {
+  const fake = new FakeApiServer();
+  return { backend: 'k8s', k8s: { api: (plural) => fake.api(plural) } };
+});
 
 describe('registry binary', () => {
   const main = new URL('./main.js', import.meta.url).pathname;

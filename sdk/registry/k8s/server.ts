@@ -50,8 +50,8 @@ const log = logger('k8s');
 export const MAX_ATTEMPTS = 5;
 
 export interface K8sOptions {
-  /** The API to use (tests pass a fake); otherwise built from `kubeconfig` and `namespace`. */
-  api?: CrApi;
+  /** The API of one plural (tests pass a fake apiserver's); otherwise built from `kubeconfig` and `namespace`. */
+  api?: (plural: string) => CrApi;
   /** Kubeconfig file; default $KUBECONFIG, the pod's service account, ~/.kube/config. */
   kubeconfig?: string;
   /** Namespace of the objects; default the pod's namespace, the kubeconfig context's, or `default`. */
@@ -111,7 +111,7 @@ class K8sStore<T extends Named, Q, R> implements K8sServer<T, Q, R> {
     private readonly cache: RegistryElement<T, Q, R>,
     opts: K8sOptions,
   ) {
-    if (opts.api) this.api = opts.api;
+    if (opts.api) this.api = opts.api(kind.plural);
     else {
       const kc = loadKubeConfig(opts.kubeconfig);
       this.api = newCrApi(kc, opts.namespace || defaultNamespace(kc), kind.plural);
