@@ -270,6 +270,7 @@ class K8sStore<T extends Named, Q, R> implements K8sServer<T, Q, R> {
     this.closed = true;
     this.sweeper?.clear();
     await this.informer.close();
+    this.api.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -194,6 +194,7 @@ export class FakeApiServer {
           throw new HttpError(409, 'precondition failed: resourceVersion');
         this.remove(plural, name);
       },
+      close: () => {},
     };
   }
 }
