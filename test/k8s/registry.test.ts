@@ -21,7 +21,9 @@ import {
   newNseRegistryClient,
   newNsRegistryClient,
 } from '../../sdk/grpc/registry-client.js';
+import * as k8sStore from '../../sdk/registry/k8s/index.js';
 import { objectName } from '../../sdk/registry/k8s/index.js';
+import { describeStore } from '../../sdk/registry/store-suite.js';
 import { collect, eventually } from '../../sdk/registry/testing.js';
 import { k8sTestsEnabled } from './cluster.js';
 import { startTestEnv, type TestEnv } from './testenv.js';
@@ -47,6 +49,15 @@ describe('registry on the Kubernetes API', () => {
     if (!k8sTestsEnabled()) this.skip();
     this.timeout(120_000);
     env = await startTestEnv();
+  });
+
+  // the store contract of the memory backend (sdk/registry/store-suite.ts), each case in a fresh namespace
+  describeStore('k8s', async () => {
+    const opts = { namespace: await freshNamespace(env), kubeconfig: env.kubeconfig };
+    const nse = k8sStore.newNseServer(opts);
+    const ns = k8sStore.newNsServer(opts);
+    await Promise.all([nse.synced, ns.synced]);
+    return { nse, ns, close: async () => void (await Promise.all([nse.close(), ns.close()])) };
   });
 
   describeRegistryApi('k8s', async () => ({

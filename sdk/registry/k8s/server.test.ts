@@ -8,10 +8,20 @@ import {
 import { background } from '../../core/context.js';
 import { getErrorCode } from '../../errors/index.js';
 import { FakeClock } from '../../testing/clock.js';
+import { describeStore } from '../store-suite.js';
 import { collect, eventually, never, tick } from '../testing.js';
 import { NS_PLURAL, NSE_PLURAL, nseToSpec } from './common.js';
 import * as k8s from './index.js';
 import { FakeApiServer } from './testing.js';
+
+// the store contract of the memory backend, on a fake apiserver
+describeStore('k8s (fake apiserver)', async () => {
+  const fake = new FakeApiServer();
+  const nse = k8s.newNseServer({ api: (p) => fake.api(p) });
+  const ns = k8s.newNsServer({ api: (p) => fake.api(p) });
+  await Promise.all([nse.synced, ns.synced]);
+  return { nse, ns, close: async () => void (await Promise.all([nse.close(), ns.close()])) };
+});
 
 const ctx = background();
 const nse = (
