@@ -52,13 +52,13 @@ async function measure(urls: Record<string, string>): Promise<Record<string, Rec
     };
     const out: Record<string, Record<string, Summary>> = {};
     for (const [label, q] of Object.entries(queries)) {
-      const ms: Record<string, number[]> = {};
+      const ms: Record<string, number[]> = Object.fromEntries(clients.map(([b]) => [b, []]));
       for (let i = 0; i < FINDS; i++) {
         for (const [b, c] of clients) {
           let n = 0;
           const t = process.hrtime.bigint();
           await c.find(background(), { networkServiceEndpoint: q(i), watch: false }, () => n++);
-          (ms[b] ??= []).push(Number(process.hrtime.bigint() - t) / 1e6);
+          ms[b].push(Number(process.hrtime.bigint() - t) / 1e6);
           if (n === 0) throw new Error(`find ${label} on ${b} returned nothing`);
         }
       }

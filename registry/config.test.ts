@@ -47,6 +47,16 @@ describe('registry config', () => {
     );
   });
 
+  it('selects the store by NSM_REGISTRY_BACKEND and refuses an unknown one', () => {
+    const c = loadConfig(registrySchema, { NSM_REGISTRY_BACKEND: 'K8S', NSM_K8S_NAMESPACE: 'nsm-system' });
+    assert.equal(c.backend, 'k8s');
+    assert.equal(c.k8sNamespace, 'nsm-system');
+    assert.throws(
+      () => loadConfig(registrySchema, { NSM_REGISTRY_BACKEND: 'etcd' }),
+      /NSM_REGISTRY_BACKEND: must be one of memory, k8s/,
+    );
+  });
+
   it('is documented in the README env table', () => {
     // dist/registry/config.test.js -> registry/README.md; compared cell by cell, so padding may differ
     const readme = readFileSync(new URL('../../registry/README.md', import.meta.url), 'utf8');
