@@ -3,6 +3,7 @@
 // registrations, kubectl sees them, a registry that died leaves objects that another one deletes once
 // they expire, and names that are not object names still round-trip.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ import * as k8sStore from '../../sdk/registry/k8s/index.js';
 import { objectName } from '../../sdk/registry/k8s/index.js';
 import { describeStore } from '../../sdk/registry/store-suite.js';
 import { collect, eventually } from '../../sdk/registry/testing.js';
-import { k8sTestsEnabled } from './cluster.js';
+import { k8sTestsEnabled, REPO } from './cluster.js';
 import { startTestEnv, type TestEnv } from './testenv.js';
 
 const ctx = background();
@@ -176,6 +177,38 @@ describe('registry on the Kubernetes API', () => {
       });
       await b.unregister(ctx, nse(name));
       assert.equal((await env.k(['-n', ns, 'get', 'nse', '-o', 'name'])).trim(), '');
+    });
+
+    it('the registry binary with NSM_REGISTRY_BACKEND=k8s and KUBECONFIG stores in the namespace', async () => {
+      const sock = join(dir, 'bin.sock');
+      const child = spawn(process.execPath, [join(REPO, 'dist', 'registry', 'main.js')], {
+        env: {
+          PATH: process.env.PATH,
+          KUBECONFIG: env.kubeconfig,
+          NSM_REGISTRY_BACKEND: 'k8s',
+          NSM_K8S_NAMESPACE: ns,
+          NSM_LISTEN_ON: `unix://${sock}`,
+          NSM_LOG_LEVEL: 'INFO',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (b: Buffer) => {
+        stderr += b.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      try {
+        await eventually(() => assert.match(stderr, /"backend":"k8s".*registry serving/), 30_000);
+        const [c] = clients({ url: `unix://${sock}` } as Registry);
+        await c.register(ctx, nse('from-binary'));
+        assert.equal(
+          (await env.k(['-n', ns, 'get', 'nse', '-o', 'name'])).trim(),
+          'networkserviceendpoint.networkservicemesh.io/from-binary',
+        );
+      } finally {
+        child.kill('SIGTERM');
+      }
+      assert.equal(await exited, 0, stderr);
     });
 
     it('deletes the objects a dead registry left once they expire', async () => {
