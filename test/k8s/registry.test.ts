@@ -71,9 +71,10 @@ describe('registry on the Kubernetes API', () => {
     let dir: string;
     let ns: string;
     const open: { close(): Promise<void> }[] = [];
-    const start = async (name: string, k8s: Record<string, unknown> = {}) => {
+    const start = async (name: string, k8s: Record<string, unknown> = {}, expirePeriodMs?: number) => {
       const r = await startRegistry({
         name,
+        expirePeriodMs,
         listenOn: `unix://${join(dir, `${name}.sock`)}`,
         backend: 'k8s',
         k8sNamespace: ns,
@@ -155,6 +156,23 @@ describe('registry on the Kubernetes API', () => {
         found.push(r.networkServiceEndpoint?.name ?? ''),
       );
       assert.deepEqual(found, []);
+    });
+
+    it("an endpoint that moved its refreshes to another registry outlives the first one's lease", async () => {
+      const [a] = clients(await start('reg-a', {}, 500));
+      const [b] = clients(await start('reg-b'));
+      await a.register(ctx, nse('mover'));
+      await b.register(ctx, nse('mover')); // the refresh lands on B: lease of a minute
+      await new Promise((r) => setTimeout(r, 1500)); // A's lease of 500 ms ran out meanwhile
+      assert.equal(
+        (await env.k(['-n', ns, 'get', 'nse', '-o', 'name'])).trim(),
+        'networkserviceendpoint.networkservicemesh.io/mover',
+      );
+      const found: string[] = [];
+      await a.find(ctx, { networkServiceEndpoint: undefined, watch: false }, (r) =>
+        found.push(r.networkServiceEndpoint?.name ?? ''),
+      );
+      assert.deepEqual(found, ['mover'], 'A still sees it too');
     });
 
     it('keeps names that are not object names, under a derived object name', async () => {

@@ -192,6 +192,30 @@ describe('k8s nse server', () => {
     assert.ok(fake.get(NSE_PLURAL, 'fresh'));
   });
 
+  it('leaves an entry alone when a lease that ran out is unregistered but the object was refreshed elsewhere', async () => {
+    const now = clock.now();
+    await store.register(ctx, nse('a', 'tcp://10.0.0.1:5001', { expirationTime: new Date(now + 1000) }));
+    // another registry refreshed it
+    const cur = fake.get(NSE_PLURAL, 'a');
+    fake.put(NSE_PLURAL, {
+      ...cr(nse('a', 'tcp://10.0.0.1:5001', { expirationTime: new Date(now + 60_000) })),
+      metadata: { ...cur?.metadata },
+    });
+    await eventually(async () => {
+      const got: (Date | undefined)[] = [];
+      await store.find(ctx, { networkServiceEndpoint: undefined, watch: false }, (r) =>
+        got.push(r.networkServiceEndpoint?.expirationTime),
+      );
+      assert.equal(got[0]?.getTime(), now + 60_000);
+    });
+    clock.advance(1000);
+    await store.unregister(ctx, nse('a', 'tcp://10.0.0.1:5001', { expirationTime: new Date(now + 1000) }));
+    assert.ok(fake.get(NSE_PLURAL, 'a'), 'still there');
+    // an Unregister by the endpoint itself (no lease, or a current one) deletes it
+    await store.unregister(ctx, nse('a'));
+    assert.equal(fake.get(NSE_PLURAL, 'a'), undefined);
+  });
+
   it('keeps network services apart and never expires them', async () => {
     const ns = k8s.newNsServer({ api: (p) => fake.api(p), clock, sweepIntervalMs: 10 });
     try {

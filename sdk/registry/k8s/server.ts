@@ -214,6 +214,13 @@ class K8sStore<T extends Named, Q, R> implements K8sServer<T, Q, R> {
   async unregister(ctx: Context, item: T): Promise<void> {
     await next.registry<T, Q, R>(ctx).unregister(ctx, item);
     const k = this.known.get(item.name);
+    if (k && !k.deleted && this.refreshedElsewhere(item, k)) {
+      log.debug(
+        { element: 'k8s', op: 'unregister', name: item.name },
+        'lease refreshed through another registry',
+      );
+      return;
+    }
     try {
       await this.api.delete(k?.object || objectName(item.name));
     } catch (e) {
@@ -223,6 +230,18 @@ class K8sStore<T extends Named, Q, R> implements K8sServer<T, Q, R> {
       this.known.set(item.name, { ...k, deleted: true });
       await this.cache.unregister(this.bg, item);
     }
+  }
+
+  /**
+   * An Unregister carrying a lease that has run out (our expire element's, after the endpoint moved its
+   * refreshes to another registry) while the stored object holds a later, still running one: the shared
+   * entry is alive, and only this registry's view of it expired. Deleting it would drop a live endpoint.
+   */
+  private refreshedElsewhere(item: T, k: Known): boolean {
+    const now = this.clock.now();
+    const asked = this.kind.expiresAt(item);
+    const stored = this.kind.expiresAt(this.kind.fromCr(k.cr));
+    return asked !== undefined && stored !== undefined && asked <= now && stored > now && stored > asked;
   }
 
   find(ctx: Context, query: Q, sink: (r: R) => void): Promise<void> {
