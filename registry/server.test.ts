@@ -3,12 +3,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { NetworkServiceEndpoint } from '../api/gen/registry/registry.js';
 import { background } from '../sdk/core/context.js';
 import { getErrorCode } from '../sdk/errors/index.js';
 import { newNseRegistryClient } from '../sdk/grpc/registry-client.js';
 import { FakeApiServer } from '../sdk/registry/k8s/testing.js';
+import { startRegistry } from './server.js';
 import { describeRegistryApi } from './testing.js';
 
 const nse = (name: string, extra: Parameters<typeof NetworkServiceEndpoint.fromPartial>[0] = {}) =>
@@ -33,6 +34,37 @@ describeRegistryApi('memory', async () => ({ backend: 'memory' }));
 describeRegistryApi('k8s, fake apiserver', async () => {
   const fake = new FakeApiServer();
   return { backend: 'k8s', k8s: { api: (plural) => fake.api(plural) } };
+});
+
+describe('registry with the k8s backend', () => {
+  it('does not serve until it has listed, and fails to start with UNAVAILABLE when it cannot', async () => {
+    const fake = new FakeApiServer();
+    fake.failures.set('list networkserviceendpoints', { code: 503, times: 1000 });
+    const dir = mkdtempSync(join(tmpdir(), 'nsm-registry-'));
+    try {
+      await assert.rejects(
+        startRegistry({
+          listenOn: `unix://${join(dir, 'r.sock')}`,
+          backend: 'k8s',
+          k8s: { api: (p) => fake.api(p), initialBackoffMs: 10 },
+          readyTimeoutMs: 300,
+        }),
+        (e: unknown) => {
+          assert.equal(getErrorCode(e), status.UNAVAILABLE);
+          assert.match(String(e), /no list from the Kubernetes API within 0.3 s/);
+          return true;
+        },
+      );
+      assert.equal(existsSync(join(dir, 'r.sock')), false, 'never served');
+      assert.equal(fake.openWatches, 0, 'the informers were stopped');
+      assert.ok(
+        fake.calls.filter((c) => c.startsWith('list networkserviceendpoints')).length > 1,
+        'it retried',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('registry binary', () => {

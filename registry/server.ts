@@ -87,17 +87,15 @@ export function newRegistryChains(opts: ChainOptions = {}): RegistryChains {
 /** How long startRegistry waits for the k8s backend's first list before giving up. */
 const READY_TIMEOUT_MS = 30_000;
 
-async function whenReady(chains: RegistryChains): Promise<void> {
+async function whenReady(chains: RegistryChains, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () =>
         reject(
-          unavailable(
-            `failed to start the registry: no list from the Kubernetes API within ${READY_TIMEOUT_MS / 1000} s`,
-          ),
+          unavailable(`failed to start the registry: no list from the Kubernetes API within ${ms / 1000} s`),
         ),
-      READY_TIMEOUT_MS,
+      ms,
     );
   });
   try {
@@ -118,6 +116,8 @@ export type RegistryOptions = Pick<RegistryConfig, 'listenOn'> &
   Partial<Omit<RegistryConfig, 'listenOn'>> & {
     /** k8s backend: options beyond the config (a kubeconfig file, sweep timing, a fake API in tests). */
     k8s?: k8s.K8sOptions;
+    /** k8s backend: how long to wait for the first list before failing to start (default 30 s). */
+    readyTimeoutMs?: number;
   };
 
 /** Where a local client reaches a server bound to `bound` (a wildcard host becomes loopback). */
@@ -146,7 +146,7 @@ export async function startRegistry(
     backend: opts.backend,
     k8s: { namespace: opts.k8sNamespace, ...opts.k8s },
   });
-  await whenReady(chains).catch(async (e: unknown) => {
+  await whenReady(chains, opts.readyTimeoutMs ?? READY_TIMEOUT_MS).catch(async (e: unknown) => {
     await chains.close();
     throw e;
   });
