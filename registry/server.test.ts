@@ -51,7 +51,7 @@ describe('registry with the k8s backend', () => {
         }),
         (e: unknown) => {
           assert.equal(getErrorCode(e), status.UNAVAILABLE);
-          assert.match(String(e), /no list from the Kubernetes API within 0.3 s/);
+          assert.match(String(e), /no list from the Kubernetes API within 0.3 s: injected 503 on list/);
           return true;
         },
       );

@@ -25,6 +25,8 @@ export interface RegistryChains {
   nse: NseRegistry;
   /** Resolves when the stores can serve (the k8s backend: its caches hold the first list). */
   ready: Promise<void>;
+  /** Why the stores are not ready yet ("" when no failure is known). */
+  notReadyReason(): string;
   /** Stops the expiry timers (and the k8s backend's informers). */
   close(): Promise<void>;
 }
@@ -44,6 +46,7 @@ function newStores(opts: ChainOptions) {
       nse: memory.newNseServer(),
       ns: memory.newNsServer(),
       ready: Promise.resolve(),
+      notReadyReason: () => '',
       close: async () => {},
     };
   }
@@ -53,6 +56,7 @@ function newStores(opts: ChainOptions) {
     nse,
     ns,
     ready: Promise.all([nse.synced, ns.synced]).then(() => {}),
+    notReadyReason: () => nse.lastError || ns.lastError,
     close: async () => {
       await Promise.all([nse.close(), ns.close()]);
     },
@@ -77,6 +81,7 @@ export function newRegistryChains(opts: ChainOptions = {}): RegistryChains {
     ns,
     nse,
     ready: stores.ready,
+    notReadyReason: stores.notReadyReason,
     close: async () => {
       await leases.close();
       await stores.close();
@@ -90,13 +95,14 @@ const READY_TIMEOUT_MS = 30_000;
 async function whenReady(chains: RegistryChains, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          unavailable(`failed to start the registry: no list from the Kubernetes API within ${ms / 1000} s`),
+    timer = setTimeout(() => {
+      const why = chains.notReadyReason();
+      reject(
+        unavailable(
+          `failed to start the registry: no list from the Kubernetes API within ${ms / 1000} s${why ? `: ${why}` : ''}`,
         ),
-      ms,
-    );
+      );
+    }, ms);
   });
   try {
     await Promise.race([chains.ready, timeout]);

@@ -28,6 +28,8 @@ export interface InformerOptions {
 export interface Informer {
   /** Resolves after the first successful list (its objects have been reported through onAdd). */
   readonly synced: Promise<void>;
+  /** The last failure that stopped it ("" when none yet), for errors about a sync that does not come. */
+  readonly lastError: string;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ class CrInformer implements Informer {
   private backoffMs: number;
   private restart: { clear(): void } | undefined;
   private closed = false;
+  lastError = '';
   /** A list succeeded (its objects are reported once ListWatch.start resolves). */
   private listed = false;
 
@@ -105,10 +108,11 @@ class CrInformer implements Informer {
 
   private onError(err: unknown): void {
     if (this.closed || this.restart) return;
+    this.lastError = apiMessage(err);
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.maxMs);
     log.warn(
-      { element: 'k8s', op: 'watch', path: this.lwPath, err: apiMessage(err), retryInMs: delay },
+      { element: 'k8s', op: 'watch', path: this.lwPath, err: this.lastError, retryInMs: delay },
       'informer stopped, restarting',
     );
     void this.lw.stop();

@@ -41,7 +41,7 @@ import {
   objectName,
   VERSION,
 } from './common.js';
-import { newInformer } from './informer.js';
+import { type Informer, newInformer } from './informer.js';
 import { type CrApi, defaultNamespace, loadKubeConfig, newCrApi } from './kube-api.js';
 
 const log = logger('k8s');
@@ -69,6 +69,8 @@ export interface K8sOptions {
 export interface K8sServer<T, Q, R> extends RegistryElement<T, Q, R> {
   /** Resolves once the cache holds the first list of the namespace. */
   readonly synced: Promise<void>;
+  /** Why the informer last failed ("" when it has not), e.g. to explain a sync that does not come. */
+  readonly lastError: string;
   /** Stops the informer and the sweeper. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -102,7 +104,7 @@ class K8sStore<T extends Named, Q, R> implements K8sServer<T, Q, R> {
   private readonly bg = background();
   private readonly clock: Clock;
   private readonly graceMs: number;
-  private readonly informer;
+  private readonly informer: Informer;
   private sweeper: { clear(): void } | undefined;
   private closed = false;
 
@@ -162,6 +164,10 @@ class K8sStore<T extends Named, Q, R> implements K8sServer<T, Q, R> {
     });
     if (k.deleted) return Promise.resolve();
     return this.cache.unregister(this.bg, { name } as T);
+  }
+
+  get lastError(): string {
+    return this.informer.lastError;
   }
 
   async register(ctx: Context, item: T): Promise<T> {
