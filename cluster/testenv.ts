@@ -28,6 +28,8 @@ export async function testenvUp(dirArg: string): Promise<ClusterState> {
   const missing = missingBinaries().filter((b) => ['etcd', 'kube-apiserver', 'kubectl'].includes(b));
   if (missing.length > 0)
     throw new Error(`missing ${missing.join(', ')}: run npm run cluster -- build first`);
+  // DIR's parent goes again on down when we create it (as `up` does)
+  const created = [path.dirname(dir)].filter((p) => !fs.existsSync(p));
   for (const d of ['run', 'logs', 'etcd']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.chmodSync(path.join(dir, 'etcd'), 0o700);
   const [etcd, etcdPeer, apiserver] = await freePorts(3);
@@ -37,10 +39,10 @@ export async function testenvUp(dirArg: string): Promise<ClusterState> {
     serviceCidr: SERVICE_CIDR,
     clusterCidr: '',
     ports: { etcd, etcdPeer, apiserver },
-    // nothing on the host to restore: `down` then only stops the recorded daemons and removes DIR
+    // nothing else on the host to restore: `down` only stops the recorded daemons and removes DIR
     sysctls: {},
     iptablesChains: {},
-    createdPaths: [],
+    createdPaths: created,
     pids: {},
     nodes: [],
   };
@@ -99,6 +101,8 @@ export async function testenvUp(dirArg: string): Promise<ClusterState> {
       ],
     });
     await waitFor('kube-apiserver /readyz and the default namespace', APISERVER_TIMEOUT_MS, async () => {
+      // readyz includes the RBAC bootstrap roles, which come a moment after the namespaces
+      if ((await kubectl(dir, ['get', '--raw=/readyz'])).code !== 0) return false;
       return (await kubectl(dir, ['get', 'namespace', 'default'])).code === 0;
     });
   } catch (err) {
