@@ -38,9 +38,16 @@ const nse = (name: string, extra: Parameters<typeof NetworkServiceEndpoint.fromP
     ...extra,
   });
 
+/**
+ * Namespaces this file created, deleted at its end (a reused testenv outlives the run). Without a
+ * controller-manager they stay Terminating with their objects, which no later run looks at.
+ */
+const created: string[] = [];
+
 async function freshNamespace(env: TestEnv): Promise<string> {
   const ns = `nsm-reg-${randomBytes(4).toString('hex')}`;
   await env.k(['create', 'namespace', ns]);
+  created.push(ns);
   return ns;
 }
 
@@ -50,6 +57,9 @@ describe('registry on the Kubernetes API', () => {
     if (!k8sTestsEnabled()) this.skip();
     this.timeout(120_000);
     env = await startTestEnv();
+  });
+  after(async () => {
+    if (created.length > 0) await env.k(['delete', 'namespace', '--wait=false', ...created.splice(0)]);
   });
 
   // the store contract of the memory backend (sdk/registry/store-suite.ts), each case in a fresh namespace
@@ -100,6 +110,7 @@ describe('registry on the Kubernetes API', () => {
       for (const c of open.splice(0)) await c.close();
       rmSync(dir, { recursive: true, force: true });
       await env.k(['delete', 'namespace', ns, '--wait=false']);
+      created.splice(created.indexOf(ns), 1);
     });
 
     it('two registries see each other, and kubectl sees what they registered', async () => {
