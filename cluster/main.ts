@@ -10,6 +10,7 @@ import { log } from './exec.js';
 import { buildProjectImage, loadImage } from './image.js';
 import { readState } from './state.js';
 import { printStatus } from './status.js';
+import { DEFAULT_TESTENV_DIR, testenvHealthy, testenvUp } from './testenv.js';
 import { up } from './up.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,6 +29,9 @@ const USAGE = `usage: npm run cluster -- <command>   (state dir: $NSM_K8S_CLUSTE
   image [--name N] [--out FILE] [--no-load]
                      build the project's OCI image (npm run build first) and load it if a cluster is up
   load IMAGE.tar     import an OCI or docker-archive tar into every node of the cluster
+  testenv up|down|status|kubectl ARGS...
+                     a control plane only (etcd + kube-apiserver, no nodes, no host changes) in its own
+                     state dir $NSM_K8S_TESTENV_DIR (default ${DEFAULT_TESTENV_DIR}); runs beside a cluster
 `;
 
 function exec(cmd: string, args: string[]): number {
@@ -78,6 +82,20 @@ async function main(argv: string[]): Promise<number> {
         await loadImage(dir, img.out);
         log(`loaded ${img.name} into the cluster in ${dir}`);
       }
+      return 0;
+    }
+    case 'testenv': {
+      const tdir = DEFAULT_TESTENV_DIR;
+      const [sub, ...rest] = args;
+      if (sub === 'up') await testenvUp(tdir);
+      else if (sub === 'down') await down(tdir);
+      else if (sub === 'status') {
+        const ok = await testenvHealthy(tdir);
+        process.stdout.write(`${ok ? 'running' : 'not running'}: KUBECONFIG=${tdir}/kubeconfig\n`);
+        return ok ? 0 : 1;
+      } else if (sub === 'kubectl')
+        return exec(binPath('kubectl'), ['--kubeconfig', path.join(tdir, 'kubeconfig'), ...rest]);
+      else break;
       return 0;
     }
     case 'load':

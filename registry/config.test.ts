@@ -24,6 +24,8 @@ describe('registry config', () => {
       name: 'registry',
       listenOn: 'tcp://:5002',
       expirePeriodMs: 60_000,
+      backend: 'memory',
+      k8sNamespace: undefined,
       logLevel: 'info',
       trace: [],
     });
@@ -42,6 +44,16 @@ describe('registry config', () => {
     assert.throws(
       () => loadConfig(registrySchema, { NSM_EXPIRE_PERIOD: '0s' }),
       /NSM_EXPIRE_PERIOD: must be at least/,
+    );
+  });
+
+  it('selects the store by NSM_REGISTRY_BACKEND and refuses an unknown one', () => {
+    const c = loadConfig(registrySchema, { NSM_REGISTRY_BACKEND: 'K8S', NSM_K8S_NAMESPACE: 'nsm-system' });
+    assert.equal(c.backend, 'k8s');
+    assert.equal(c.k8sNamespace, 'nsm-system');
+    assert.throws(
+      () => loadConfig(registrySchema, { NSM_REGISTRY_BACKEND: 'etcd' }),
+      /NSM_REGISTRY_BACKEND: must be one of memory, k8s/,
     );
   });
 

@@ -22,6 +22,16 @@ export const registrySchema = {
     min: 1,
     description: 'Lease of an endpoint registration; endpoints not refreshed within it are removed',
   }),
+  backend: t.enumOf(['memory', 'k8s'] as const, {
+    env: 'NSM_REGISTRY_BACKEND',
+    default: 'memory',
+    description: 'Store: memory, or k8s (custom resources; credentials from KUBECONFIG, else the pod)',
+  }),
+  k8sNamespace: t.string({
+    env: 'NSM_K8S_NAMESPACE',
+    description:
+      "k8s store: namespace of the objects (default: the pod's, else the kubeconfig's, else default)",
+  }),
   ...loggingSchema,
 };
 
