@@ -3,30 +3,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { NetworkServiceEndpoint } from '../api/gen/registry/registry.js';
-import { background } from '../sdk/core/context.js';
 import { getErrorCode } from '../sdk/errors/index.js';
-import { newNseRegistryClient } from '../sdk/grpc/registry-client.js';
 import { FakeApiServer } from '../sdk/registry/k8s/testing.js';
 import { startRegistry } from './server.js';
 import { describeRegistryApi } from './testing.js';
-
-const nse = (name: string, extra: Parameters<typeof NetworkServiceEndpoint.fromPartial>[0] = {}) =>
-  NetworkServiceEndpoint.fromPartial({
-    name,
-    url: `unix:///tmp/${name}.sock`,
-    networkServiceNames: ['icmp'],
-    ...extra,
-  });
-const _allNse = { networkServiceEndpoint: undefined, watch: false };
-
-function _expectCode(p: Promise<unknown>, code: status, fragment?: string) {
-  return assert.rejects(p, (e: unknown) => {
-    assert.equal(getErrorCode(e), code, String(e));
-    if (fragment) assert.ok(String(e).includes(fragment), `${String(e)} should include ${fragment}`);
-    return true;
-  });
-}
 
 describeRegistryApi('memory', async () => ({ backend: 'memory' }));
 // The same tests on the k8s store against a fake apiserver; test/k8s/registry.test.ts runs them on a real one.
