@@ -79,8 +79,9 @@ function cmdline(pid: number): string {
 }
 
 /** What this process made and is still there (empty lists: nothing). */
-export function findLeaks(exemptPids: ReadonlySet<number>): Leaks {
+export function findLeaks(harnessPids: ReadonlySet<number>): Leaks {
   const mine = owned();
+  const exemptPids = new Set([...harnessPids, ...mine.runScopedPids]);
   const existing = new Set(listDir(NETNS_DIR));
   const netns = mine.netns.filter((n) => existing.has(n));
   const ids = tokens(mine.netns);

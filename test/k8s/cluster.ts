@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { kubectl } from '../../cluster/clients.js';
 import { down } from '../../cluster/down.js';
 import { buildProjectImage, loadImage } from '../../cluster/image.js';
+import { readState, runningPids } from '../../cluster/state.js';
 import { status } from '../../cluster/status.js';
 import { up } from '../../cluster/up.js';
+import { recordRunScopedProcess } from '../../sdk/tools/sandbox/owned.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -60,6 +62,9 @@ async function startCluster(): Promise<TestCluster> {
     owned = true;
     // two nodes: the second, in its own network namespace, gives the remote (VXLAN) path a real link
     await up(dir, { nodes: Number(process.env.NSM_K8S_NODES ?? '2') });
+    // The cluster serves every k8s file of the run: the per-file leak check must not take it down.
+    const state = readState(dir);
+    for (const [, pid] of state ? runningPids(state) : []) recordRunScopedProcess(pid);
   }
   const d = dir;
   // Ctrl-C or a CI timeout must not leave a cluster (daemons are detached and would outlive mocha)

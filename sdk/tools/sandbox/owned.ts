@@ -6,6 +6,7 @@
 
 const netns = new Set<string>();
 const dirs = new Set<string>();
+const runScoped = new Set<number>();
 
 /** A named network namespace this process created (`ip netns add NAME`). */
 export function recordNetns(name: string): void {
@@ -17,12 +18,21 @@ export function recordDir(path: string): void {
   dirs.add(path);
 }
 
+/**
+ * A process that serves the whole test run, not one file (the Kubernetes tier's shared cluster):
+ * the per-file leak check leaves it and its children alone; whoever started it stops it.
+ */
+export function recordRunScopedProcess(pid: number): void {
+  runScoped.add(pid);
+}
+
 export interface Owned {
   netns: readonly string[];
   dirs: readonly string[];
+  runScopedPids: readonly number[];
 }
 
 /** Everything recorded so far (also what was since removed: the leak check asks the kernel). */
 export function owned(): Owned {
-  return { netns: [...netns], dirs: [...dirs] };
+  return { netns: [...netns], dirs: [...dirs], runScopedPids: [...runScoped] };
 }
