@@ -7,6 +7,7 @@ import { forwarderSchema } from '../forwarder/config.js';
 import { nsmgrSchema } from '../nsmgr/config.js';
 import { registrySchema } from '../registry/config.js';
 import { envTable } from '../sdk/tools/config/index.js';
+import { webhookSchema } from '../webhook/config.js';
 
 export const ENV_TABLES: Record<string, string> = {
   registry: envTable(registrySchema),
@@ -14,6 +15,7 @@ export const ENV_TABLES: Record<string, string> = {
   forwarder: envTable(forwarderSchema),
   'icmp-responder': envTable(icmpResponderSchema),
   nsc: envTable(nscSchema),
+  webhook: envTable(webhookSchema),
 };
 
 if (process.argv[1]?.endsWith('env-tables.js')) {
