@@ -153,19 +153,21 @@ export function probeScript(host: string, durationMs: number, intervalMs: number
   return `
 const net = require('node:net');
 let ok = 0, lost = 0;
-const end = Date.now() + ${durationMs};
+const start = Date.now(), lostAt = [];
+const end = start + ${durationMs};
 function once() {
   return new Promise((done) => {
     const s = net.connect({ host: '${host}', port: 9 });
-    const t = setTimeout(() => { s.destroy(); lost++; done(); }, 500);
+    const sent = Date.now();
+    const t = setTimeout(() => { s.destroy(); lost++; lostAt.push(sent - start); done(); }, 500);
     const answered = () => { clearTimeout(t); s.destroy(); ok++; done(); };
     s.on('connect', answered);
-    s.on('error', (e) => (e.code === 'ECONNREFUSED' ? answered() : (clearTimeout(t), lost++, done())));
+    s.on('error', (e) => (e.code === 'ECONNREFUSED' ? answered() : (clearTimeout(t), lost++, lostAt.push(sent - start), done())));
   });
 }
 (async () => {
   while (Date.now() < end) { await once(); await new Promise((r) => setTimeout(r, ${intervalMs})); }
-  console.log(JSON.stringify({ ok, lost }));
+  console.log(JSON.stringify({ ok, lost, lostAt, start }));
 })();`;
 }
 
