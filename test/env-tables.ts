@@ -2,6 +2,7 @@
 // test/readme.test.ts checks that the README carries exactly these tables.
 
 import { icmpResponderSchema } from '../examples/icmp-responder/config.js';
+import { nscK8sSchema } from '../examples/k8s/nsc/config.js';
 import { nscSchema } from '../examples/nsc/config.js';
 import { forwarderSchema } from '../forwarder/config.js';
 import { nsmgrSchema } from '../nsmgr/config.js';
@@ -16,6 +17,7 @@ export const ENV_TABLES: Record<string, string> = {
   'icmp-responder': envTable(icmpResponderSchema),
   nsc: envTable(nscSchema),
   webhook: envTable(webhookSchema),
+  'nsc-k8s': envTable(nscK8sSchema),
 };
 
 if (process.argv[1]?.endsWith('env-tables.js')) {

@@ -87,9 +87,15 @@ export const webhookSchema = {
   }),
   args: t.stringList({
     env: 'NSM_CONTAINER_ARGS',
-    default: 'dist/examples/nsc/main.js',
+    default: 'dist/examples/k8s/nsc/main.js',
     description:
       "Arguments of the injected client container (comma-separated; the image's entrypoint is node).",
+  }),
+  hotplug: t.bool({
+    env: 'NSM_HOTPLUG',
+    default: 'true',
+    description:
+      "Give the client the pod's annotations as a downward-API volume (NSM_ANNOTATIONS_FILE), so editing a pod's annotation adds or removes its interfaces.",
   }),
   imagePullPolicy: t.enumOf(['Always', 'IfNotPresent', 'Never'] as const, {
     env: 'NSM_IMAGE_PULL_POLICY',

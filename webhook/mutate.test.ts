@@ -48,7 +48,7 @@ describe('webhook mutate', () => {
     const c = sidecarOf(ops);
     assert.equal(c.name, CONTAINER_NAME);
     assert.equal(c.image, 'nsm-ts.local/nsm:dev');
-    assert.deepEqual(c.args, ['dist/examples/nsc/main.js']);
+    assert.deepEqual(c.args, ['dist/examples/k8s/nsc/main.js']);
     assert.equal(c.restartPolicy, 'Always');
     const env = Object.fromEntries(
       (c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]),
@@ -59,6 +59,8 @@ describe('webhook mutate', () => {
       NSM_LOG_LEVEL: 'debug',
       NSM_NETWORK_SERVICES: 'kernel://icmp/nsm-1',
       NSM_NAME: '$(POD_NAME)',
+      NSM_ANNOTATIONS_FILE: '/etc/nsm/podinfo/annotations',
+      NSM_ANNOTATION: 'networkservicemesh.io',
     });
     assert.deepEqual(c.resources, {
       limits: { memory: '120Mi', cpu: '200m' },
@@ -66,10 +68,15 @@ describe('webhook mutate', () => {
     });
     assert.deepEqual(c.volumeMounts, [
       { name: 'nsm-socket', mountPath: '/var/lib/networkservicemesh', readOnly: true },
+      { name: 'nsm-podinfo', mountPath: '/etc/nsm/podinfo', readOnly: true },
     ]);
     assert.deepEqual(c.startupProbe?.exec?.command, ['sh', '-c', 'ip link show dev nsm-1 >/dev/null']);
     assert.deepEqual(ops[1].value, [
       { name: 'nsm-socket', hostPath: { path: '/var/lib/networkservicemesh', type: 'DirectoryOrCreate' } },
+      {
+        name: 'nsm-podinfo',
+        downwardAPI: { items: [{ path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } }] },
+      },
     ]);
     assert.deepEqual(ops[2].value, { 'spiffe.io/spiffe-id': 'true' });
   });
@@ -98,13 +105,23 @@ describe('webhook mutate', () => {
     const ops = mutate({ request: review(p), config }).patch ?? [];
     assert.deepEqual(
       ops.map((o) => `${o.op} ${o.path}`),
-      ['add /spec/initContainers/0', 'add /spec/volumes/-', 'add /metadata/labels/spiffe.io~1spiffe-id'],
+      [
+        'add /spec/initContainers/0',
+        'add /spec/volumes/-',
+        'add /spec/volumes/-',
+        'add /metadata/labels/spiffe.io~1spiffe-id',
+      ],
     );
   });
 
   it("takes the namespace's annotation when the pod has none, and the pod's over the namespace's", () => {
     const ns = { 'networkservicemesh.io': 'kernel://from-ns/nsm-1' };
     const inherited = mutate({ request: review(pod()), namespaceAnnotations: ns, config });
+    // the downward API has no namespace annotations: no hot-plug for an inherited list
+    assert.equal(
+      sidecarOf(inherited.patch ?? []).env?.find((e) => e.name === 'NSM_ANNOTATIONS_FILE'),
+      undefined,
+    );
     assert.equal(
       sidecarOf(inherited.patch ?? []).env?.find((e) => e.name === 'NSM_NETWORK_SERVICES')?.value,
       ns['networkservicemesh.io'],

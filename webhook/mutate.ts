@@ -19,6 +19,9 @@ import type { WebhookConfig } from './config.js';
 /** Name of the injected container; its presence also marks a pod as already done. */
 export const CONTAINER_NAME = 'nsm-nsc';
 export const SOCKET_VOLUME = 'nsm-socket';
+export const PODINFO_VOLUME = 'nsm-podinfo';
+/** Where the hot-plug client finds the pod's annotations (a downward-API volume). */
+export const PODINFO_DIR = '/etc/nsm/podinfo';
 /** The kubelet checks the interfaces this often until they are there (1 s is its minimum period). */
 const STARTUP_PROBE_PERIOD_S = 1;
 /** 120 checks: the client retries a failed start (kubelet restart backoff) well within this. */
@@ -31,6 +34,7 @@ export type MutateConfig = Pick<
   | 'image'
   | 'args'
   | 'imagePullPolicy'
+  | 'hotplug'
   | 'nsurlEnvName'
   | 'envs'
   | 'labels'
@@ -150,19 +154,25 @@ function podPatch(pod: V1Pod, value: string, ifnames: string[], input: MutateInp
   // at the nsmgr: a suffix keeps the connection ids (NSM_NAME-<i>) apart, as upstream does.
   const fixedName = !pod.metadata?.generateName;
   const suffix = input.suffix ?? (() => Math.random().toString(16).slice(2, 8));
-  const container = sidecar(value, ifnames, fixedName ? `-${suffix()}` : '', config);
+  // Hot-plug follows the pod's own annotation (the downward API has no namespace annotations).
+  const hotplug = config.hotplug && pod.metadata?.annotations?.[config.annotation] !== undefined;
+  const container = sidecar(value, ifnames, fixedName ? `-${suffix()}` : '', config, hotplug);
   // First among the init containers: the app's own init containers already see the interfaces.
   if (spec?.initContainers && spec.initContainers.length > 0)
     patch.push({ op: 'add', path: '/spec/initContainers/0', value: container });
   else patch.push({ op: 'add', path: '/spec/initContainers', value: [container] });
 
-  const volume: V1Volume = {
-    name: SOCKET_VOLUME,
-    hostPath: { path: config.socketHostPath, type: 'DirectoryOrCreate' },
-  };
+  const volumes: V1Volume[] = [
+    { name: SOCKET_VOLUME, hostPath: { path: config.socketHostPath, type: 'DirectoryOrCreate' } },
+  ];
+  if (hotplug)
+    volumes.push({
+      name: PODINFO_VOLUME,
+      downwardAPI: { items: [{ path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } }] },
+    });
   if (spec?.volumes && spec.volumes.length > 0)
-    patch.push({ op: 'add', path: '/spec/volumes/-', value: volume });
-  else patch.push({ op: 'add', path: '/spec/volumes', value: [volume] });
+    for (const value of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value });
+  else patch.push({ op: 'add', path: '/spec/volumes', value: volumes });
 
   const labels = Object.entries(config.labels);
   if (labels.length > 0) {
@@ -174,7 +184,13 @@ function podPatch(pod: V1Pod, value: string, ifnames: string[], input: MutateInp
   return patch;
 }
 
-function sidecar(value: string, ifnames: string[], nameSuffix: string, config: MutateConfig): V1Container {
+function sidecar(
+  value: string,
+  ifnames: string[],
+  nameSuffix: string,
+  config: MutateConfig,
+  hotplug: boolean,
+): V1Container {
   const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
   const env = [
     // $(VAR) references only see variables defined earlier in the list
@@ -183,6 +199,12 @@ function sidecar(value: string, ifnames: string[], nameSuffix: string, config: M
     ...Object.entries(config.envs).map(([name, v]) => ({ name, value: v })),
     { name: config.nsurlEnvName, value: value },
     { name: 'NSM_NAME', value: `$(POD_NAME)${nameSuffix}` },
+    ...(hotplug
+      ? [
+          { name: 'NSM_ANNOTATIONS_FILE', value: `${PODINFO_DIR}/annotations` },
+          { name: 'NSM_ANNOTATION', value: config.annotation },
+        ]
+      : []),
   ];
   const c: V1Container = {
     name: CONTAINER_NAME,
@@ -203,6 +225,7 @@ function sidecar(value: string, ifnames: string[], nameSuffix: string, config: M
         readOnly: true,
         ...(config.socketPerNode ? { subPathExpr: '$(NODE_NAME)' } : {}),
       },
+      ...(hotplug ? [{ name: PODINFO_VOLUME, mountPath: PODINFO_DIR, readOnly: true }] : []),
     ],
   };
   if (ifnames.length > 0) {

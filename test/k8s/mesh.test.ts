@@ -101,6 +101,51 @@ describe('the mesh on a real cluster (deploy/overlays)', () => {
     await assertTrafficBothWays(annotatedNs, 'plain', addr);
   });
 
+  it('adds and removes interfaces when the annotation of a running pod is edited (hot-plug)', async () => {
+    const pod = 'client-local';
+    const before = await connectionOf(c, ns, pod);
+    const restarts = async () =>
+      JSON.parse(await c.k(['-n', ns, 'get', 'pod', pod, '-o', 'json'])).status.initContainerStatuses[0]
+        .restartCount;
+    const restartsBefore = await restarts();
+    const edited = Date.now();
+    await c.k([
+      '-n',
+      ns,
+      'annotate',
+      '--overwrite',
+      'pod',
+      pod,
+      `${ANNOTATION}=kernel://${SERVICE}/nsm-1,kernel://${SERVICE}/nsm-2`,
+    ]);
+    const line = await waitFor('nsm-2 connected', async () => {
+      const logs = await c.k(['-n', ns, 'logs', pod, '-c', 'nsm-nsc', '--timestamps']);
+      return logs.split('\n').find((l) => l.includes('"name":"nsm-2"'));
+    });
+    const addMs = Date.parse(line.split(' ')[0]) - edited;
+    const ip = JSON.parse(line.slice(line.indexOf(' ') + 1)).connection.context.ipContext;
+    const added = { client: ip.srcIpAddrs[0].split('/')[0], endpoint: ip.dstIpAddrs[0].split('/')[0] };
+    const out = JSON.parse(await execNode(c, ns, pod, 'app', probeScript(added.endpoint, 1000, 100)));
+    assert.equal(out.lost, 0, JSON.stringify(out));
+    assert.equal((await execNode(c, ns, endpoint, 'nse', echoScript(added.client))).trim(), 'ping');
+
+    const removed = Date.now();
+    await c.k(['-n', ns, 'annotate', '--overwrite', 'pod', pod, `${ANNOTATION}=kernel://${SERVICE}/nsm-1`]);
+    await waitFor('nsm-2 removed from the endpoint', async () =>
+      (await endpointAddresses(c, ns, endpoint)).includes(added.endpoint) ? undefined : true,
+    );
+    const removeMs = Date.now() - removed;
+    const links = await c.k(['-n', ns, 'exec', pod, '-c', 'app', '--', 'ip', '-o', 'link', 'show']);
+    assert.doesNotMatch(links, /nsm-2/);
+    assert.match(links, /nsm-1/);
+    // nsm-1 untouched, the pod not restarted
+    assert.deepEqual(await connectionOf(c, ns, pod), before);
+    assert.equal(await restarts(), restartsBefore);
+    process.stdout.write(
+      `      hot-plug: add ${addMs} ms (edit -> connection printed), remove <= ${removeMs} ms\n`,
+    );
+  });
+
   it('refuses a pod whose annotation does not parse, naming the NSURL', async () => {
     const bad = `kernel://${SERVICE}/nsm-1,kernel://${SERVICE}/a-very-long-ifname`;
     const r = await c.kTry(['-n', ns, 'apply', '-f', '-'], stringify(clientPod('bad', nodes[0], bad)));
