@@ -129,6 +129,22 @@ describe('the mesh on a real cluster (deploy/overlays)', () => {
     assert.equal(out.lost, 0, JSON.stringify(out));
     assert.equal((await execNode(c, ns, endpoint, 'nse', echoScript(added.client))).trim(), 'ping');
 
+    // an edit that does not parse is refused like a bad pod
+    const bad = await c.kTry([
+      '-n',
+      ns,
+      'annotate',
+      '--overwrite',
+      'pod',
+      pod,
+      `${ANNOTATION}=kernel://${SERVICE}:1/nsm-3`,
+    ]);
+    assert.notEqual(bad.code, 0);
+    assert.match(
+      bad.stderr,
+      new RegExp(`denied the request: .*failed to parse NSURL "kernel://${SERVICE}:1/nsm-3"`),
+    );
+
     const removed = Date.now();
     await c.k(['-n', ns, 'annotate', '--overwrite', 'pod', pod, `${ANNOTATION}=kernel://${SERVICE}/nsm-1`]);
     await waitFor('nsm-2 removed from the endpoint', async () =>
