@@ -45,19 +45,13 @@ export function deployMesh(c: TestCluster): Promise<void> {
   deployed ??= (async () => {
     await projectImage(c);
     await c.k(['apply', '-k', path.join(REPO, 'deploy', 'overlays', OVERLAY)]);
-    // a reused cluster may run pods of an older image with the same tag
-    await c.k([
-      '-n',
-      'nsm-system',
-      'rollout',
-      'restart',
-      'ds/nsmgr',
-      'ds/forwarder',
-      'deploy/registry',
-      'deploy/admission-webhook',
-    ]);
-    for (const w of ['ds/nsmgr', 'ds/forwarder', 'deploy/registry', 'deploy/admission-webhook'])
+    // A reused cluster may run pods of an older image with the same tag: restart them, in the order the
+    // components depend on each other (the registry first: nsmgrs register forwarders through it, and a
+    // forwarder whose registration times out exits and restarts with the kubelet's backoff).
+    for (const w of ['deploy/registry', 'ds/nsmgr', 'ds/forwarder', 'deploy/admission-webhook']) {
+      await c.k(['-n', 'nsm-system', 'rollout', 'restart', w]);
       await c.k(['-n', 'nsm-system', 'rollout', 'status', '--timeout=180s', w]);
+    }
     await waitFor('the MutatingWebhookConfiguration', async () =>
       (await c.kTry(['get', 'mutatingwebhookconfiguration', 'nsm-admission-webhook'])).code === 0
         ? true
