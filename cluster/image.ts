@@ -97,7 +97,8 @@ export async function buildProjectImage(o: ProjectImageOptions): Promise<{ name:
   const r = fs.mkdtempSync(path.join(os.tmpdir(), 'nsm-image-'));
   try {
     baseRootfs(r);
-    await addBinaries(r, [process.execPath, 'ip', 'sh']);
+    // nsenter: the forwarder runs `ip` inside other pods' namespaces through it (sdk/kernel)
+    await addBinaries(r, [process.execPath, 'ip', 'sh', 'nsenter']);
     if (process.execPath !== '/usr/bin/node' && !fs.existsSync(path.join(r, 'usr/bin/node'))) {
       fs.symlinkSync(process.execPath, path.join(r, 'usr/bin/node'));
     }

@@ -2,11 +2,13 @@
 // test/readme.test.ts checks that the README carries exactly these tables.
 
 import { icmpResponderSchema } from '../examples/icmp-responder/config.js';
+import { nscK8sSchema } from '../examples/k8s/nsc/config.js';
 import { nscSchema } from '../examples/nsc/config.js';
 import { forwarderSchema } from '../forwarder/config.js';
 import { nsmgrSchema } from '../nsmgr/config.js';
 import { registrySchema } from '../registry/config.js';
 import { envTable } from '../sdk/tools/config/index.js';
+import { webhookSchema } from '../webhook/config.js';
 
 export const ENV_TABLES: Record<string, string> = {
   registry: envTable(registrySchema),
@@ -14,6 +16,8 @@ export const ENV_TABLES: Record<string, string> = {
   forwarder: envTable(forwarderSchema),
   'icmp-responder': envTable(icmpResponderSchema),
   nsc: envTable(nscSchema),
+  webhook: envTable(webhookSchema),
+  'nsc-k8s': envTable(nscK8sSchema),
 };
 
 if (process.argv[1]?.endsWith('env-tables.js')) {
