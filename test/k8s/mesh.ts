@@ -1,13 +1,13 @@
 // The mesh deployed on the test cluster, shared by the k8s mesh test files: `kubectl apply -k` of
-// deploy/overlays/<NSM_K8S_OVERLAY> (memory unless set; `k8s` once the registry's Kubernetes backend is
-// in), rolled out once per run, plus helpers to make annotated pods and look inside them.
+// deploy/overlays/<NSM_K8S_OVERLAY> (k8s, the registry on the CRDs, unless set; `memory` for the
+// in-memory registry), rolled out once per run, plus helpers to make annotated pods and look inside them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { PROJECT_IMAGE } from '../../cluster/config.js';
 import { projectImage, REPO, type TestCluster } from './cluster.js';
 
-export const OVERLAY = process.env.NSM_K8S_OVERLAY ?? 'memory';
+export const OVERLAY = process.env.NSM_K8S_OVERLAY ?? 'k8s';
 export const ANNOTATION = 'networkservicemesh.io';
 /** The example endpoint's pool: its side of every connection has an address from it. */
 export const ENDPOINT_CIDR = '172.16.1.0/24';
