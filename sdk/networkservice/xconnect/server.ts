@@ -152,7 +152,7 @@ class XconnectServer implements NetworkServiceServer {
       owner: this.opts.owner,
     });
     // Only what reaches the kernel decides whether anything must change.
-    const fingerprint = JSON.stringify(plan);
+    let fingerprint = JSON.stringify(plan);
     if (before?.fingerprint === fingerprint) return;
     if (ctx.signal.aborted) throw cancelledBeforeStart();
     // A rebuild runs to its end even if the caller gives up: stopped half-way, it would leave neither
@@ -172,6 +172,26 @@ class XconnectServer implements NetworkServiceServer {
         discard: async (l: OrphanLink) => reconciler?.discard(l),
         record: (links) =>
           metadata.store<Programmed>(ctx, false, PROGRAMMED_KEY, { fingerprint, mechanism, links }),
+        updateOutgoing: (parameters) => {
+          // The next refresh sends this to the next hop, which answers with it: the plan then matches.
+          const m = { ...answered, parameters: { ...answered.parameters, ...parameters } };
+          metadata.store(ctx, true, OUTGOING_MECHANISM_KEY, m);
+          const changed = {
+            ...outgoing,
+            mechanism: {
+              ...outgoing.mechanism,
+              parameters: { ...outgoing.mechanism.parameters, ...parameters },
+            },
+          };
+          fingerprint = JSON.stringify(
+            planConnection(this.opts.mechanisms, {
+              conn,
+              incoming,
+              outgoing: changed,
+              owner: this.opts.owner,
+            }).plan,
+          );
+        },
       });
     } finally {
       postponed?.cancel();
