@@ -1,12 +1,47 @@
 // 3. Scale: fill node2 with `scale` live local connections (one pod namespace each, `parallel`
 // requests in flight), measure `extra` more sequential setups on top, then close everything.
 // nsmgr, forwarder and registry are sampled (RSS, CPU) at idle, at full scale and after closing all.
+// Before any of that, with only `scaleFew` pods on the node, `extra` sequential request → close
+// cycles give the "few pods" setup latency that the one at full scale is compared with (the cost
+// of entering a pod must not grow with the number of pods). Throughout the part nsmgr + forwarder
+// RSS is sampled every 500 ms (min/median/max), and VmHWM is read at the end.
 import type { Connection } from '../../api/gen/networkservice/connection.js';
-import type { BenchContext, ScaleData } from '../context.js';
+import type { BenchContext, MemorySpread, ScaleData } from '../context.js';
 import { SERVICE } from '../mesh.js';
-import { deleteNetns } from '../netns.js';
+import { deleteNetns, nodeState } from '../netns.js';
+import { sampleProc } from '../procstat.js';
 import { settledSnapshot } from '../report.js';
-import { mapLimit, sleep, summarize } from '../stats.js';
+import { mapLimit, median, sleep, summarize } from '../stats.js';
+
+const SAMPLE_EVERY_MS = 500;
+
+/** Samples nsmgr + forwarder VmRSS until stopped; the spread and the VmHWM at the end. */
+function sampleMemory(pids: { nsmgr?: number; forwarder?: number }): () => MemorySpread | undefined {
+  const pairs: number[] = [];
+  const take = () => {
+    const n = pids.nsmgr === undefined ? undefined : sampleProc(pids.nsmgr);
+    const f = pids.forwarder === undefined ? undefined : sampleProc(pids.forwarder);
+    if (n && f) pairs.push(n.rssMiB + f.rssMiB);
+  };
+  take();
+  const timer = setInterval(take, SAMPLE_EVERY_MS);
+  return () => {
+    clearInterval(timer);
+    take();
+    const n = pids.nsmgr === undefined ? undefined : sampleProc(pids.nsmgr);
+    const f = pids.forwarder === undefined ? undefined : sampleProc(pids.forwarder);
+    if (!n || !f || pairs.length === 0) return undefined;
+    return {
+      samples: pairs.length,
+      pairMinMiB: Math.min(...pairs),
+      pairMedianMiB: median(pairs),
+      pairMaxMiB: Math.max(...pairs),
+      nsmgrHwmMiB: n.peakMiB,
+      forwarderHwmMiB: f.peakMiB,
+      pairHwmMiB: n.peakMiB + f.peakMiB,
+    };
+  };
+}
 
 const ATTEMPTS = 3;
 /** Time the daemons get to settle (timers, GC) before idle, full and "after closing all" are sampled. */
@@ -16,6 +51,30 @@ export async function runScale(ctx: BenchContext): Promise<void> {
   const mesh = ctx.mesh!;
   const { scale, scaleExtra, scaleParallel } = ctx.opts;
   const client = mesh.client(mesh.node2);
+  const stopSampling = sampleMemory(mesh.daemonPids(mesh.node2));
+
+  // Few pods: request → close cycles over `scaleFew` pods, before the node fills up.
+  const fewPods = await mesh.pods(mesh.node2, 'few', ctx.opts.scaleFew);
+  const fewState = nodeState();
+  ctx.log(
+    `scale: ${scaleExtra} sequential request → close cycles with ${ctx.opts.scaleFew} pods (${fewState.namedNetns} named netns, ${fewState.mountEntries} mount entries)`,
+  );
+  const fewMs: number[] = [];
+  for (let i = 0; i < scaleExtra; i++) {
+    try {
+      const r = await client.request({
+        id: mesh.nextId('few'),
+        netns: fewPods[i % fewPods.length],
+        service: SERVICE,
+      });
+      fewMs.push(r.ms);
+      await client.close(r.value);
+    } catch (e) {
+      ctx.errors.push(`scale (few pods): ${(e as Error).message}`);
+    }
+  }
+  await deleteNetns(fewPods);
+
   ctx.log(`scale: creating ${scale + scaleExtra} pod namespaces on node2`);
   const pods = await mesh.pods(mesh.node2, 'scale', scale + scaleExtra);
   await sleep(SETTLE_MS);
@@ -46,7 +105,10 @@ export async function runScale(ctx: BenchContext): Promise<void> {
   await sleep(SETTLE_MS);
   snapshots.push(await settledSnapshot(mesh, 'at full scale', conns.length));
 
-  ctx.log(`scale: ${scaleExtra} more, sequential, on top of ${conns.length}`);
+  const fullState = nodeState();
+  ctx.log(
+    `scale: ${scaleExtra} more, sequential, on top of ${conns.length} (${fullState.namedNetns} named netns, ${fullState.mountEntries} mount entries)`,
+  );
   const extraMs: number[] = [];
   const failuresBefore = failures;
   for (const netns of pods.slice(scale)) {
@@ -74,11 +136,15 @@ export async function runScale(ctx: BenchContext): Promise<void> {
   await sleep(SETTLE_MS);
   snapshots.push(await settledSnapshot(mesh, 'after closing all', 0));
 
+  const memory = stopSampling();
   const leftoverLinks = (await mesh.endpointLinkCount()) - linksBefore;
   await deleteNetns(pods);
 
   const data: ScaleData = {
     target: scale,
+    few: { pods: ctx.opts.scaleFew, state: fewState, setup: summarize(fewMs) },
+    fullState,
+    memory,
     parallel: scaleParallel,
     live: filled.filter((x) => x !== undefined).length,
     failures: failuresBefore,
