@@ -271,6 +271,8 @@ export class BatchPool {
 
   /** Starts the process for netns ahead of its first batch (the exec overlaps other work). */
   warm(netns: string | null): void {
+    // Never at the cost of another process: under a burst, warm ones would only evict each other.
+    if (this.procs.size >= this.opts.maxProcesses && !this.procs.has(netns ?? '')) return;
     this.get(netns).catch(() => {});
   }
 
