@@ -225,7 +225,7 @@ class Resolver implements NetnsResolver {
     if (spelled === undefined)
       bad(url, `${path} resolves to ${real}, outside ${this.netnsDirs.join(' and ')}`);
     const st = await this.statNs(url, real);
-    const mounts = await this.nsfsMounts();
+    const mounts = await this.nsfsMounts(real);
     const type = mounts === undefined ? 'net' : mounts.get(real);
     if (type === undefined) bad(url, `${path} is not a mounted namespace`);
     if (type !== 'net') bad(url, `${path} is a ${type} namespace, not a network namespace`);
@@ -268,7 +268,7 @@ class Resolver implements NetnsResolver {
    * Mount point → namespace type ("net", "uts", ...) of every nsfs mount in our mountinfo; undefined
    * when mountinfo cannot be read (then st_dev on nsfs is all we can check).
    */
-  private async nsfsMounts(): Promise<Map<string, string> | undefined> {
+  private async nsfsMounts(only?: string): Promise<Map<string, string> | undefined> {
     let text: string;
     try {
       text = await readFile(`${this.procDir}/self/mountinfo`, 'utf8');
@@ -276,7 +276,10 @@ class Resolver implements NetnsResolver {
       return undefined;
     }
     const out = new Map<string, string>();
-    for (const line of text.split('\n')) {
+    // Every named netns is a mount, so a node with a thousand pods has a thousand lines: a request
+    // naming one path only parses the lines that mention it.
+    const lines = only === undefined ? text.split('\n') : linesMentioning(text, ` ${escapeMount(only)} `);
+    for (const line of lines) {
       // "43 42 0:4 net:[4026532177] /run/netns/x rw shared:2 - nsfs nsfs rw"
       const f = line.split(' ');
       const sep = f.indexOf('-', 6);
@@ -375,6 +378,24 @@ class Resolver implements NetnsResolver {
     if (this.cache.size >= NETNS_CACHE_MAX_ENTRIES) this.cache.clear();
     this.cache.set(key, path);
   }
+}
+
+/** The lines of text that contain `needle`, in order, without splitting the rest. */
+function linesMentioning(text: string, needle: string): string[] {
+  const out: string[] = [];
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
+    const start = text.lastIndexOf('\n', at) + 1;
+    const end = text.indexOf('\n', at);
+    out.push(text.slice(start, end < 0 ? text.length : end));
+    if (end < 0) break;
+    at = end;
+  }
+  return out;
+}
+
+/** The mountinfo spelling of a path (see unescapeMount). */
+function escapeMount(s: string): string {
+  return s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo. */
