@@ -19,11 +19,12 @@
 // sees is cached (inode → path), and a cached path is re-checked before it is returned because PIDs
 // get reused.
 import { statSync } from 'node:fs';
-import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { getErrorMessage, invalidArgument, NsmError, notFound } from '../errors/index.js';
 import { NETNS_RUN_DIR } from './iproute2.js';
+import { nsfsMounts } from './mountinfo.js';
 
 /** Where named namespaces live; /var/run is usually a symlink to /run. */
 const NETNS_DIRS = [NETNS_RUN_DIR, '/run/netns'];
@@ -107,6 +108,9 @@ class Resolver implements NetnsResolver {
     private readonly netnsDirs: readonly string[],
   ) {}
 
+  /** Real path of each named netns → "DEV/INO" when it was last stat'ed (see scanNamed). */
+  private readonly named = new Map<string, string>();
+
   /** url → its last resolution; reused while the path still holds the same namespace (one stat). */
   private readonly resolved = new Map<string, ResolvedNetns>();
 
@@ -140,7 +144,7 @@ class Resolver implements NetnsResolver {
     };
     await add(`${this.procDir}/self/ns/net`, true);
     // Named ones: only real mounts of network namespaces (no symlinks, no files of other kinds).
-    const mounts = await this.nsfsMounts();
+    const mounts = await nsfsMounts(this.procDir);
     for (const [real, spelled] of await this.realNetnsDirs()) {
       const names = await readdir(real).catch(() => [] as string[]);
       for (const n of names.sort()) {
@@ -225,7 +229,7 @@ class Resolver implements NetnsResolver {
     if (spelled === undefined)
       bad(url, `${path} resolves to ${real}, outside ${this.netnsDirs.join(' and ')}`);
     const st = await this.statNs(url, real);
-    const mounts = await this.nsfsMounts(real);
+    const mounts = await nsfsMounts(this.procDir, real);
     const type = mounts === undefined ? 'net' : mounts.get(real);
     if (type === undefined) bad(url, `${path} is not a mounted namespace`);
     if (type !== 'net') bad(url, `${path} is a ${type} namespace, not a network namespace`);
@@ -264,32 +268,6 @@ class Resolver implements NetnsResolver {
     return out;
   }
 
-  /**
-   * Mount point → namespace type ("net", "uts", ...) of every nsfs mount in our mountinfo; undefined
-   * when mountinfo cannot be read (then st_dev on nsfs is all we can check).
-   */
-  private async nsfsMounts(only?: string): Promise<Map<string, string> | undefined> {
-    let text: string;
-    try {
-      text = await readFile(`${this.procDir}/self/mountinfo`, 'utf8');
-    } catch {
-      return undefined;
-    }
-    const out = new Map<string, string>();
-    // Every named netns is a mount, so a node with a thousand pods has a thousand lines: a request
-    // naming one path only parses the lines that mention it.
-    const lines = only === undefined ? text.split('\n') : linesMentioning(text, ` ${escapeMount(only)} `);
-    for (const line of lines) {
-      // "43 42 0:4 net:[4026532177] /run/netns/x rw shared:2 - nsfs nsfs rw"
-      const f = line.split(' ');
-      const sep = f.indexOf('-', 6);
-      if (sep < 0 || f[sep + 1] !== 'nsfs') continue;
-      // Later lines are mounted on top of earlier ones, so the last one for a path is what a path lookup sees.
-      out.set(unescapeMount(f[4]), /^(\w+):\[\d+\]$/.exec(f[3])?.[1] ?? 'unknown');
-    }
-    return out;
-  }
-
   // ---- inode://
 
   private async resolveInode(url: string): Promise<ResolvedNetns> {
@@ -303,23 +281,48 @@ class Resolver implements NetnsResolver {
     return { path: found, inode: url };
   }
 
-  /** Named namespaces are few and preferred, so they are always scanned (no cache to go stale). */
+  /**
+   * Named namespaces are preferred. A node may have a thousand (one per pod), so their identities are
+   * indexed and a lookup stats only names it has not seen; a hit is confirmed with one more stat (a
+   * name may have been deleted and re-created), and a miss re-reads every name (the index may be
+   * stale) before the /proc scan.
+   */
   private async scanNamed(dev: bigint, ino: bigint): Promise<string | undefined> {
-    const mounts = await this.nsfsMounts();
+    return (await this.scanNamedOnce(dev, ino, false)) ?? (await this.scanNamedOnce(dev, ino, true));
+  }
+
+  private async scanNamedOnce(dev: bigint, ino: bigint, restatAll: boolean): Promise<string | undefined> {
+    const want = `${dev}/${ino}`;
     for (const [real, spelled] of await this.realNetnsDirs()) {
       let names: string[];
       try {
-        names = await readdir(real);
+        names = (await readdir(real)).sort();
       } catch {
         continue;
       }
-      for (const name of names.sort()) {
-        try {
-          const st = await stat(`${real}/${name}`, { bigint: true });
-          const type = mounts === undefined ? 'net' : mounts.get(`${real}/${name}`);
-          if (st.dev === dev && st.ino === ino && type === 'net') return `${spelled}/${name}`;
-        } catch {
-          // vanished while scanning
+      const paths = names.map((n) => `${real}/${n}`);
+      const present = new Set(paths);
+      for (const p of this.named.keys())
+        if (p.startsWith(`${real}/`) && !present.has(p)) this.named.delete(p);
+      const toStat = restatAll ? paths : paths.filter((p) => !this.named.has(p));
+      for (let i = 0; i < toStat.length; i += PROC_SCAN_CONCURRENCY) {
+        await Promise.all(
+          toStat.slice(i, i + PROC_SCAN_CONCURRENCY).map(async (p) => {
+            try {
+              const st = await stat(p, { bigint: true });
+              this.named.set(p, `${st.dev}/${st.ino}`);
+            } catch {
+              this.named.delete(p); // vanished while scanning
+            }
+          }),
+        );
+      }
+      for (let i = 0; i < names.length; i++) {
+        if (this.named.get(paths[i]) !== want) continue;
+        const mounts = await nsfsMounts(this.procDir, paths[i]);
+        const type = mounts === undefined ? 'net' : mounts.get(paths[i]);
+        if (type === 'net' && (await this.stillSame({ path: paths[i], inode: inodeURL(dev, ino) }))) {
+          return `${spelled}/${names[i]}`;
         }
       }
     }
@@ -378,27 +381,4 @@ class Resolver implements NetnsResolver {
     if (this.cache.size >= NETNS_CACHE_MAX_ENTRIES) this.cache.clear();
     this.cache.set(key, path);
   }
-}
-
-/** The lines of text that contain `needle`, in order, without splitting the rest. */
-function linesMentioning(text: string, needle: string): string[] {
-  const out: string[] = [];
-  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
-    const start = text.lastIndexOf('\n', at) + 1;
-    const end = text.indexOf('\n', at);
-    out.push(text.slice(start, end < 0 ? text.length : end));
-    if (end < 0) break;
-    at = end;
-  }
-  return out;
-}
-
-/** The mountinfo spelling of a path (see unescapeMount). */
-function escapeMount(s: string): string {
-  return s.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-}
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescapeMount(s: string | undefined): string {
-  return (s ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
 }
