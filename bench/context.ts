@@ -88,7 +88,7 @@ export interface MemorySpread {
 export interface ScaleData {
   target: number;
   /** Sequential request → close cycles with only a few pods on the node (before the fill). */
-  few?: { pods: number; state: NodeState; setup: Summary };
+  few?: { pods: number; state: NodeState; setup: Summary; before?: Summary; after?: Summary };
   /** Node state while the `extra` requests were measured. */
   fullState?: NodeState;
   memory?: MemorySpread;

@@ -251,7 +251,11 @@ export function deriveFigures(d: BenchData): Figure[] {
         name: `Setup p50 with ${s.live} pods + live connections (${at(s.fullState)})`,
         value: s.extra.p50,
         unit: 'ms',
-        baseline: { label: `${s.few.pods} pods (${at(s.few.state)})`, value: s.few.setup.p50, unit: 'ms' },
+        baseline: {
+          label: `${s.few.pods} pods (${at(s.few.state)}), before filling and after emptying${s.few.before && s.few.after ? `: ${s.few.before.p50.toFixed(1)} / ${s.few.after.p50.toFixed(1)} ms` : ''}`,
+          value: s.few.setup.p50,
+          unit: 'ms',
+        },
         target: '≤ 1.2×',
         met: le(ratio(s.extra.p50, s.few.setup.p50), 1.2),
       });

@@ -3,10 +3,11 @@
 // nsmgr, forwarder and registry are sampled (RSS, CPU) at idle, at full scale and after closing all.
 // Before any of that, with only `scaleFew` pods on the node, `extra` sequential request → close
 // cycles give the "few pods" setup latency that the one at full scale is compared with (the cost
-// of entering a pod must not grow with the number of pods). Throughout the part nsmgr + forwarder
+// of entering a pod must not grow with the number of pods); they run again after the node was
+// emptied, and the baseline is both together. Throughout the part nsmgr + forwarder
 // RSS is sampled every 500 ms (min/median/max), and VmHWM is read at the end.
 import type { Connection } from '../../api/gen/networkservice/connection.js';
-import type { BenchContext, MemorySpread, ScaleData } from '../context.js';
+import type { BenchContext, MemorySpread, NodeState, ScaleData } from '../context.js';
 import { SERVICE } from '../mesh.js';
 import { deleteNetns, nodeState } from '../netns.js';
 import { sampleProc } from '../procstat.js';
@@ -53,27 +54,32 @@ export async function runScale(ctx: BenchContext): Promise<void> {
   const client = mesh.client(mesh.node2);
   const stopSampling = sampleMemory(mesh.daemonPids(mesh.node2));
 
-  // Few pods: request → close cycles over `scaleFew` pods, before the node fills up.
-  const fewPods = await mesh.pods(mesh.node2, 'few', ctx.opts.scaleFew);
-  const fewState = nodeState();
-  ctx.log(
-    `scale: ${scaleExtra} sequential request → close cycles with ${ctx.opts.scaleFew} pods (${fewState.namedNetns} named netns, ${fewState.mountEntries} mount entries)`,
-  );
-  const fewMs: number[] = [];
-  for (let i = 0; i < scaleExtra; i++) {
-    try {
-      const r = await client.request({
-        id: mesh.nextId('few'),
-        netns: fewPods[i % fewPods.length],
-        service: SERVICE,
-      });
-      fewMs.push(r.ms);
-      await client.close(r.value);
-    } catch (e) {
-      ctx.errors.push(`scale (few pods): ${(e as Error).message}`);
+  // Few pods: request → close cycles over `scaleFew` pods, before the node fills up (and again after
+  // it is emptied, so that load drifting on a shared machine hits both sides of the ratio alike).
+  const fewPhase = async (label: string): Promise<{ ms: number[]; state: NodeState }> => {
+    const fewPods = await mesh.pods(mesh.node2, `few${label}`, ctx.opts.scaleFew);
+    const state = nodeState();
+    ctx.log(
+      `scale: ${scaleExtra} sequential request → close cycles with ${ctx.opts.scaleFew} pods, ${label} (${state.namedNetns} named netns, ${state.mountEntries} mount entries)`,
+    );
+    const ms: number[] = [];
+    for (let i = 0; i < scaleExtra; i++) {
+      try {
+        const r = await client.request({
+          id: mesh.nextId('few'),
+          netns: fewPods[i % fewPods.length],
+          service: SERVICE,
+        });
+        ms.push(r.ms);
+        await client.close(r.value);
+      } catch (e) {
+        ctx.errors.push(`scale (few pods, ${label}): ${(e as Error).message}`);
+      }
     }
-  }
-  await deleteNetns(fewPods);
+    await deleteNetns(fewPods);
+    return { ms, state };
+  };
+  const fewBefore = await fewPhase('before');
 
   ctx.log(`scale: creating ${scale + scaleExtra} pod namespaces on node2`);
   const pods = await mesh.pods(mesh.node2, 'scale', scale + scaleExtra);
@@ -139,10 +145,17 @@ export async function runScale(ctx: BenchContext): Promise<void> {
   const memory = stopSampling();
   const leftoverLinks = (await mesh.endpointLinkCount()) - linksBefore;
   await deleteNetns(pods);
+  const fewAfter = await fewPhase('after');
 
   const data: ScaleData = {
     target: scale,
-    few: { pods: ctx.opts.scaleFew, state: fewState, setup: summarize(fewMs) },
+    few: {
+      pods: ctx.opts.scaleFew,
+      state: fewBefore.state,
+      setup: summarize([...fewBefore.ms, ...fewAfter.ms]),
+      before: summarize(fewBefore.ms),
+      after: summarize(fewAfter.ms),
+    },
     fullState,
     memory,
     parallel: scaleParallel,
