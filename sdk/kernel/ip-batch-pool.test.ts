@@ -6,7 +6,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { BatchPool, batchProcessArgv } from './ip-batch-pool.js';
+import { BatchPool, batchProcessArgv, printsLoopback } from './ip-batch-pool.js';
 import { isKernelCommandError } from './kernel-command-error.js';
 
 // Like `ip -o -batch -`: one line at a time, the sentinel prints its line, "fail…" stops the process
@@ -69,6 +69,20 @@ describe('long-lived ip batch processes', () => {
       '-batch',
       '-',
     ]);
+  });
+
+  it('keeps commands that may print the loopback line (a sentinel look-alike) out of long-lived processes', () => {
+    for (const c of ['link show dev lo', 'link show', 'addr show', 'l list', 'route show dev lo']) {
+      assert.equal(printsLoopback(c), true, c);
+    }
+    for (const c of [
+      'link show dev nse-1',
+      'addr replace 10.0.0.1/32 dev lo',
+      'link set dev lo up',
+      'link del dev x',
+    ]) {
+      assert.equal(printsLoopback(c), false, c);
+    }
   });
 
   it('runs many batches, also at once, in one process per namespace', async () => {

@@ -55,6 +55,15 @@ interface Job {
   timer?: NodeJS.Timeout;
 }
 
+/**
+ * Whether a command may print the loopback's line, which would read as a sentinel: a `show`/`list`
+ * that is not limited to another device. Such batches run one-shot (queries belong in `json` anyway).
+ */
+export function printsLoopback(command: string): boolean {
+  if (!/^\S+\s+(show|list|ls|lst)\b/.test(command.trim())) return false;
+  return !/\bdev\s+(?!lo(\s|$))\S+/.test(command);
+}
+
 /** The argv of a long-lived batch process in netns (null: our own). */
 export function batchProcessArgv(
   netns: string | null,

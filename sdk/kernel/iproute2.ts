@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { status } from '@grpc/grpc-js';
 import { internal, invalidArgument, NsmError } from '../errors/index.js';
 import { logger, traceEnabled } from '../tools/log.js';
-import { BatchPool } from './ip-batch-pool.js';
+import { BatchPool, printsLoopback } from './ip-batch-pool.js';
 import { KernelCommandError } from './kernel-command-error.js';
 
 export { isKernelCommandError, KernelCommandError, kernelErrorCode } from './kernel-command-error.js';
@@ -153,7 +153,8 @@ class SpawnIpRunner implements IpRunner {
     }
     const where = netns?.path ?? null;
     const started = performance.now();
-    if (this.pool && !opts.force && (await this.pool.run(where, commands, opts.signal))) {
+    const longLived = this.pool && !opts.force && !commands.some(printsLoopback);
+    if (longLived && (await this.pool!.run(where, commands, opts.signal))) {
       if (traceEnabled(TRACER)) {
         this.log.info(
           { op: 'batch', netns: where, commands, ms: performance.now() - started, longLived: true },
