@@ -1,7 +1,8 @@
 // Every reported figure, derived from the raw data in one place: its baseline (measured in the same
 // run), the ratio to it, and the target from the issue. Targets are goals: a missed one is reported,
 // never a failure of the run.
-import type { BenchData, DaemonSnapshot, HealData, PathLatency } from './context.js';
+import type { BenchData, HealData, PathLatency } from './context.js';
+import { scaleRows } from './figures-scale.js';
 import { median, type Summary } from './stats.js';
 
 export interface Figure {
@@ -18,15 +19,15 @@ export interface Figure {
   note?: string;
 }
 
-const le = (v: number | undefined, max: number) => (v === undefined ? undefined : v <= max);
-const ge = (v: number | undefined, min: number) => (v === undefined ? undefined : v >= min);
-const ratio = (a: number | undefined, b: number | undefined) =>
+export const le = (v: number | undefined, max: number) => (v === undefined ? undefined : v <= max);
+export const ge = (v: number | undefined, min: number) => (v === undefined ? undefined : v >= min);
+export const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0
     ? undefined
     : a / b;
 const finite = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? undefined : x);
 
-function sum(...xs: (number | undefined)[]): number | undefined {
+export function sum(...xs: (number | undefined)[]): number | undefined {
   return xs.some((x) => x === undefined) ? undefined : (xs as number[]).reduce((a, b) => a + b, 0);
 }
 
@@ -214,131 +215,7 @@ export function deriveFigures(d: BenchData): Figure[] {
   }
 
   // 3. Scale
-  const s = d.scale;
-  if (s) {
-    const section = `Scale (node2: ${s.target} pods, local connections)`;
-    add({
-      section,
-      name: 'Live connections held on one node',
-      value: s.live,
-      unit: '',
-      target: `≥ ${s.target}`,
-      met: ge(s.live, s.target),
-      note: s.failures ? `${s.failures} requests failed while filling` : undefined,
-    });
-    add({
-      section,
-      name: `Fill rate (${s.target} requests, ${s.parallel} in flight)`,
-      value: s.fillPerSecond,
-      unit: '/s',
-    });
-    for (const k of ['p50', 'p99'] as const) {
-      add({
-        section,
-        name: `Setup ${k} of ${s.extra.n} more at ${s.live} live`,
-        value: s.extra[k],
-        unit: 'ms',
-        baseline: lat?.local
-          ? { label: `sequential local ${k}`, value: lat.local.setup[k], unit: 'ms' }
-          : undefined,
-      });
-    }
-    if (s.few) {
-      const at = (st: { namedNetns: number; mountEntries: number } | undefined) =>
-        st ? `${st.namedNetns} named netns, ${st.mountEntries} mount entries` : '?';
-      add({
-        section,
-        name: `Setup p50 with ${s.live} pods + live connections (${at(s.fullState)})`,
-        value: s.extra.p50,
-        unit: 'ms',
-        baseline: {
-          label: `${s.few.pods} pods (${at(s.few.state)}), before filling and after emptying${s.few.before && s.few.after ? `: ${s.few.before.p50.toFixed(1)} / ${s.few.after.p50.toFixed(1)} ms` : ''}`,
-          value: s.few.setup.p50,
-          unit: 'ms',
-        },
-        target: '≤ 1.2×',
-        met: le(ratio(s.extra.p50, s.few.setup.p50), 1.2),
-      });
-    }
-    if (s.memory) {
-      const m = s.memory;
-      add({
-        section,
-        name: `nsmgr + forwarder peak RSS (VmHWM: nsmgr ${m.nsmgrHwmMiB.toFixed(0)} + forwarder ${m.forwarderHwmMiB.toFixed(0)})`,
-        value: m.pairHwmMiB,
-        unit: 'MiB',
-        target: '≤ 150 MiB',
-        met: le(m.pairHwmMiB, 150),
-      });
-      add({
-        section,
-        name: `nsmgr + forwarder RSS over the part (${m.samples} samples, every 500 ms): min / median / max`,
-        unit: '',
-        text: `${m.pairMinMiB.toFixed(0)} / ${m.pairMedianMiB.toFixed(0)} / ${m.pairMaxMiB.toFixed(0)} MiB`,
-      });
-    }
-    const idle = s.snapshots.find((x) => x.label === 'idle');
-    const full = s.snapshots.find((x) => x.label === 'at full scale');
-    const after = s.snapshots.find((x) => x.label === 'after closing all');
-    const rss = (x: DaemonSnapshot | undefined, k: 'nsmgr' | 'forwarder' | 'registry') => x?.[k]?.rssMiB;
-    for (const k of ['nsmgr', 'forwarder', 'registry'] as const) {
-      for (const [label, snap] of [
-        [`at ${s.live}`, full],
-        ['after closing all', after],
-      ] as const) {
-        const v = rss(snap, k);
-        add({
-          section,
-          name: `${k} RSS ${label}`,
-          value: v,
-          unit: 'MiB',
-          baseline:
-            rss(idle, k) === undefined ? undefined : { label: 'idle', value: rss(idle, k)!, unit: 'MiB' },
-        });
-      }
-    }
-    const pair = (x: DaemonSnapshot | undefined) => sum(rss(x, 'nsmgr'), rss(x, 'forwarder'));
-    add({
-      section,
-      name: `nsmgr + forwarder RSS at ${s.live}`,
-      value: pair(full),
-      unit: 'MiB',
-      baseline: pair(idle) === undefined ? undefined : { label: 'idle', value: pair(idle)!, unit: 'MiB' },
-      target: '≤ 150 MB (143 MiB)',
-      met: le(pair(full), 150e6 / 2 ** 20),
-    });
-    const back = ratio(pair(after), pair(idle));
-    add({
-      section,
-      name: 'nsmgr + forwarder RSS after closing all',
-      value: pair(after),
-      unit: 'MiB',
-      baseline: pair(idle) === undefined ? undefined : { label: 'idle', value: pair(idle)!, unit: 'MiB' },
-      target: '≤ 1.10 × idle',
-      met: le(back, 1.1),
-    });
-    const cpu = (x: DaemonSnapshot | undefined, k: 'nsmgr' | 'forwarder' | 'registry') =>
-      x?.[k] === undefined ? undefined : x[k]!.cpuS + x[k]!.childCpuS;
-    for (const k of ['nsmgr', 'forwarder', 'registry'] as const) {
-      const spent = ratio(sum(cpu(full, k), -(cpu(idle, k) ?? 0)), 1);
-      add({
-        section,
-        name: `${k} CPU per connection set up (own + reaped children)`,
-        value: spent === undefined ? undefined : (spent * 1000) / Math.max(1, s.live),
-        unit: 'ms',
-      });
-    }
-    if (s.leftoverLinks > 0) {
-      add({
-        section,
-        name: 'Links left in endpoint namespaces after closing all',
-        value: s.leftoverLinks,
-        unit: '',
-        target: '0',
-        met: false,
-      });
-    }
-  }
+  if (d.scale) scaleRows(d.scale, lat?.local, add);
 
   // 4. Data plane
   const dp = d.dataplane;
