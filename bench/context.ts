@@ -89,6 +89,8 @@ export interface ScaleData {
   target: number;
   /** Sequential request → close cycles with only a few pods on the node (before the fill). */
   few?: { pods: number; state: NodeState; setup: Summary; before?: Summary; after?: Summary };
+  /** The same cycles with all `scale + extra` pods made and no connection live. */
+  manyPods?: { pods: number; state: NodeState; setup: Summary };
   /** Node state while the `extra` requests were measured. */
   fullState?: NodeState;
   memory?: MemorySpread;

@@ -4,7 +4,8 @@
 // Before any of that, with only `scaleFew` pods on the node, `extra` sequential request → close
 // cycles give the "few pods" setup latency that the one at full scale is compared with (the cost
 // of entering a pod must not grow with the number of pods); they run again after the node was
-// emptied, and the baseline is both together. Throughout the part nsmgr + forwarder
+// emptied, and the baseline is both together. They also run once with all the pods made and no
+// connection live, which isolates the cost of many pods from that of many live connections. Throughout the part nsmgr + forwarder
 // RSS is sampled every 500 ms (min/median/max), and VmHWM is read at the end.
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import type { BenchContext, MemorySpread, NodeState, ScaleData } from '../context.js';
@@ -86,6 +87,9 @@ export async function runScale(ctx: BenchContext): Promise<void> {
   await sleep(SETTLE_MS);
   const linksBefore = await mesh.endpointLinkCount();
   const snapshots = [await settledSnapshot(mesh, 'idle', 0)];
+  // The same cycles with every pod made but no connection live: the cost of many pods alone (issue 15
+  // item 1), apart from what 1000 live connections (their refreshes, their state) add below.
+  const manyPods = await fewPhase(`with ${scale + scaleExtra} pods made`);
 
   let failures = 0;
   const request = async (netns: string): Promise<{ conn: Connection; ms: number } | undefined> => {
@@ -157,6 +161,7 @@ export async function runScale(ctx: BenchContext): Promise<void> {
       after: summarize(fewAfter.ms),
     },
     fullState,
+    manyPods: { pods: pods.length, state: manyPods.state, setup: summarize(manyPods.ms) },
     memory,
     parallel: scaleParallel,
     live: filled.filter((x) => x !== undefined).length,
