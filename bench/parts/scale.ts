@@ -57,8 +57,8 @@ export async function runScale(ctx: BenchContext): Promise<void> {
 
   // Few pods: request → close cycles over `scaleFew` pods, before the node fills up (and again after
   // it is emptied, so that load drifting on a shared machine hits both sides of the ratio alike).
-  const fewPhase = async (label: string): Promise<{ ms: number[]; state: NodeState }> => {
-    const fewPods = await mesh.pods(mesh.node2, `few${label}`, ctx.opts.scaleFew);
+  const fewPhase = async (tag: string, label: string): Promise<{ ms: number[]; state: NodeState }> => {
+    const fewPods = await mesh.pods(mesh.node2, `few${tag}`, ctx.opts.scaleFew);
     const state = nodeState();
     ctx.log(
       `scale: ${scaleExtra} sequential request → close cycles with ${ctx.opts.scaleFew} pods, ${label} (${state.namedNetns} named netns, ${state.mountEntries} mount entries)`,
@@ -80,7 +80,7 @@ export async function runScale(ctx: BenchContext): Promise<void> {
     await deleteNetns(fewPods);
     return { ms, state };
   };
-  const fewBefore = await fewPhase('before');
+  const fewBefore = await fewPhase('b', 'before');
 
   ctx.log(`scale: creating ${scale + scaleExtra} pod namespaces on node2`);
   const pods = await mesh.pods(mesh.node2, 'scale', scale + scaleExtra);
@@ -89,7 +89,7 @@ export async function runScale(ctx: BenchContext): Promise<void> {
   const snapshots = [await settledSnapshot(mesh, 'idle', 0)];
   // The same cycles with every pod made but no connection live: the cost of many pods alone (issue 15
   // item 1), apart from what 1000 live connections (their refreshes, their state) add below.
-  const manyPods = await fewPhase(`with ${scale + scaleExtra} pods made`);
+  const manyPods = await fewPhase('m', `with ${scale + scaleExtra} pods made`);
 
   let failures = 0;
   const request = async (netns: string): Promise<{ conn: Connection; ms: number } | undefined> => {
@@ -149,7 +149,7 @@ export async function runScale(ctx: BenchContext): Promise<void> {
   const memory = stopSampling();
   const leftoverLinks = (await mesh.endpointLinkCount()) - linksBefore;
   await deleteNetns(pods);
-  const fewAfter = await fewPhase('after');
+  const fewAfter = await fewPhase('a', 'after');
 
   const data: ScaleData = {
     target: scale,

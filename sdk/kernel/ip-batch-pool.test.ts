@@ -6,7 +6,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { BatchPool, batchProcessArgv, printsLoopback } from './ip-batch-pool.js';
+import { BatchPool, batchProcessArgv, createdNames, printsLoopback } from './ip-batch-pool.js';
 import { isKernelCommandError } from './kernel-command-error.js';
 
 // Like `ip -o -batch -`: one line at a time, the sentinel prints its line, "fail…" stops the process
@@ -130,6 +130,23 @@ describe('long-lived ip batch processes', () => {
     } finally {
       slow.close();
     }
+  });
+
+  it('retires a process that cached a name when a batch creates that name again (iproute2 caches ifindexes)', async () => {
+    const ns = join(dir, 'netns-pod');
+    await writeFile(ns, '');
+    await pool.run(ns, ['link set dev nsm-1 up']);
+    await pool.run(ns, ['link set dev nsm-1 down']);
+    assert.equal((await pids()).length, 1, 'names it saw are fine while nothing re-creates them');
+    // Created again from another namespace's process (the endpoint's, say): the pod's cache is stale.
+    await pool.run(null, [`link add name nse-1 type veth peer name nsm-1 netns ${ns}`]);
+    await pool.run(ns, ['link set dev nsm-1 up']);
+    assert.equal((await pids()).length, 3, 'the pod namespace got a fresh process');
+    assert.deepEqual(createdNames(`link add name a netns /p mtu 1500 type veth peer name b netns /q`), [
+      { name: 'a', netns: '/p' },
+      { name: 'b', netns: '/q' },
+    ]);
+    assert.deepEqual(createdNames('link set dev a up'), []);
   });
 
   it('lets an idle process exit', async () => {

@@ -17,6 +17,13 @@
 // namespace (to remount /sys), which copies the whole mount table, and a node with a thousand pods
 // has a thousand netns mounts, so its cost grows with the number of pods.
 //
+// iproute2 caches name → ifindex for every `dev NAME` it resolves, for the life of the process. A
+// link deleted and created again under the same name (a pod that reconnects: nsm-1 again) gets a new
+// ifindex, and a process that cached the old one fails with "No such device". So each process
+// remembers the names it resolved, and a batch that creates a name (`link add name X [netns P]`, run
+// by any process) retires the process of that namespace if it has seen X: it finishes what it has
+// queued and exits, and the next batch gets a fresh process with an empty cache.
+//
 // A process holds a reference to its namespace. So it is stopped after `idleMs` without work, and
 // before each batch its namespace path must still name the namespace it entered (a pod deleted and
 // re-created under the same name, or a PID reused, gets a fresh process).
@@ -31,6 +38,22 @@ const SENTINEL_OUTPUT = /^1: lo[:@]/;
 const FAILURE_MARK = /^Command failed -:(\d+)$/;
 /** Rejection of a batch that was queued on a process that exited before running it. */
 const REQUEUE = Symbol('requeue');
+/** A process that has resolved this many names starts afresh (its iproute2 cache only grows). */
+const MAX_SEEN_NAMES = 10_000;
+
+/** Names a batch line resolves through iproute2's cache (`dev X`, `name X`). */
+function namesIn(command: string): string[] {
+  return [...command.matchAll(/\b(?:dev|name) (\S+)/g)].map((m) => m[1]);
+}
+
+/** The links a batch line creates: their names and namespace paths (null: where the batch runs). */
+export function createdNames(command: string): { name: string; netns: string | null }[] {
+  if (!/^link add\b/.test(command)) return [];
+  return [...command.matchAll(/\bname (\S+)(?: netns (\S+))?/g)].map((m) => ({
+    name: m[1],
+    netns: m[2] ?? null,
+  }));
+}
 
 export interface BatchPoolOptions {
   readonly ipBinary: string;
@@ -105,6 +128,15 @@ class BatchProcess {
     this.armIdle(); // a process started ahead of its work (warm) goes away if none comes
   }
 
+  /** Names this process has resolved (iproute2 cached their ifindex). */
+  readonly seen = new Set<string>();
+
+  /** Takes no new batches; exits once those it has are done. */
+  retire(): void {
+    this.retiring = true;
+    if (!this.busy) this.stop();
+  }
+
   get busy(): boolean {
     return this.current !== undefined || this.queue.length > 0;
   }
@@ -120,6 +152,8 @@ class BatchProcess {
         reject(this.error(job, '', 'aborted', status.CANCELLED));
         return;
       }
+      for (const c of commands) for (const n of namesIn(c)) this.seen.add(n);
+      if (this.seen.size > MAX_SEEN_NAMES) this.retiring = true;
       job.onAbort = () => this.abort(job, status.CANCELLED, 'aborted');
       signal?.addEventListener('abort', job.onAbort, { once: true });
       this.queue.push(job);
@@ -211,7 +245,10 @@ class BatchProcess {
     this.current = undefined;
     this.settle(job, err);
     if (err === undefined) this.pump();
-    if (!this.busy && !this.dead) this.armIdle();
+    if (!this.busy && !this.dead) {
+      if (this.retiring) this.stop();
+      else this.armIdle();
+    }
   }
 
   private settle(job: Job, err?: unknown): void {
@@ -266,6 +303,7 @@ export class BatchPool {
 
   /** Runs a batch in a long-lived process; false when none can be had (the caller spawns one-shot). */
   async run(netns: string | null, commands: readonly string[], signal?: AbortSignal): Promise<boolean> {
+    this.forgetCreated(netns, commands);
     for (;;) {
       const p = await this.get(netns);
       if (!p) return false;
@@ -274,6 +312,20 @@ export class BatchPool {
         return true;
       } catch (e) {
         if (e !== REQUEUE) throw e;
+      }
+    }
+  }
+
+  /** Retires the processes that cached a name these commands create (see the top of this file). */
+  private forgetCreated(netns: string | null, commands: readonly string[]): void {
+    for (const c of commands) {
+      for (const made of createdNames(c)) {
+        const key = made.netns ?? netns ?? '';
+        const p = this.procs.get(key);
+        if (p?.seen.has(made.name)) {
+          p.retire();
+          this.procs.delete(key);
+        }
       }
     }
   }
@@ -312,8 +364,10 @@ export class BatchPool {
     const have = this.procs.get(key);
     if (have && !have.dead && !have.retiring && have.identity === identity) return have;
     if (have) {
-      // The path names another namespace now (or none): that process must not get this batch.
-      have.stop();
+      // Retiring (it drains what it has and exits), or the path names another namespace now (or
+      // none): either way that process must not get this batch.
+      if (have.identity !== identity) have.stop();
+      else have.retire();
       this.procs.delete(key);
     }
     // A namespace that is gone gets a one-shot `ip`, which reports NOT_FOUND the usual way.

@@ -115,4 +115,47 @@ describe('kernel forwarder mechanism on the real kernel', function () {
     await kernel.remove(first, dataplane);
     await runner.close();
   });
+
+  it('reconnects a pod at once under the same names (long-lived ip processes cache ifindexes)', async () => {
+    const pod = await spaces.add('pod');
+    const runner = newIpRunner();
+    const dataplane = newDataplane({ runner });
+    const kernel = newForwarderMechanism({
+      resolver: { resolve: async () => ({ path: '', inode: '' }), list: async () => [] },
+      vethMtu: 1500,
+      dataplane,
+    });
+    for (let round = 0; round < 3; round++) {
+      const plan = kernel.plan({
+        conn: connection({
+          id: 'again',
+          context: {
+            ipContext: IPContext.fromPartial({ srcIpAddrs: ['10.62.0.1/32'], dstIpAddrs: ['10.62.0.2/32'] }),
+          },
+        }),
+        incoming: { mechanism: mechanism('LOCAL', 'KERNEL', { name: 'nsm-1' }), netns: { path: pod.path } },
+        outgoing: {
+          mechanism: mechanism('LOCAL', 'KERNEL', { name: 'nse-again' }),
+          netns: { path: endpoint.path },
+        },
+        owner: 'test@10.0.0.1',
+      });
+      assert.ok(plan);
+      let made: readonly MadeLink[] = [];
+      await kernel.apply(plan, {
+        dataplane,
+        signal: new AbortController().signal,
+        rebuilding: false,
+        adopt: async () => undefined,
+        discard: async () => {},
+        record: (links) => {
+          made = links;
+        },
+        updateOutgoing: () => {},
+      });
+      assert.equal(await dataplane.linkExists(pod, 'nsm-1'), true, `round ${round}`);
+      await kernel.remove(made, dataplane); // from the endpoint's side: the pod's process never sees it
+    }
+    await runner.close();
+  });
 });
