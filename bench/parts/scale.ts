@@ -27,6 +27,7 @@ function sampleMemory(pids: { nsmgr?: number; forwarder?: number }): () => Memor
   };
   take();
   const timer = setInterval(take, SAMPLE_EVERY_MS);
+  timer.unref(); // a part that fails half-way must not keep the bench alive
   return () => {
     clearInterval(timer);
     take();
