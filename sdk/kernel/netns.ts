@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { getErrorMessage, invalidArgument, NsmError, notFound } from '../errors/index.js';
 import { NETNS_RUN_DIR } from './iproute2.js';
-import { nsfsMounts } from './mountinfo.js';
+import { NamespaceTypes, nsfsMounts } from './mountinfo.js';
 
 /** Where named namespaces live; /var/run is usually a symlink to /run. */
 const NETNS_DIRS = [NETNS_RUN_DIR, '/run/netns'];
@@ -106,7 +106,12 @@ class Resolver implements NetnsResolver {
   constructor(
     private readonly procDir: string,
     private readonly netnsDirs: readonly string[],
-  ) {}
+  ) {
+    this.nsTypes = new NamespaceTypes(procDir);
+  }
+
+  /** Namespace inode → type ("net", "uts", ...), learned from mountinfo (see mountinfo.ts). */
+  private readonly nsTypes: NamespaceTypes;
 
   /** Real path of each named netns → "DEV/INO" when it was last stat'ed (see scanNamed). */
   private readonly named = new Map<string, string>();
@@ -229,11 +234,10 @@ class Resolver implements NetnsResolver {
     if (spelled === undefined)
       bad(url, `${path} resolves to ${real}, outside ${this.netnsDirs.join(' and ')}`);
     const st = await this.statNs(url, real);
-    const mounts = await nsfsMounts(this.procDir, real);
-    const type = mounts === undefined ? 'net' : mounts.get(real);
+    const type = await this.nsTypes.typeOf(st.ino);
     if (type === undefined) bad(url, `${path} is not a mounted namespace`);
     if (type !== 'net') bad(url, `${path} is a ${type} namespace, not a network namespace`);
-    // Prefer the /var/run/netns spelling: iproute2 can then enter it by name (`ip -n NAME`), without nsenter.
+    // The /var/run/netns spelling names it to iproute2 and nsenter alike.
     return { path: `${spelled}/${realName}`, inode: inodeURL(st.dev, st.ino) };
   }
 
@@ -319,8 +323,7 @@ class Resolver implements NetnsResolver {
       }
       for (let i = 0; i < names.length; i++) {
         if (this.named.get(paths[i]) !== want) continue;
-        const mounts = await nsfsMounts(this.procDir, paths[i]);
-        const type = mounts === undefined ? 'net' : mounts.get(paths[i]);
+        const type = await this.nsTypes.typeOf(ino);
         if (type === 'net' && (await this.stillSame({ path: paths[i], inode: inodeURL(dev, ino) }))) {
           return `${spelled}/${names[i]}`;
         }
