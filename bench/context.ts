@@ -18,6 +18,10 @@ export interface BenchOptions {
   /** Requests in flight while filling (and emptying) the node for the scale part. */
   scaleParallel: number;
   endpoints: number;
+  /** CNI ADDs at once for the concurrency baseline. */
+  cniConcurrency: number;
+  /** Pods on the node while the "few pods" setup latency is measured (scale part). */
+  scaleFew: number;
   iperfSeconds: number;
   dataplaneRounds: number;
   rttCount: number;
@@ -60,8 +64,36 @@ export interface DaemonSnapshot {
   registry?: ProcSample;
 }
 
+/** What the node looked like: mount entries grow with every named netns (`ip netns add` bind-mounts it). */
+export interface NodeState {
+  /** Lines of /proc/self/mountinfo (the bench runs in the host's mount namespace, like the daemons). */
+  mountEntries: number;
+  /** Named network namespaces (/var/run/netns): the pods, endpoints and nodes of every run on the machine. */
+  namedNetns: number;
+}
+
+/** Resident memory of nsmgr + forwarder sampled through the scale part (every 500 ms). */
+export interface MemorySpread {
+  samples: number;
+  /** Sum of nsmgr and forwarder VmRSS: min, median, max over the samples. */
+  pairMinMiB: number;
+  pairMedianMiB: number;
+  pairMaxMiB: number;
+  /** VmHWM at the end of the part (peak since each process started), per daemon and summed. */
+  nsmgrHwmMiB: number;
+  forwarderHwmMiB: number;
+  pairHwmMiB: number;
+}
+
 export interface ScaleData {
   target: number;
+  /** Sequential request → close cycles with only a few pods on the node (before the fill). */
+  few?: { pods: number; state: NodeState; setup: Summary; before?: Summary; after?: Summary };
+  /** The same cycles with all `scale + extra` pods made and no connection live. */
+  manyPods?: { pods: number; state: NodeState; setup: Summary };
+  /** Node state while the `extra` requests were measured. */
+  fullState?: NodeState;
+  memory?: MemorySpread;
   parallel: number;
   live: number;
   failures: number;
@@ -126,6 +158,7 @@ export interface HealData {
 }
 
 export interface CniData {
+  /** Whole exec of the plugin, as a runtime pays it (nsenter into the scratch host netns included). */
   add: Summary;
   del: Summary;
   /** `nsenter --net=NS /bin/true`, included in every add/del sample (the plugin runs in a scratch namespace). */
@@ -133,6 +166,10 @@ export interface CniData {
   failures: number;
   verifyProblem?: string;
   pluginVersion: string;
+  /** The same veth + address + route work done by hand with iproute2 (2 processes), whole wall time. */
+  floor?: Summary;
+  /** ADD run `n` at once (each into its own fresh namespace): the concurrency baseline. */
+  concurrent?: { n: number; ok: number; wallMs: number; perSecond: number; add: Summary };
 }
 
 export interface BenchData {
@@ -143,6 +180,8 @@ export interface BenchData {
   dataplane?: DataplaneData;
   heal?: HealData;
   startup?: DaemonSnapshot;
+  /** Mount entries and named namespaces when each part started. */
+  nodeState?: Partial<Record<Part, NodeState>>;
   /** 1-minute load average when the run started (this machine may be shared). */
   loadAtStart?: number;
 }

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchContext, Part } from './context.js';
 import { Mesh } from './mesh.js';
-import { sweepNetns } from './netns.js';
+import { nodeState, sweepNetns } from './netns.js';
 import { parseOptions, USAGE } from './options.js';
 import { runCni } from './parts/cni.js';
 import { runConcurrency } from './parts/concurrency.js';
@@ -94,6 +94,8 @@ async function main(): Promise<number> {
     }
     for (const part of opts.only) {
       const t0 = Date.now();
+      ctx.data.nodeState ??= {};
+      ctx.data.nodeState[part] = nodeState();
       try {
         await RUNNERS[part](ctx);
       } catch (e) {

@@ -18,6 +18,8 @@ export const USAGE = `usage: npm run bench -- [options]     (as root)
   --scale-extra=N       requests measured on top of them (default 100)
   --scale-parallel=N    requests in flight while filling/emptying the node (default 16)
   --endpoints=N         icmp-responder endpoints serving the bench service (default 4)
+  --cni-concurrency=N   CNI ptp ADDs run at once, the concurrency baseline (default 200)
+  --scale-few=N         pods on the node for the "few pods" setup latency of the scale part (default 10)
   --iperf-seconds=S     length of each iperf3 run (default 5)
   --dataplane-rounds=N  iperf3 runs per path, interleaved with the raw baselines (default 3)
   --rtt-count=N         UDP round trips per path (default 2000)
@@ -57,6 +59,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'scale-extra': { type: 'string' },
       'scale-parallel': { type: 'string' },
       endpoints: { type: 'string' },
+      'cni-concurrency': { type: 'string' },
+      'scale-few': { type: 'string' },
       'iperf-seconds': { type: 'string' },
       'dataplane-rounds': { type: 'string' },
       'rtt-count': { type: 'string' },
@@ -91,6 +95,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     scaleExtra: int('scale-extra', values['scale-extra'], 100),
     scaleParallel: int('scale-parallel', values['scale-parallel'], 16),
     endpoints: int('endpoints', values.endpoints, 4),
+    cniConcurrency: int('cni-concurrency', values['cni-concurrency'], 200),
+    scaleFew: int('scale-few', values['scale-few'], 10),
     iperfSeconds: int('iperf-seconds', values['iperf-seconds'], 5),
     dataplaneRounds: int('dataplane-rounds', values['dataplane-rounds'], 3),
     rttCount: int('rtt-count', values['rtt-count'], 2000),

@@ -148,6 +148,19 @@ function markdown(
       );
     }
   }
+  const states = Object.entries(ctx.data.nodeState ?? {});
+  if (states.length) {
+    lines.push(
+      '',
+      '## Node state when each part started',
+      '',
+      'Named network namespaces on the machine (all runs, all helpers) and mount entries of the host mount namespace: `ip -n NAME` copies the mount table, so its cost grows with the second.',
+      '',
+      '| Part | Named netns | Mount entries |',
+      '|---|---|---|',
+      ...states.map(([part, st]) => `| ${part} | ${st.namedNetns} | ${st.mountEntries} |`),
+    );
+  }
   const conc = ctx.data.concurrency ?? [];
   if (conc.length) {
     lines.push(

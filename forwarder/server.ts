@@ -70,7 +70,7 @@ export async function startForwarder(
   });
   // What this forwarder can put on either side of a connection; xconnect asks them in this order.
   const mechanisms = [
-    kernel.newForwarderMechanism({ resolver, vethMtu: opts.vethMtu }), // pods on this node: a veth pair
+    kernel.newForwarderMechanism({ resolver, vethMtu: opts.vethMtu, dataplane }), // pods on this node: a veth pair
     vxlan.newForwarderMechanism({ tunnelIP: opts.tunnelIP, port: opts.vxlanPort, mtu: vxlanMtu, vni }), // other nodes
   ];
 

@@ -107,8 +107,18 @@ export interface Dataplane {
   ): Promise<void>;
   /** Several configureInterface calls: one batch per namespace, namespaces in parallel. */
   configureInterfaces(targets: readonly InterfaceTarget[], opts?: RunOptions): Promise<void>;
-  /** Deletes a link; a link (or namespace) that is already gone is not an error. */
-  deleteLink(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<void>;
+  /**
+   * Deletes a link; a link (or namespace) that is already gone is not an error. Resolves true when
+   * it deleted the link, false when there was none.
+   */
+  deleteLink(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<boolean>;
+  /** Whether netns has a link of this name (one batch line, no JSON). */
+  linkExists(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<boolean>;
+  /**
+   * A hint that this namespace gets work soon (a request naming it arrived): the runner may start
+   * its process now, so the exec overlaps the rest of the request. Never fails.
+   */
+  prepare(netns: NetnsRef | null): void;
   listLinks(netns: NetnsRef | null, opts?: RunOptions): Promise<LinkInfo[]>;
   /**
    * The links whose alias starts with `aliasPrefix` (the ownership mark, see `LinkEnd.alias`): what a
@@ -199,13 +209,28 @@ class KernelDataplane implements Dataplane {
     if (failed) throw failed.reason;
   }
 
-  async deleteLink(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<void> {
+  async deleteLink(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<boolean> {
     try {
       await this.runner.batch(netns, deleteLinkCommands(name), opts);
+      return true;
     } catch (e) {
-      if (isKernelCommandError(e) && e.code === status.NOT_FOUND) return;
+      if (isKernelCommandError(e) && e.code === status.NOT_FOUND) return false;
       throw e;
     }
+  }
+
+  async linkExists(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<boolean> {
+    try {
+      await this.runner.batch(netns, [`link show dev ${checkIfName(name, 'name')}`], opts);
+      return true;
+    } catch (e) {
+      if (isKernelCommandError(e) && e.code === status.NOT_FOUND) return false;
+      throw e;
+    }
+  }
+
+  prepare(netns: NetnsRef | null): void {
+    this.runner.prepare?.(netns);
   }
 
   async listLinks(netns: NetnsRef | null, opts: RunOptions = {}): Promise<LinkInfo[]> {

@@ -11,11 +11,11 @@ describe('iproute2 runner', () => {
     it('runs ip directly in our own namespace', () => {
       assert.deepEqual(ipArgv(null, ['-batch', '-']), ['ip', '-batch', '-']);
     });
-    it('enters a named namespace by name', () => {
+    it('enters a named namespace with nsenter too (`ip -n` copies the mount table)', () => {
       assert.deepEqual(ipArgv({ path: '/var/run/netns/pod' }, ['-json', 'link', 'show']), [
+        'nsenter',
+        '--net=/var/run/netns/pod',
         'ip',
-        '-n',
-        'pod',
         '-json',
         'link',
         'show',

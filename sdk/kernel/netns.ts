@@ -19,11 +19,12 @@
 // sees is cached (inode → path), and a cached path is re-checked before it is returned because PIDs
 // get reused.
 import { statSync } from 'node:fs';
-import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { getErrorMessage, invalidArgument, NsmError, notFound } from '../errors/index.js';
 import { NETNS_RUN_DIR } from './iproute2.js';
+import { NamespaceTypes, nsfsMounts } from './mountinfo.js';
 
 /** Where named namespaces live; /var/run is usually a symlink to /run. */
 const NETNS_DIRS = [NETNS_RUN_DIR, '/run/netns'];
@@ -105,7 +106,15 @@ class Resolver implements NetnsResolver {
   constructor(
     private readonly procDir: string,
     private readonly netnsDirs: readonly string[],
-  ) {}
+  ) {
+    this.nsTypes = new NamespaceTypes(procDir);
+  }
+
+  /** Namespace inode → type ("net", "uts", ...), learned from mountinfo (see mountinfo.ts). */
+  private readonly nsTypes: NamespaceTypes;
+
+  /** Real path of each named netns → "DEV/INO" when it was last stat'ed (see scanNamed). */
+  private readonly named = new Map<string, string>();
 
   /** url → its last resolution; reused while the path still holds the same namespace (one stat). */
   private readonly resolved = new Map<string, ResolvedNetns>();
@@ -140,7 +149,7 @@ class Resolver implements NetnsResolver {
     };
     await add(`${this.procDir}/self/ns/net`, true);
     // Named ones: only real mounts of network namespaces (no symlinks, no files of other kinds).
-    const mounts = await this.nsfsMounts();
+    const mounts = await nsfsMounts(this.procDir);
     for (const [real, spelled] of await this.realNetnsDirs()) {
       const names = await readdir(real).catch(() => [] as string[]);
       for (const n of names.sort()) {
@@ -225,11 +234,10 @@ class Resolver implements NetnsResolver {
     if (spelled === undefined)
       bad(url, `${path} resolves to ${real}, outside ${this.netnsDirs.join(' and ')}`);
     const st = await this.statNs(url, real);
-    const mounts = await this.nsfsMounts();
-    const type = mounts === undefined ? 'net' : mounts.get(real);
+    const type = await this.nsTypes.typeOf(st.ino);
     if (type === undefined) bad(url, `${path} is not a mounted namespace`);
     if (type !== 'net') bad(url, `${path} is a ${type} namespace, not a network namespace`);
-    // Prefer the /var/run/netns spelling: iproute2 can then enter it by name (`ip -n NAME`), without nsenter.
+    // The /var/run/netns spelling names it to iproute2 and nsenter alike.
     return { path: `${spelled}/${realName}`, inode: inodeURL(st.dev, st.ino) };
   }
 
@@ -264,29 +272,6 @@ class Resolver implements NetnsResolver {
     return out;
   }
 
-  /**
-   * Mount point → namespace type ("net", "uts", ...) of every nsfs mount in our mountinfo; undefined
-   * when mountinfo cannot be read (then st_dev on nsfs is all we can check).
-   */
-  private async nsfsMounts(): Promise<Map<string, string> | undefined> {
-    let text: string;
-    try {
-      text = await readFile(`${this.procDir}/self/mountinfo`, 'utf8');
-    } catch {
-      return undefined;
-    }
-    const out = new Map<string, string>();
-    for (const line of text.split('\n')) {
-      // "43 42 0:4 net:[4026532177] /run/netns/x rw shared:2 - nsfs nsfs rw"
-      const f = line.split(' ');
-      const sep = f.indexOf('-', 6);
-      if (sep < 0 || f[sep + 1] !== 'nsfs') continue;
-      // Later lines are mounted on top of earlier ones, so the last one for a path is what a path lookup sees.
-      out.set(unescapeMount(f[4]), /^(\w+):\[\d+\]$/.exec(f[3])?.[1] ?? 'unknown');
-    }
-    return out;
-  }
-
   // ---- inode://
 
   private async resolveInode(url: string): Promise<ResolvedNetns> {
@@ -300,23 +285,47 @@ class Resolver implements NetnsResolver {
     return { path: found, inode: url };
   }
 
-  /** Named namespaces are few and preferred, so they are always scanned (no cache to go stale). */
+  /**
+   * Named namespaces are preferred. A node may have a thousand (one per pod), so their identities are
+   * indexed and a lookup stats only names it has not seen; a hit is confirmed with one more stat (a
+   * name may have been deleted and re-created), and a miss re-reads every name (the index may be
+   * stale) before the /proc scan.
+   */
   private async scanNamed(dev: bigint, ino: bigint): Promise<string | undefined> {
-    const mounts = await this.nsfsMounts();
+    return (await this.scanNamedOnce(dev, ino, false)) ?? (await this.scanNamedOnce(dev, ino, true));
+  }
+
+  private async scanNamedOnce(dev: bigint, ino: bigint, restatAll: boolean): Promise<string | undefined> {
+    const want = `${dev}/${ino}`;
     for (const [real, spelled] of await this.realNetnsDirs()) {
       let names: string[];
       try {
-        names = await readdir(real);
+        names = (await readdir(real)).sort();
       } catch {
         continue;
       }
-      for (const name of names.sort()) {
-        try {
-          const st = await stat(`${real}/${name}`, { bigint: true });
-          const type = mounts === undefined ? 'net' : mounts.get(`${real}/${name}`);
-          if (st.dev === dev && st.ino === ino && type === 'net') return `${spelled}/${name}`;
-        } catch {
-          // vanished while scanning
+      const paths = names.map((n) => `${real}/${n}`);
+      const present = new Set(paths);
+      for (const p of this.named.keys())
+        if (p.startsWith(`${real}/`) && !present.has(p)) this.named.delete(p);
+      const toStat = restatAll ? paths : paths.filter((p) => !this.named.has(p));
+      for (let i = 0; i < toStat.length; i += PROC_SCAN_CONCURRENCY) {
+        await Promise.all(
+          toStat.slice(i, i + PROC_SCAN_CONCURRENCY).map(async (p) => {
+            try {
+              const st = await stat(p, { bigint: true });
+              this.named.set(p, `${st.dev}/${st.ino}`);
+            } catch {
+              this.named.delete(p); // vanished while scanning
+            }
+          }),
+        );
+      }
+      for (let i = 0; i < names.length; i++) {
+        if (this.named.get(paths[i]) !== want) continue;
+        const type = await this.nsTypes.typeOf(ino);
+        if (type === 'net' && (await this.stillSame({ path: paths[i], inode: inodeURL(dev, ino) }))) {
+          return `${spelled}/${names[i]}`;
         }
       }
     }
@@ -375,9 +384,4 @@ class Resolver implements NetnsResolver {
     if (this.cache.size >= NETNS_CACHE_MAX_ENTRIES) this.cache.clear();
     this.cache.set(key, path);
   }
-}
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescapeMount(s: string | undefined): string {
-  return (s ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
 }

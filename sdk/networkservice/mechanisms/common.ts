@@ -47,7 +47,20 @@ export function validateInterfaceName(name: string, where: string): void {
 /** Upstream's default name: the service name cut to 10 characters, "-", 4 random characters. */
 export function generateInterfaceName(networkService: string): string {
   const prefix = networkService.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 10) || 'nsm';
+  return `${prefix}-${randomSuffix()}`;
+}
+
+/**
+ * Another name like `taken` (its prefix before the last "-", new random characters), for an
+ * interface whose name is already used in its namespace.
+ */
+export function regenerateInterfaceName(taken: string): string {
+  const dash = taken.lastIndexOf('-');
+  const prefix = (dash > 0 ? taken.slice(0, dash) : taken).slice(0, 10) || 'nsm';
+  return `${prefix}-${randomSuffix()}`;
+}
+
+function randomSuffix(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const suffix = [...randomBytes(4)].map((b) => alphabet[b % alphabet.length]).join('');
-  return `${prefix}-${suffix}`;
+  return [...randomBytes(4)].map((b) => alphabet[b % alphabet.length]).join('');
 }

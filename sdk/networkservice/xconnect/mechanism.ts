@@ -81,6 +81,12 @@ export interface ApplyIO {
   discard(link: OrphanLink): Promise<void>;
   /** Records what exists now, as soon as it exists, so that a later failure or close removes it. */
   record(links: readonly MadeLink[]): void;
+  /**
+   * The outgoing mechanism's parameters changed while applying (an endpoint interface name that was
+   * taken and replaced): kept for refreshes, so the next hop is told and the plan stays the same.
+   * Call before `record`.
+   */
+  updateOutgoing(parameters: Readonly<Record<string, string>>): void;
 }
 
 /**

@@ -73,13 +73,56 @@ describe('xconnect server', () => {
       const conn = await chain.request(background(), request({ id: 'c1' }, [kernelPref()]));
       runner.reset();
       await chain.close(background(), conn);
-      assert.deepEqual(lines(runner), ['<client>: link del dev nsm-1']);
+      // The endpoint's end: its namespace is the busy one (a warm long-lived ip); the peer goes with it.
+      assert.deepEqual(lines(runner), ['<nse>: link del dev nse-if']);
       assert.deepEqual(downstream.ops(), ['request c1', 'close c1']);
       assert.equal(
         downstream.calls[1].conn?.mechanism?.parameters.name,
         'nse-if',
         'closes with the outgoing mechanism',
       );
+    });
+
+    it("deletes the client's end on close when the endpoint's end (or namespace) is gone", async () => {
+      const { runner, chain } = setup(NSE_URL);
+      const conn = await chain.request(background(), request({ id: 'c1' }, [kernelPref()]));
+      runner.reset();
+      runner.failOn(/^link del dev nse-if$/, 'Cannot find device "nse-if"', 1);
+      await chain.close(background(), conn);
+      assert.deepEqual(lines(runner), ['<nse>: link del dev nse-if', '<client>: link del dev nsm-1']);
+    });
+
+    it("retries under a new name when the endpoint end's name is taken, and keeps it on refresh", async () => {
+      let name = 'nse-if';
+      const { runner, downstream, chain } = setup(NSE_URL, { hop: nextHop(() => name) });
+      runner.failOn(/^link add name nsm-1 .* peer name nse-if /, 'RTNETLINK answers: File exists', 1);
+      const conn = await chain.request(background(), request({ id: 'c1' }, [kernelPref()]));
+      const got = lines(runner);
+      assert.ok(got.includes('<nse>: link show dev nse-if'), `the taken name is checked:\n${got.join('\n')}`);
+      const creates = got.filter((l) => l.includes('link add name nsm-1'));
+      assert.equal(creates.length, 2);
+      const renamed = /peer name (nse-[a-z0-9]{4}) /.exec(creates[1])?.[1];
+      assert.ok(renamed, creates[1]);
+      assert.ok(got.some((l) => l.startsWith(`<nse>: link set dev ${renamed} alias`)));
+      // The endpoint hears the new name on the refresh and answers with it: nothing to change.
+      name = renamed;
+      runner.reset();
+      await chain.request(background(), { connection: conn, mechanismPreferences: [kernelPref()] });
+      assert.equal(downstream.calls.at(-1)?.request?.connection?.mechanism?.parameters.name, renamed);
+      assert.deepEqual(lines(runner), [], 'a refresh after the rename changes nothing');
+      await chain.close(background(), conn);
+      assert.deepEqual(lines(runner), [`<nse>: link del dev ${renamed}`]);
+    });
+
+    it("fails with ALREADY_EXISTS when the client's name is the one taken", async () => {
+      const { runner, chain } = setup(NSE_URL);
+      runner.failOn(/^link add name nsm-1 /, 'RTNETLINK answers: File exists', 1);
+      runner.failOn(/^link show dev nse-if$/, 'Device "nse-if" does not exist.');
+      await assert.rejects(
+        chain.request(background(), request({ id: 'c1' }, [kernelPref()])),
+        hasCode(6, /File exists/),
+      );
+      assert.equal(lines(runner).filter((l) => l.includes('link add')).length, 1, 'no retry');
     });
 
     it('generates the client interface name when the client gave none', async () => {
@@ -132,7 +175,7 @@ describe('xconnect server', () => {
       assert.deepEqual(lines(runner), [], 'no kernel change');
       assert.deepEqual(downstream.ops(), ['request c1', 'request c1'], 'the path is not closed');
       await chain.close(background(), conn);
-      assert.deepEqual(lines(runner), ['<client>: link del dev nsm-1'], 'the pair is still owned');
+      assert.deepEqual(lines(runner), ['<nse>: link del dev nse-if'], 'the pair is still owned');
     });
 
     it('leaves a working connection alone when a refresh that would change it is cancelled', async () => {

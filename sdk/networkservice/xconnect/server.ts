@@ -10,6 +10,7 @@
 // A refresh whose plan is unchanged touches nothing. A refresh that was cancelled (its caller gave
 // up) before any kernel change leaves the connection as it is; only a cancelled first request, whose
 // kernel state nobody would ever own, is cleaned up. Close removes what was made.
+import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Connection, Mechanism } from '../../../api/gen/networkservice/connection.js';
@@ -152,7 +153,7 @@ class XconnectServer implements NetworkServiceServer {
       owner: this.opts.owner,
     });
     // Only what reaches the kernel decides whether anything must change.
-    const fingerprint = JSON.stringify(plan);
+    let fingerprint = fingerprintOf(plan);
     if (before?.fingerprint === fingerprint) return;
     if (ctx.signal.aborted) throw cancelledBeforeStart();
     // A rebuild runs to its end even if the caller gives up: stopped half-way, it would leave neither
@@ -172,11 +173,40 @@ class XconnectServer implements NetworkServiceServer {
         discard: async (l: OrphanLink) => reconciler?.discard(l),
         record: (links) =>
           metadata.store<Programmed>(ctx, false, PROGRAMMED_KEY, { fingerprint, mechanism, links }),
+        updateOutgoing: (parameters) => {
+          // The next refresh sends this to the next hop, which answers with it: the plan then matches.
+          const m = { ...answered, parameters: { ...answered.parameters, ...parameters } };
+          metadata.store(ctx, true, OUTGOING_MECHANISM_KEY, m);
+          const changed = {
+            ...outgoing,
+            mechanism: {
+              ...outgoing.mechanism,
+              parameters: { ...outgoing.mechanism.parameters, ...parameters },
+            },
+          };
+          fingerprint = fingerprintOf(
+            planConnection(this.opts.mechanisms, {
+              conn,
+              incoming,
+              outgoing: changed,
+              owner: this.opts.owner,
+            }).plan,
+          );
+        },
       });
     } finally {
       postponed?.cancel();
     }
   }
+}
+
+/**
+ * A digest of the plan's JSON: equal plans, equal digests. Kept per connection instead of the JSON
+ * itself (a kilobyte and more with addresses, routes and aliases) so that each connection's state
+ * is held once, in the plan's own objects.
+ */
+function fingerprintOf(plan: unknown): string {
+  return createHash('sha256').update(JSON.stringify(plan)).digest('base64');
 }
 
 /** Cancelled before this request changed anything in the kernel. */
