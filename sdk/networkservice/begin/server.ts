@@ -91,7 +91,9 @@ class Begin implements NetworkServiceElement {
         closed: false,
         factory: {
           request: (o) =>
-            this.event(id, () => this.replay(created, o?.reselect ?? false, o?.keepEndpoint ?? false)),
+            this.event(id, () =>
+              this.replay(created, o?.reselect ?? false, o?.keepEndpoint ?? false, o?.timeoutMs),
+            ),
           close: () => this.event(id, () => this.replayClose(created)),
         },
       };
@@ -184,9 +186,10 @@ class Begin implements NetworkServiceElement {
     s: ConnectionState,
     reselect: boolean,
     keepEndpoint: boolean,
+    timeoutMs?: number,
   ): Promise<Connection | undefined> {
     if (!s.following || !s.lastRequest || !s.lastConn) return undefined;
-    const { ctx, cancel } = this.eventContext(s);
+    const { ctx, cancel } = this.eventContext(s, timeoutMs);
     try {
       if (reselect) {
         await s.following
@@ -225,10 +228,10 @@ class Begin implements NetworkServiceElement {
     }
   }
 
-  private eventContext(s: ConnectionState) {
+  private eventContext(s: ConnectionState, timeoutMs = EVENT_TIMEOUT_MS) {
     return withTimeout(
       { signal: new AbortController().signal, values: s.values ?? new Map() },
-      EVENT_TIMEOUT_MS,
+      Math.min(timeoutMs, EVENT_TIMEOUT_MS),
     );
   }
 
