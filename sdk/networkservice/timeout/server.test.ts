@@ -82,6 +82,30 @@ describe('timeout server', () => {
     await eventually(() => assert.equal(closes(t.rec), 1));
   });
 
+  it('a hop stopped past the expiry waits for the refresh on resume instead of closing at once', async () => {
+    const t = setup(path(10_000));
+    await t.chain.request(t.ctx, t.req);
+    await t.clock.advanceAsync(2_000);
+    t.clock.stall(20_000); // SIGSTOP for two lifetimes: the client's refreshes could not get in
+    await t.clock.advanceAsync(0);
+    assert.equal(closes(t.rec), 0, 'not closed on resume');
+    await t.chain.request(t.ctx, request(path(32_000))); // the client's retried refresh gets through
+    await t.clock.advanceAsync(8_999);
+    assert.equal(closes(t.rec), 0);
+    await t.clock.advanceAsync(1);
+    await eventually(() => assert.equal(closes(t.rec), 1));
+  });
+
+  it('still closes after the grace when the client is gone (at most one lifetime later)', async () => {
+    const t = setup(path(10_000));
+    await t.chain.request(t.ctx, t.req);
+    t.clock.stall(25_000); // the deadline (9 s) passed 16 s ago; the grace is capped at 10 s
+    await t.clock.advanceAsync(9_999);
+    assert.equal(closes(t.rec), 0);
+    await t.clock.advanceAsync(1);
+    await eventually(() => assert.equal(closes(t.rec), 1));
+  });
+
   it('cancels the close when the client closes first', async () => {
     const t = setup(path(10_000));
     const conn = await t.chain.request(t.ctx, t.req);

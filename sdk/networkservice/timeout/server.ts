@@ -3,12 +3,16 @@
 // refresh before then). The Close enters the chain at begin, so it is serialised with everything
 // else and removes the connection's kernel state downstream. It sits after begin and metadata.
 //   client killed (kill -9) ──▶ no refresh ──▶ segment expires ──▶ nsmgr closes ──▶ forwarder deletes links
+// A hop that was itself stopped (SIGSTOP) past the expiry does not close at once when it resumes:
+// the refreshes it missed were sent to it and are retried now, so it gives the client back the time
+// it lost, up to one lifetime (sdk/tools/backoff/lease.ts; README.md here).
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import { clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
 import { getErrorMessage } from '../../errors/index.js';
+import { leaseTimer } from '../../tools/backoff/index.js';
 import { logger } from '../../tools/log.js';
 import * as begin from '../begin/index.js';
 import * as metadata from '../metadata/index.js';
@@ -42,14 +46,25 @@ class TimeoutServer implements NetworkServiceServer {
     if (expiresAt !== undefined && events) {
       const c = clock(ctx);
       const id = conn.id;
-      const timer = c.setTimeout(
+      const now = c.now();
+      const timer = leaseTimer(
+        c,
+        now + closeDelay(expiresAt - now),
         () => {
           log.info({ id }, 'connection expired without a refresh; closing it');
           events
             .close()
             .catch((e: unknown) => log.warn({ id, error: getErrorMessage(e) }, 'expiry close failed'));
         },
-        closeDelay(expiresAt - c.now()),
+        {
+          // The lifetime the caller gave this connection: what a stall may give back at most.
+          maxGraceMs: Math.max(0, expiresAt - now),
+          onStall: (lostMs, graceMs) =>
+            log.info(
+              { id, lostMs, graceMs },
+              'this hop was stopped past the expiry; waiting for the refresh',
+            ),
+        },
       );
       metadata.store(ctx, false, TIMER_KEY, timer);
     }
