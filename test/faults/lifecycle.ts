@@ -180,6 +180,8 @@ export async function runLifecycleCell(
         nsc = started.daemon;
         r.connectedMs = Date.now() - restartedAt;
         note(`client connected ${r.connectedMs} ms after the registry restart`);
+        if (r.connectedMs > TRAFFIC_BACK_MS)
+          fail(`the client connected only ${r.connectedMs} ms after the registry restart`);
       }
     } else {
       const started = await sb.startClient(s.clientPod, `kernel://${SERVICE}/nsm-1`);
@@ -265,7 +267,10 @@ export async function runLifecycleCell(
       await sleep((await stream.stats()).lossAfterMs + STREAM_INTERVAL_MS);
       const st = await stream.stats();
       r.lost = st.lostSinceMark;
-      const outages = st.gaps.filter((g) => (g.to ?? st.now) > faultAt && g.lost > 0);
+      // Outages: gaps with lost datagrams; a gap still open but younger than REPLY_FRESH_MS is jitter.
+      const outages = st.gaps.filter(
+        (g) => (g.to ?? st.now) > faultAt && g.lost > 0 && (g.to !== null || g.ms > REPLY_FRESH_MS),
+      );
       const last = outages.at(-1);
       r.backAfterEndMs = !last ? 0 : last.to === null ? null : Math.max(0, last.to - endAt);
       note(
