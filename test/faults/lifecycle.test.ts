@@ -1,6 +1,6 @@
 // The lifecycle cells (lifecycle.ts): hung daemons, the underlay down, clients started during a
 // registry restart, Close after a reselect. They spend most of their time waiting out a hang, so
-// they run NSM_FAULTS_CONCURRENCY at a time (default 2) like the matrix.
+// they run NSM_LIFECYCLE_CONCURRENCY at a time (default 4: a hang cell is idle for two lifetimes).
 import assert from 'node:assert/strict';
 import pLimit from 'p-limit';
 import { resetPool } from '../e2e/helpers.js';
@@ -10,7 +10,7 @@ import { TIMING } from './timing.js';
 
 const verbose = process.env.NSM_FAULTS_VERBOSE === '1';
 const log = verbose ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
-const CONCURRENCY = Number(process.env.NSM_FAULTS_CONCURRENCY ?? 2);
+const CONCURRENCY = Number(process.env.NSM_LIFECYCLE_CONCURRENCY ?? 4);
 /** Set-up, a steady window, the hang, the observation, the close and the leak check. */
 const CELL_TIMEOUT_MS = 60_000 + hangMs(TIMING.lifetimeMs) + TIMING.observeMs + 2 * TIMING.cleanupMs;
 

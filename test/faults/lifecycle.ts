@@ -122,10 +122,17 @@ export interface LifecycleResult {
 
 export async function runLifecycleCell(
   cell: LifecycleCell,
-  opts: { env?: Record<string, string>; log?: (l: string) => void } = {},
+  opts: {
+    env?: Record<string, string>;
+    log?: (l: string) => void;
+    /** Overrides for a run at a long lifetime (the default 10m): the hang and the observation window. */
+    hangMs?: number;
+    observeMs?: number;
+  } = {},
 ): Promise<LifecycleResult> {
   const env = opts.env ?? FAULT_ENV;
-  const t = timing(env);
+  const t = { ...timing(env), ...(opts.observeMs ? { observeMs: opts.observeMs } : {}) };
+  const hangFor = opts.hangMs ?? hangMs(t.lifetimeMs);
   const t0 = Date.now();
   const r: LifecycleResult = {
     cell,
@@ -203,7 +210,7 @@ export async function runLifecycleCell(
         stopped.push(d);
         d.kill('SIGSTOP');
         note(`${d.name} stopped`);
-        await sleep(hangMs(t.lifetimeMs));
+        await sleep(hangFor);
         d.kill('SIGCONT');
         endAt = Date.now();
         note(`${d.name} resumed`);
