@@ -1,14 +1,60 @@
 // The network service client (NSC): requests one connection per NSURL from the local nsmgr,
 // holds them, and closes them on stop. It runs inside the workload's network namespace and names
 // that namespace by inode, so the forwarder puts the interface there.
+import { status } from '@grpc/grpc-js';
 import { Connection } from '../../api/gen/networkservice/connection.js';
-import { background, withTimeout } from '../../sdk/core/context.js';
+import { background, type Context, withTimeout } from '../../sdk/core/context.js';
+import type { NetworkServiceClient, NetworkServiceRequest } from '../../sdk/core/types.js';
+import { getErrorCode, getErrorMessage } from '../../sdk/errors/index.js';
 import { ClientPool } from '../../sdk/grpc/client-pool.js';
 import * as client from '../../sdk/networkservice/chains/client/index.js';
 import * as clientinfo from '../../sdk/networkservice/clientinfo/index.js';
 import * as heal from '../../sdk/networkservice/heal/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
+import { sleep } from '../../sdk/tools/backoff/index.js';
+import { logger } from '../../sdk/tools/log.js';
 import { parseNsurlList } from '../../sdk/tools/nsurl/index.js';
+
+const log = logger('nsc');
+/** Upstream's client (sdk retry) tries a failed Request again every 200 ms within its timeout. */
+export const RETRY_INTERVAL_MS = 200;
+/** Failures that the same request meets again however often it is sent: not retried. */
+const FINAL_CODES = new Set<number>([
+  status.INVALID_ARGUMENT,
+  status.PERMISSION_DENIED,
+  status.UNAUTHENTICATED,
+]);
+
+/**
+ * Sends the first Request of a connection, and again every RETRY_INTERVAL_MS while it fails, until
+ * `ctx` ends (the request timeout): the mesh may be restarting (registry, nsmgr) while the client
+ * starts, as upstream's client allows for. Each attempt gets what is left of `ctx`; the last
+ * error is thrown when time runs out. Bad requests fail at once.
+ */
+export async function requestWithRetry(
+  ctx: Context,
+  chain: NetworkServiceClient,
+  req: NetworkServiceRequest,
+): Promise<Connection> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // Each attempt gets all the time left: on a loaded node one remote request may take seconds,
+      // and cutting it short only wastes that work (a fault-tier run under load showed it).
+      return await chain.request(ctx, structuredClone(req));
+    } catch (e) {
+      if (ctx.signal.aborted || FINAL_CODES.has(getErrorCode(e))) throw e;
+      log.info(
+        { id: req.connection?.id, attempt, error: getErrorMessage(e) },
+        'request failed; trying again',
+      );
+      try {
+        await sleep(ctx, RETRY_INTERVAL_MS);
+      } catch {
+        throw e; // out of time: the request's own error says why
+      }
+    }
+  }
+}
 
 export interface NscOptions {
   name: string;
@@ -63,7 +109,7 @@ export async function startNsc(opts: NscOptions): Promise<Nsc> {
     for (const [i, u] of urls.entries()) {
       const { ctx, cancel } = withTimeout(background(), opts.requestTimeoutMs);
       try {
-        const conn = await chain.request(ctx, {
+        const conn = await requestWithRetry(ctx, chain, {
           connection: Connection.fromPartial({
             id: `${opts.name}-${i}`,
             networkService: u.networkService,

@@ -46,10 +46,18 @@ export class FakeClock implements Clock {
     const end = this.current + ms;
     for (let t = this.nextDue(end); t; t = this.nextDue(end)) {
       this.timers.delete(t);
-      this.current = t.due;
+      this.current = Math.max(this.current, t.due);
       t.fn();
     }
     this.current = end;
+  }
+
+  /**
+   * Moves time forward by `ms` without firing anything, as when the process was stopped (SIGSTOP)
+   * or starved: the timers that fell due meanwhile fire late, at the next advance.
+   */
+  stall(ms: number): void {
+    this.current += ms;
   }
 
   /**
@@ -62,7 +70,7 @@ export class FakeClock implements Clock {
     await settle();
     for (let t = this.nextDue(end); t; t = this.nextDue(end)) {
       this.timers.delete(t);
-      this.current = t.due;
+      this.current = Math.max(this.current, t.due);
       t.fn();
       await settle();
     }

@@ -17,7 +17,7 @@ export interface Setup {
   baseline: KernelState;
 }
 
-export async function setUp(cell: Cell, env: Record<string, string>): Promise<Setup> {
+export async function setUp(cell: Pick<Cell, 'kind'>, env: Record<string, string>): Promise<Setup> {
   const sb = await openSandbox(env);
   try {
     const node2 = sb.node('node2');

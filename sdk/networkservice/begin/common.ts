@@ -6,9 +6,13 @@ export interface EventFactory {
   /**
    * Re-requests with the last request. With `reselect`, closes the path first and asks again
    * (state RESELECT_REQUESTED); `keepEndpoint` then keeps the endpoint and its addresses, so only
-   * the path to it is rebuilt.
+   * the path to it is rebuilt. `timeoutMs` bounds the event (default: begin's event timeout).
    */
-  request(opts?: { reselect?: boolean; keepEndpoint?: boolean }): Promise<Connection | undefined>;
+  request(opts?: {
+    reselect?: boolean;
+    keepEndpoint?: boolean;
+    timeoutMs?: number;
+  }): Promise<Connection | undefined>;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,7 @@ import * as next from '../../core/next.js';
 import { newNetworkServiceChain } from '../../core/next.js';
 import type { NetworkServiceElement } from '../../core/types.js';
 import { checkContext, recorder } from '../../testing/checks.js';
-import { request } from '../../testing/connections.js';
+import { pathOf, request } from '../../testing/connections.js';
 import { eventually, tick } from '../../testing/eventually.js';
 import { gate, injectError } from '../../testing/inject.js';
 import { type TimerTracker, trackTimers } from '../../testing/timers.js';
@@ -100,17 +100,96 @@ describe('begin server', () => {
     assert.equal((await chain.request(background(), request({ id: 'a' }))).id, 'a');
   });
 
-  it('closes with the last connection the chain returned, keeping the caller path', async () => {
+  it('closes with the last connection the chain returned, whatever path the caller sent', async () => {
     const rec = recorder();
     const chain = newNetworkServiceChain(begin.newServer(), rec, answering());
-    await chain.request(background(), request({ id: 'a' }));
-    const callerPath = { index: 0, pathSegments: [{ name: 'nsc', id: 'a', token: 'fresh', metrics: {} }] };
-    await chain.close(background(), request({ id: 'a', path: callerPath }).connection!);
+    const held = { index: 0, pathSegments: [{ name: 'nsc', id: 'a', token: 't1', metrics: {} }] };
+    await chain.request(background(), request({ id: 'a', path: held }));
+    const stale = { index: 0, pathSegments: [{ name: 'nsc', id: 'a', token: 'old', metrics: {} }] };
+    await chain.close(background(), request({ id: 'a', path: stale }).connection!);
     const closed = rec.calls.at(-1)!;
     assert.equal(closed.op, 'close');
     assert.deepEqual(closed.conn?.mechanism, kernel);
     assert.equal(closed.conn?.labels.answer, '1');
-    assert.equal(closed.conn?.path?.pathSegments[0].token, 'fresh');
+    assert.equal(closed.conn?.path?.pathSegments[0].token, 't1');
+  });
+
+  it('closes the path a reselect made when the caller closes the connection it first got', async () => {
+    // The nsc closes what its first Request returned; a heal moved the connection to nse-2 since.
+    const rec = recorder();
+    const g = grab();
+    const chain = newNetworkServiceChain(begin.newServer(), g, rec, {
+      request: async (_ctx, req) =>
+        Connection.fromPartial({
+          ...req.connection,
+          networkServiceEndpointName: req.connection?.networkServiceEndpointName || 'nse-2',
+          path: {
+            index: 0,
+            pathSegments: [
+              { name: 'nsc', id: 'a' },
+              { name: req.connection?.networkServiceEndpointName || 'nse-2', id: 'e' },
+            ],
+          },
+        }),
+      close: async () => {},
+    });
+    const first = await chain.request(
+      background(),
+      request({ id: 'a', networkServiceEndpointName: 'nse-1' }),
+    );
+    await g.factory!.request({ reselect: true });
+    await chain.close(background(), first);
+    const closed = rec.calls.at(-1)!;
+    assert.equal(closed.op, 'close');
+    assert.equal(closed.conn?.networkServiceEndpointName, 'nse-2');
+    assert.deepEqual(
+      closed.conn?.path?.pathSegments.map((p) => p.name),
+      ['nsc', 'nse-2'],
+      'the Close follows the current path, not the stale one',
+    );
+  });
+
+  it('closes the connection of a caller whose Close carries only the caller segment', async () => {
+    // updatepath then adds a fresh segment for us with a new id: begin finds ours by the caller's segment.
+    const rec = recorder();
+    const b = begin.newServer();
+    const chain = newNetworkServiceChain(b, rec, answering());
+    await chain.request(background(), request(pathOf(['nsc', 'nsmgr'])));
+    await chain.request(background(), request(pathOf(['other', 'hop'])));
+    const truncated = request({
+      id: 'made-up',
+      path: {
+        index: 1,
+        pathSegments: [
+          { name: 'nsc', id: 'nsc-id-0' },
+          { name: 'nsmgr', id: 'made-up' },
+        ],
+      },
+    }).connection!;
+    await chain.close(background(), truncated);
+    const closed = rec.calls.at(-1)!;
+    assert.equal(closed.op, 'close');
+    assert.equal(closed.conn?.id, 'nsmgr-id-1');
+    assert.equal(closed.conn?.labels.answer, '1');
+    await eventually(() => assert.equal(b.size, 1)); // the other caller's connection is kept
+  });
+
+  it('does not match a truncated Close to a connection of another caller', async () => {
+    const rec = recorder();
+    const chain = newNetworkServiceChain(begin.newServer(), rec, answering());
+    await chain.request(background(), request(pathOf(['nsc', 'nsmgr'])));
+    const foreign = request({
+      id: 'made-up',
+      path: {
+        index: 1,
+        pathSegments: [
+          { name: 'nsc', id: 'someone-else' },
+          { name: 'nsmgr', id: 'made-up' },
+        ],
+      },
+    }).connection!;
+    await chain.close(background(), foreign);
+    assert.equal(rec.calls.at(-1)?.conn?.id, 'made-up', 'passed through as the caller sent it');
   });
 
   it('closes with the last good connection when a refresh failed', async () => {

@@ -1,7 +1,10 @@
 // begin serialises all events of one connection (Request, Close, and the mid-chain events that
 // refresh, timeout and heal fire) so they run one at a time, in order. It remembers the last
 // request and the last connection the chain returned, so that:
-//  - Close always carries the last good connection, whatever the caller sent;
+//  - Close always carries the last good connection, whatever the caller sent (as upstream's begin):
+//    a caller holding a stale connection (the nsc closing what its first Request returned, after a
+//    heal moved it to another endpoint) or only its own path segment still closes the whole path as
+//    it stands now; a Close whose path ends at the caller's segment is matched by that segment;
 //  - elements after begin can re-enter the chain from here with `begin.fromContext(ctx)`.
 // It is the second element of every chain, after updatepath (which fixes the connection id).
 import { State } from '../../../api/gen/networkservice/connection.js';
@@ -65,8 +68,18 @@ export function defaultReselect(req: NetworkServiceRequest): void {
   }
 }
 
+/** The caller's segment (the one before ours) of a server-side connection, as an index key. */
+function callerKey(conn: Connection | undefined): string | undefined {
+  const path = conn?.path;
+  if (!path || path.index < 1) return undefined;
+  const caller = path.pathSegments[path.index - 1];
+  return caller?.id ? `${caller.name}\u0000${caller.id}` : undefined;
+}
+
 class Begin implements NetworkServiceElement {
   private readonly states = new Map<string, ConnectionState>();
+  /** Caller's segment → our connection id, for a Close that carries only the caller's segment. */
+  private readonly byCaller = new Map<string, string>();
 
   constructor(private readonly opts: BeginOptions) {}
 
@@ -78,7 +91,9 @@ class Begin implements NetworkServiceElement {
         closed: false,
         factory: {
           request: (o) =>
-            this.event(id, () => this.replay(created, o?.reselect ?? false, o?.keepEndpoint ?? false)),
+            this.event(id, () =>
+              this.replay(created, o?.reselect ?? false, o?.keepEndpoint ?? false, o?.timeoutMs),
+            ),
           close: () => this.event(id, () => this.replayClose(created)),
         },
       };
@@ -114,25 +129,46 @@ class Begin implements NetworkServiceElement {
       s.following = following;
       s.values = ctx.values;
       s.lastRequest = cloneRequest(req);
-      s.lastConn = cloneConnection(conn);
+      this.remember(s, conn);
       return conn;
     }).finally(() => this.forgetIfIdle(id));
   }
 
   async close(ctx: Context, conn: Connection): Promise<void> {
-    const id = conn.id;
+    const id = this.idToClose(conn);
     await this.serial(id, async (s) => {
+      // The last good connection, path included: the caller's copy may be stale (see the top).
       const toClose = s.lastConn ? cloneConnection(s.lastConn) : conn;
-      if (s.lastConn && conn.path) toClose.path = conn.path;
       s.closed = true;
       try {
         await next.server(ctx).close(withEventFactory(ctx, s.factory), toClose);
       } finally {
-        s.lastConn = undefined;
+        this.remember(s, undefined);
         s.lastRequest = undefined;
         s.following = undefined;
       }
     }).finally(() => this.forgetIfIdle(id));
+  }
+
+  /**
+   * The connection a Close is for: its own id when we hold it; otherwise, when its path ends at
+   * the caller's segment (updatepath then made up a new id for us), ours that has that caller.
+   */
+  private idToClose(conn: Connection): string {
+    if (this.states.get(conn.id)?.lastConn) return conn.id;
+    const key = callerKey(conn);
+    const found = key === undefined ? undefined : this.byCaller.get(key);
+    return found !== undefined && this.states.get(found)?.lastConn ? found : conn.id;
+  }
+
+  /** Sets the last good connection, keeping the caller index in step. */
+  private remember(s: ConnectionState, conn: Connection | undefined): void {
+    const oldKey = callerKey(s.lastConn);
+    const id = s.lastConn?.id ?? conn?.id;
+    if (oldKey !== undefined && this.byCaller.get(oldKey) === id) this.byCaller.delete(oldKey);
+    s.lastConn = conn ? cloneConnection(conn) : undefined;
+    const key = callerKey(s.lastConn);
+    if (key !== undefined && s.lastConn) this.byCaller.set(key, s.lastConn.id);
   }
 
   /** Drops the state of a connection that has nothing to remember and nothing queued. */
@@ -150,9 +186,10 @@ class Begin implements NetworkServiceElement {
     s: ConnectionState,
     reselect: boolean,
     keepEndpoint: boolean,
+    timeoutMs?: number,
   ): Promise<Connection | undefined> {
     if (!s.following || !s.lastRequest || !s.lastConn) return undefined;
-    const { ctx, cancel } = this.eventContext(s);
+    const { ctx, cancel } = this.eventContext(s, timeoutMs);
     try {
       if (reselect) {
         await s.following
@@ -167,7 +204,7 @@ class Begin implements NetworkServiceElement {
       else if (reselect) (this.opts.reselect ?? defaultReselect)(req);
       const conn = await s.following.request(withEventFactory(ctx, s.factory), req);
       s.lastRequest = cloneRequest(req);
-      s.lastConn = cloneConnection(conn);
+      this.remember(s, conn);
       return conn;
     } finally {
       cancel();
@@ -180,7 +217,7 @@ class Begin implements NetworkServiceElement {
     const following = s.following;
     const conn = cloneConnection(s.lastConn);
     s.closed = true;
-    s.lastConn = undefined;
+    this.remember(s, undefined);
     s.lastRequest = undefined;
     s.following = undefined;
     try {
@@ -191,10 +228,10 @@ class Begin implements NetworkServiceElement {
     }
   }
 
-  private eventContext(s: ConnectionState) {
+  private eventContext(s: ConnectionState, timeoutMs = EVENT_TIMEOUT_MS) {
     return withTimeout(
       { signal: new AbortController().signal, values: s.values ?? new Map() },
-      EVENT_TIMEOUT_MS,
+      Math.min(timeoutMs, EVENT_TIMEOUT_MS),
     );
   }
 

@@ -1,1 +1,7 @@
-export { type DiscoverForwarderOptions, FORWARDER_SERVICE_NAME, newServer } from './server.js';
+export {
+  type DiscoverForwarderOptions,
+  FORWARDER_SERVICE_NAME,
+  LOOKUP_RETRY_MS,
+  NO_FORWARDER_WAIT_MS,
+  newServer,
+} from './server.js';

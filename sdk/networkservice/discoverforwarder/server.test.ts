@@ -5,6 +5,7 @@ import { background } from '../../core/context.js';
 import { newNetworkServiceChain } from '../../core/next.js';
 import type { NetworkServiceElement } from '../../core/types.js';
 import { NsmError } from '../../errors/index.js';
+import { FakeClock, fakeContext } from '../../testing/clock.js';
 import { ns, nse, request } from '../../testing/connections.js';
 import { fakeFinder } from '../../testing/registry.js';
 import { clientURL } from '../clienturl/index.js';
@@ -74,13 +75,36 @@ describe('discoverforwarder server', () => {
     assert.deepEqual(calls, ['request fwd-a']);
   });
 
-  it('fails with UNAVAILABLE when no forwarder is registered', async () => {
-    const { chain } = setup([]);
-    await assert.rejects(chain.request(background(), nsmgrRequest('c1')), (e: Error & { code?: number }) => {
-      assert.equal(e.code, 14);
-      assert.match(e.message, /no forwarder is registered on this node/);
-      return true;
-    });
+  it('fails with UNAVAILABLE when no forwarder is registered within NO_FORWARDER_WAIT_MS', async () => {
+    const { chain, queries } = setup([]);
+    const clock = new FakeClock();
+    const failed = assert.rejects(
+      chain.request(fakeContext(clock), nsmgrRequest('c1')),
+      (e: Error & { code?: number }) => {
+        assert.equal(e.code, 14);
+        assert.match(e.message, /no forwarder is registered on this node/);
+        return true;
+      },
+    );
+    await clock.advanceAsync(discoverforwarder.NO_FORWARDER_WAIT_MS);
+    await failed;
+    assert.equal(
+      queries.length,
+      discoverforwarder.NO_FORWARDER_WAIT_MS / discoverforwarder.LOOKUP_RETRY_MS + 1,
+    );
+  });
+
+  it('waits for a forwarder that registers again (this nsmgr resumed after its registration lapsed)', async () => {
+    const forwarders: NetworkServiceEndpoint[] = [];
+    const { chain, calls } = setup(forwarders);
+    const clock = new FakeClock();
+    const done = chain.request(fakeContext(clock), nsmgrRequest('c1'));
+    await clock.advanceAsync(discoverforwarder.LOOKUP_RETRY_MS * 3);
+    assert.deepEqual(calls, []);
+    forwarders.push(forwarder('fwd-a'));
+    await clock.advanceAsync(discoverforwarder.LOOKUP_RETRY_MS);
+    await done;
+    assert.deepEqual(calls, ['request fwd-a']);
   });
 
   it('uses only forwarders that satisfy the service forwarder selector', async () => {

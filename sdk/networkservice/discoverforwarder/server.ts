@@ -3,12 +3,18 @@
 // NetworkService's forwarder selector (matches[].metadata.labels). The choice sticks to the
 // connection (metadata) until a reselect; after an nsmgr restart the forwarder named in the next
 // path segment is preferred, so existing connections stay on the forwarder that owns them.
+// When no forwarder is registered yet (this nsmgr just started or resumed, and the forwarder's
+// registration, which lapsed or was never made, is being made again at once), it looks again every
+// LOOKUP_RETRY_MS for up to NO_FORWARDER_WAIT_MS of the request's time instead of failing at once,
+// as upstream's discover waits for endpoints within the request's deadline.
 import { State } from '../../../api/gen/networkservice/connection.js';
 import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
+import { clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
 import { getErrorCode, getErrorMessage, NsmError, unavailable } from '../../errors/index.js';
+import { sleep } from '../../tools/backoff/index.js';
 import { matchForwarders } from '../../tools/matchutils/index.js';
 import { withClientURL } from '../clienturl/index.js';
 import type { Finder } from '../discover/common.js';
@@ -16,6 +22,8 @@ import * as metadata from '../metadata/index.js';
 
 export const FORWARDER_SERVICE_NAME = 'forwarder';
 const SELECTED_KEY = Symbol('discoverforwarder-selected');
+export const LOOKUP_RETRY_MS = 100;
+export const NO_FORWARDER_WAIT_MS = 3_000;
 
 interface Selected {
   name: string;
@@ -42,11 +50,20 @@ class DiscoverForwarderServer implements NetworkServiceServer {
     const sticky = metadata.load<Selected>(ctx, false, SELECTED_KEY);
     if (sticky) return next.server(ctx).request(withClientURL(ctx, sticky.url), req);
 
-    const [forwarders, ns] = await Promise.all([
-      this.opts.finder.endpoints(ctx, { networkServiceNames: [this.serviceName], url: this.opts.nsmgrURL }),
-      this.opts.finder.networkService(ctx, conn.networkService),
-    ]);
-    const usable = matchForwarders(ns, forwarders, conn.labels ?? {}, { serviceName: this.serviceName });
+    const c = clock(ctx);
+    const waitUntil = Math.min(c.now() + NO_FORWARDER_WAIT_MS, ctx.deadline ?? Number.POSITIVE_INFINITY);
+    let forwarders: NetworkServiceEndpoint[];
+    let usable: NetworkServiceEndpoint[];
+    for (;;) {
+      const [found, ns] = await Promise.all([
+        this.opts.finder.endpoints(ctx, { networkServiceNames: [this.serviceName], url: this.opts.nsmgrURL }),
+        this.opts.finder.networkService(ctx, conn.networkService),
+      ]);
+      forwarders = found;
+      usable = matchForwarders(ns, forwarders, conn.labels ?? {}, { serviceName: this.serviceName });
+      if (usable.length > 0 || forwarders.length > 0 || c.now() + LOOKUP_RETRY_MS > waitUntil) break;
+      await sleep(ctx, LOOKUP_RETRY_MS);
+    }
     if (usable.length === 0) {
       throw unavailable(
         forwarders.length === 0

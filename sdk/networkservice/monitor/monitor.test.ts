@@ -143,3 +143,21 @@ describe('connection monitor', () => {
     s2();
   });
 });
+
+describe('connection monitor: watched', () => {
+  it('tells whether a subscriber selecting the connection is connected', () => {
+    const m = new ConnectionMonitor();
+    assert.equal(m.watched(c('a')), false, 'nobody subscribed');
+    const stopA = m.subscribe(
+      MonitorScopeSelector.fromPartial({ pathSegments: [{ name: 'nsc', id: 'a' }] }),
+      () => {},
+    );
+    assert.equal(m.watched(c('a')), true);
+    assert.equal(m.watched(c('b')), false, 'a selector for another connection does not count');
+    stopA();
+    assert.equal(m.watched(c('a')), false, 'the stream closed (the watcher died)');
+    const stopAll = m.subscribe(MonitorScopeSelector.fromPartial({}), () => {});
+    assert.equal(m.watched(c('b')), true, 'an empty selector (a relay) watches everything');
+    stopAll();
+  });
+});

@@ -55,6 +55,15 @@ export class ConnectionMonitor {
     this.publish(ConnectionEventType.UPDATE, stored);
   }
 
+  /**
+   * Whether a MonitorConnections subscriber that selects `conn` is connected: the previous hop (its
+   * relay, or a client's heal) is alive or hung, not gone; a dead process's stream is closed.
+   */
+  watched(conn: Connection): boolean {
+    for (const sub of this.subscribers) if (matchesSelector(conn, sub.selector)) return true;
+    return false;
+  }
+
   get(id: string): Connection | undefined {
     return this.connections.get(id);
   }

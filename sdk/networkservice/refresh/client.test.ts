@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Connection } from '../../../api/gen/networkservice/connection.js';
+import * as next from '../../core/next.js';
 import { newNetworkServiceChain } from '../../core/next.js';
 import type { NetworkServiceElement } from '../../core/types.js';
 import { FakeClock, fakeContext } from '../../testing/clock.js';
@@ -120,6 +121,47 @@ describe('refresh client', () => {
     await t.clock.advanceAsync(5_000);
     assert.equal(t.tail.requests, 2);
     await t.chain.close(t.ctx, conn);
+  });
+
+  it('gives up a refresh stuck on a hung hop at half the time left, then tries again before the expiry', async () => {
+    // The second request hangs until its deadline (a hop stopped with SIGSTOP); later ones answer.
+    const aborted: number[] = [];
+    let clockRef: FakeClock | undefined;
+    const hanging: NetworkServiceElement = {
+      request: (ctx, req) => {
+        if (hangs++ !== 1) return next.client(ctx).request(ctx, req);
+        return new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted.push(clockRef!.now() - NOW);
+            reject(ctx.signal.reason);
+          }),
+        );
+      },
+      close: (ctx, conn) => next.client(ctx).close(ctx, conn),
+    };
+    let hangs = 0;
+    const t = setup(path([30_000]), hanging);
+    clockRef = t.clock;
+    const conn = await t.chain.request(t.ctx, t.req);
+    await t.clock.advanceAsync(10_000); // the refresh starts, 20 s before the expiry
+    await t.clock.advanceAsync(9_999);
+    assert.deepEqual(aborted, [], 'not before half the time left');
+    await t.clock.advanceAsync(1);
+    await eventually(() => assert.deepEqual(aborted, [20_000]));
+    await t.clock.advanceAsync(refresh.RETRY_INTERVAL_MS);
+    await eventually(() => assert.equal(t.tail.requests, 2, 'the retry gets through before the expiry'));
+    await t.chain.close(t.ctx, conn);
+  });
+
+  describe('attemptTimeout', () => {
+    const cases: { name: string; patch: ConnectionPatch; want: number | undefined }[] = [
+      { name: 'no expiry: the default', patch: path([undefined]), want: undefined },
+      { name: 'half the time left before the earliest expiry', patch: path([60_000, 8_000]), want: 4_000 },
+      { name: `at least ${refresh.MIN_ATTEMPT_MS} ms`, patch: path([-1_000]), want: refresh.MIN_ATTEMPT_MS },
+    ];
+    for (const c of cases) {
+      it(c.name, () => assert.equal(refresh.attemptTimeout(Connection.fromPartial(c.patch), NOW), c.want));
+    }
   });
 
   it('stops refreshing when the connection is closed', async () => {

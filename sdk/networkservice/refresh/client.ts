@@ -1,8 +1,11 @@
 // refresh (originating client only) re-requests each connection end to end before any hop's
 // path segment expires: after scale × (earliest expiry − now), with upstream's scale (1/3 for a
 // single segment, else 0.2 + 0.2 × index / segments, i.e. 0.2 for the client). A failed refresh is
-// retried every RETRY_INTERVAL_MS until it works or the connection is closed. Passthrough hops do
-// not refresh. Timers run on the context's clock.
+// retried every RETRY_INTERVAL_MS until it works or the connection is closed. Each attempt may take
+// at most half the time left before the earliest expiry (at least MIN_ATTEMPT_MS): a refresh stuck
+// on a hung hop gives up while there is still time for another one, instead of holding the
+// connection's events for the whole request timeout, past the expiry. Passthrough hops do not
+// refresh. Timers run on the context's clock.
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import { clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
@@ -18,6 +21,18 @@ const log = logger('refresh');
 const TIMER_KEY = Symbol('refresh-timer');
 /** Upstream retries a failed refresh every 200 ms. */
 export const RETRY_INTERVAL_MS = 200;
+/** The shortest deadline of one refresh attempt, however little time is left. */
+export const MIN_ATTEMPT_MS = 500;
+const ATTEMPT_FRACTION = 0.5;
+
+/** The deadline of one refresh attempt: half the time left before the earliest expiry. */
+export function attemptTimeout(conn: Connection, now: number): number | undefined {
+  const expiries = (conn.path?.pathSegments ?? [])
+    .map((s) => s.expires?.getTime())
+    .filter((t): t is number => t !== undefined);
+  if (expiries.length === 0) return undefined;
+  return Math.max(MIN_ATTEMPT_MS, Math.floor((Math.min(...expiries) - now) * ATTEMPT_FRACTION));
+}
 
 export interface RefreshOptions {
   /** Delays between retries of a failed refresh (default: every RETRY_INTERVAL_MS). */
@@ -57,7 +72,7 @@ class RefreshClient implements NetworkServiceClient {
     if (!events || delay === undefined) return;
     const id = conn.id;
     const timer = c.setTimeout(() => {
-      events.request().catch((e: unknown) => {
+      events.request({ timeoutMs: attemptTimeout(conn, c.now()) }).catch((e: unknown) => {
         log.warn({ id, error: getErrorMessage(e) }, 'refresh failed; retrying');
         // A failed event leaves the connection as it was: try again soon.
         this.schedule(ctx, conn, retry ?? this.retryBackoff());

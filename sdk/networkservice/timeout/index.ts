@@ -1,1 +1,1 @@
-export { closeDelay, expiryOf, newServer } from './server.js';
+export { closeDelay, expiryOf, MAX_HOLD_LIFETIMES, newServer, type TimeoutOptions } from './server.js';

@@ -82,6 +82,93 @@ describe('timeout server', () => {
     await eventually(() => assert.equal(closes(t.rec), 1));
   });
 
+  it('a hop stopped past the expiry waits for the refresh on resume instead of closing at once', async () => {
+    const t = setup(path(10_000));
+    await t.chain.request(t.ctx, t.req);
+    await t.clock.advanceAsync(2_000);
+    t.clock.stall(20_000); // SIGSTOP for two lifetimes: the client's refreshes could not get in
+    await t.clock.advanceAsync(0);
+    assert.equal(closes(t.rec), 0, 'not closed on resume');
+    await t.chain.request(t.ctx, request(path(32_000))); // the client's retried refresh gets through
+    await t.clock.advanceAsync(8_999);
+    assert.equal(closes(t.rec), 0);
+    await t.clock.advanceAsync(1);
+    await eventually(() => assert.equal(closes(t.rec), 1));
+  });
+
+  it('still closes after the grace when the client is gone (at most one lifetime later)', async () => {
+    const t = setup(path(10_000));
+    await t.chain.request(t.ctx, t.req);
+    t.clock.stall(25_000); // the deadline (9 s) passed 16 s ago; the grace is capped at 10 s
+    await t.clock.advanceAsync(9_999);
+    assert.equal(closes(t.rec), 0);
+    await t.clock.advanceAsync(1);
+    await eventually(() => assert.equal(closes(t.rec), 1));
+  });
+
+  describe('while the previous hop still watches the connection (hung, not dead)', () => {
+    function watchedSetup(patch: ConnectionPatch) {
+      const clock = new FakeClock(NOW);
+      const rec = recorder();
+      const state = { watching: true, asked: [] as string[] };
+      const chain = newNetworkServiceChain(
+        begin.newServer(),
+        metadata.newServer(),
+        timeout.newServer({
+          previousHopWatching: (c) => {
+            state.asked.push(c.id);
+            return state.watching;
+          },
+        }),
+        rec,
+      );
+      return { clock, rec, chain, ctx: fakeContext(clock), req: request(patch), state };
+    }
+
+    it('holds the connection past the expiry, and a late refresh keeps it', async () => {
+      const t = watchedSetup(path(10_000));
+      await t.chain.request(t.ctx, t.req);
+      await t.clock.advanceAsync(25_000); // 2.5 lifetimes: the previous hop hung for all of it
+      assert.equal(closes(t.rec), 0);
+      assert.equal(t.state.asked[0], 'c-1', 'asks about this hop’s connection');
+      await t.chain.request(t.ctx, request(path(35_000))); // it resumed and refreshed
+      t.state.watching = false;
+      await t.clock.advanceAsync(8_999);
+      assert.equal(closes(t.rec), 0, 'back on the normal deadline');
+      await t.clock.advanceAsync(1);
+      await eventually(() => assert.equal(closes(t.rec), 1));
+      assert.equal(t.clock.pending, 0);
+    });
+
+    it('closes as soon as the previous hop’s stream goes (it died)', async () => {
+      const t = watchedSetup(path(10_000));
+      await t.chain.request(t.ctx, t.req);
+      await t.clock.advanceAsync(12_000);
+      assert.equal(closes(t.rec), 0);
+      t.state.watching = false;
+      await t.clock.advanceAsync(1_000);
+      await eventually(() => assert.equal(closes(t.rec), 1));
+    });
+
+    it(`closes after ${timeout.MAX_HOLD_LIFETIMES} more lifetimes even if the stream stays`, async () => {
+      const t = watchedSetup(path(10_000));
+      await t.chain.request(t.ctx, t.req);
+      await t.clock.advanceAsync(9_000 + timeout.MAX_HOLD_LIFETIMES * 10_000 - 1);
+      assert.equal(closes(t.rec), 0);
+      await t.clock.advanceAsync(1);
+      await eventually(() => assert.equal(closes(t.rec), 1));
+      assert.equal(t.clock.pending, 0);
+    });
+
+    it('leaves no timer behind when the client closes during the hold', async () => {
+      const t = watchedSetup(path(10_000));
+      const conn = await t.chain.request(t.ctx, t.req);
+      await t.clock.advanceAsync(12_000);
+      await t.chain.close(t.ctx, conn);
+      assert.equal(t.clock.pending, 0);
+    });
+  });
+
   it('cancels the close when the client closes first', async () => {
     const t = setup(path(10_000));
     const conn = await t.chain.request(t.ctx, t.req);

@@ -78,6 +78,33 @@ describe('expire nse server', () => {
     await stop();
   });
 
+  it('a registry stopped past the lease waits for the refresh on resume instead of expiring at once', async () => {
+    const { clock, ctx, chain, events, stop } = setup();
+    await chain.register(ctx, nse('a'));
+    clock.advance(10_000);
+    clock.stall(2 * PERIOD_MS); // SIGSTOP for two periods: the refreshes sent meanwhile were not heard
+    clock.advance(0);
+    await never(() => events().includes('a:deleted'));
+    await chain.register(ctx, nse('a')); // the owner's retried refresh lands
+    clock.advance(PERIOD_MS - 1);
+    await never(() => events().includes('a:deleted'));
+    clock.advance(1);
+    await eventually(() => assert.deepEqual(events(), ['a:set', 'a:set', 'a:deleted']));
+    await stop();
+  });
+
+  it('expires an owner that is gone after giving back the time the registry was stopped', async () => {
+    const { clock, ctx, chain, events, stop } = setup();
+    await chain.register(ctx, nse('a'));
+    clock.stall(PERIOD_MS + 30_000);
+    clock.advance(0);
+    clock.advance(30_000 - 1);
+    await never(() => events().includes('a:deleted'));
+    clock.advance(1);
+    await eventually(() => assert.deepEqual(events(), ['a:set', 'a:deleted']));
+    await stop();
+  });
+
   it('expires through the rest of the chain when there is no begin', async () => {
     const { clock, ctx, chain, events, stop } = setup({ withBegin: false });
     await chain.register(ctx, nse('a'));

@@ -16,6 +16,7 @@ import { background, type Context, value, withTimeout, withValue } from '../../c
 import * as next from '../../core/next.js';
 import type { NseRegistry } from '../../core/types.js';
 import { failedPrecondition, getErrorMessage } from '../../errors/index.js';
+import { leaseTimer } from '../../tools/backoff/index.js';
 import { logger } from '../../tools/log.js';
 import * as begin from '../begin/index.js';
 
@@ -98,12 +99,26 @@ class Expire implements ExpireServer {
   }
 
   private arm(ctx: Context, c: Clock, lease: Lease): void {
-    const delay = Math.min(Math.max(0, lease.expiresAt - c.now()), MAX_TIMER_MS);
-    lease.timer = c.setTimeout(() => {
-      if (this.leases.get(lease.item.name) !== lease) return;
-      if (c.now() < lease.expiresAt) return this.arm(ctx, c, lease);
-      this.expire(ctx, c, lease);
-    }, delay);
+    const at = Math.min(lease.expiresAt, c.now() + MAX_TIMER_MS);
+    // A registry (or nsmgr) stopped past the lease could not hear the refreshes: on resume the
+    // owner gets the time lost back (up to one period) before the entry goes (tools/backoff/lease.ts).
+    lease.timer = leaseTimer(
+      c,
+      at,
+      () => {
+        if (this.leases.get(lease.item.name) !== lease) return;
+        if (c.now() < at || at < lease.expiresAt) return this.arm(ctx, c, lease);
+        this.expire(ctx, c, lease);
+      },
+      {
+        maxGraceMs: this.periodMs,
+        onStall: (lostMs, graceMs) =>
+          log.info(
+            { element: 'expire', name: lease.item.name, lostMs, graceMs },
+            'stopped past the lease; waiting for the refresh',
+          ),
+      },
+    );
   }
 
   private expire(ctx: Context, c: Clock, lease: Lease): void {

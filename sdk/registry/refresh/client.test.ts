@@ -224,6 +224,26 @@ describe('registry refresh keepRegistered', () => {
       assert.equal(signals[1].aborted, true, 'close stops the watch');
     });
 
+    it('registers again at once when the watch reports its own entry deleted (its lease ran out)', async () => {
+      const { f, opts } = onFakeTime(60_000);
+      // The fake clock never moves here: the registration must come back without a refresh timer.
+      let emit:
+        | ((r: { networkServiceEndpoint: NetworkServiceEndpoint; deleted: boolean }) => void)
+        | undefined;
+      const find: NseRegistry['find'] = async (ctx, _query, sink) => {
+        emit = sink;
+        await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+      };
+      const reg = await refresh.keepRegistered({ ...f, find }, nse('a'), { ...opts, watch: true });
+      await eventually(() => assert.ok(emit));
+      emit!({ networkServiceEndpoint: nse('other'), deleted: true });
+      emit!({ networkServiceEndpoint: nse('a'), deleted: false });
+      await never(() => f.registers !== 1);
+      emit!({ networkServiceEndpoint: nse('a'), deleted: true });
+      await eventually(() => assert.equal(f.registers, 2));
+      await reg.close();
+    });
+
     it('does not watch unless asked to', async () => {
       const f = fakeRegistry(60_000);
       const { registry, signals } = watched(f, 0);

@@ -110,9 +110,23 @@ export async function keepRegistered(
   schedule(refreshIn(current, c.now()));
 
   // Watching our own entry through the registry we registered with tells us at once when it
-  // restarts (the stream breaks): register again right away instead of at the next refresh, so a
-  // restarted nsmgr learns where we are within milliseconds.
+  // restarts (the stream breaks), and when our entry is removed while we still hold it (its lease
+  // ran out because a hung nsmgr or registry kept our refreshes from arriving: the `deleted` event
+  // arrives as soon as the hang ends). Either way, register again right away instead of at the
+  // next refresh, so the registry and a restarted or resumed nsmgr know where we are within
+  // milliseconds.
   const watchBackoff = newBackoff();
+  let reregistering = false;
+  const registerAgainNow = async () => {
+    if (closed || reregistering) return;
+    reregistering = true;
+    try {
+      log.info({ nse: nse.name }, 'our registration was removed; registering again');
+      await refresh();
+    } finally {
+      reregistering = false;
+    }
+  };
   const watchOwnEntry = () => {
     if (closed || !opts.watch) return;
     const watch = withCancel(life.ctx);
@@ -127,7 +141,9 @@ export async function keepRegistered(
           networkServiceEndpoint: { ...nse, networkServiceNames: [], networkServiceLabels: {}, url: '' },
           watch: true,
         },
-        () => {},
+        (r) => {
+          if (r.deleted && r.networkServiceEndpoint?.name === nse.name) void registerAgainNow();
+        },
       )
       .then(again, again);
   };

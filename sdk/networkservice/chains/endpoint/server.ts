@@ -45,7 +45,7 @@ class EndpointServer implements Endpoint {
       begin.newServer(), // one event at a time per connection; mid-chain events (expiry, heal) re-enter here
       updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
       metadata.newServer(), // per-connection state for every element below
-      timeout.newServer(), // closes connections whose client stopped refreshing (needs begin and metadata above)
+      timeout.newServer({ previousHopWatching: (c) => this.monitor.watched(c) }), // closes connections whose client stopped refreshing (needs begin and metadata above); holds them while the previous hop, hung, still watches
       monitor.newServer(this.monitor), // MonitorConnections sees what this hop holds, as the elements below left it
       ...(opts.additionalFunctionality ?? []),
     );
