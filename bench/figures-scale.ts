@@ -1,7 +1,7 @@
 // The scale part's figures (see figures.ts for how figures are built): live connections, fill rate,
 // setup at full scale against few pods, memory (VmHWM, RSS spread, snapshots) and CPU per connection.
 import type { DaemonSnapshot, PathLatency, ScaleData } from './context.js';
-import { type Figure, ge, le, ratio, sum } from './figures.js';
+import { type Figure, ge, le, ratio, sum } from './figure.js';
 
 export function scaleRows(s: ScaleData, local: PathLatency | undefined, add: (f: Figure) => void): void {
   const section = `Scale (node2: ${s.target} pods, local connections)`;
