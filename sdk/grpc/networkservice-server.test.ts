@@ -15,7 +15,7 @@ import type { NetworkServiceElement } from '../core/types.js';
 import { NsmError } from '../errors/index.js';
 import * as monitor from '../networkservice/monitor/index.js';
 import { recorder } from '../testing/checks.js';
-import { request } from '../testing/connections.js';
+import { pathOf, request } from '../testing/connections.js';
 import { eventually, tick } from '../testing/eventually.js';
 import { type LeakCheck, snapshot } from '../testing/leaks.js';
 import { ClientPool } from './client-pool.js';
@@ -33,6 +33,10 @@ function behaving(seen: Context[]): NetworkServiceElement {
       if (conn.labels.wait === 'cancel') {
         await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
         throw new Error('cancelled');
+      }
+      if (conn.labels.wait === 'outlive') {
+        // Finishes the work only after the caller gave up.
+        await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
       }
       conn.labels.served = 'yes';
       return next.server(ctx).request(ctx, req);
@@ -171,6 +175,41 @@ describe('networkservice grpc server', () => {
     caller.cancel();
     await assert.rejects(pending, hasStatus(grpc.status.CANCELLED, /failed to request/));
     await eventually(() => assert.equal(seen[0].signal.aborted, true));
+  });
+
+  it('closes a new connection whose caller gave up while it was set up', async () => {
+    const caller = withCancel(background());
+    const pending = pool.request(caller.ctx, url, request({ id: 'gone', labels: { wait: 'outlive' } }));
+    await eventually(() => assert.equal(seen.length, 1));
+    caller.cancel();
+    await assert.rejects(pending, hasStatus(grpc.status.CANCELLED, /failed to request/));
+    await eventually(() => assert.deepEqual(rec.ops(), ['request gone', 'close gone']));
+    assert.equal(connections.get('gone'), undefined);
+  });
+
+  it('keeps a connection it held when a refresh of it is given up (a stale replay)', async () => {
+    // Our segment after the caller's: what a refresh carries once the first request went through.
+    const held = { ...pathOf(['client', 'us'], 0), networkService: 'kept' };
+    const ourId = held.path!.pathSegments![1].id!;
+    await pool.request(background(), url, request({ ...held, id: ourId }));
+    assert.ok(connections.get(ourId));
+    const caller = withCancel(background());
+    const pending = pool.request(
+      caller.ctx,
+      url,
+      request({ ...held, id: ourId, labels: { wait: 'outlive' } }),
+    );
+    await eventually(() => assert.equal(seen.length, 2));
+    caller.cancel();
+    await assert.rejects(pending, hasStatus(grpc.status.CANCELLED, /failed to request/));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      rec.ops(),
+      [`request ${ourId}`, `request ${ourId}`],
+      'no Close of the connection in use',
+    );
+    assert.ok(connections.get(ourId), 'still held');
+    await pool.closeConnection(background(), url, request({ ...held, id: ourId }).connection!);
   });
 
   it('refuses a call on an already cancelled context without sending it', async () => {

@@ -36,6 +36,16 @@ function closeAbandoned(chain: NetworkServiceServer, conn: Connection, base: Con
     .finally(cancel);
 }
 
+/**
+ * Whether this hop already holds the connection a Request is for: a refresh carries our own segment
+ * after the caller's (updatepath put it there), and our monitor holds that id.
+ */
+function holdsAlready(monitor: ConnectionMonitor, req: NetworkServiceRequest): boolean {
+  const path = req.connection?.path;
+  const ours = path?.pathSegments[path.index + 1]?.id;
+  return ours !== undefined && ours !== '' && monitor.get(ours) !== undefined;
+}
+
 export function addNetworkServiceServices(
   server: grpc.Server,
   chain: NetworkServiceServer,
@@ -49,6 +59,7 @@ export function addNetworkServiceServices(
     ) {
       const ctx = contextFromCall(call, base);
       const req = call.request;
+      const established = holdsAlready(monitor, req);
       Promise.resolve()
         .then(() => {
           if (!req.connection) throw invalidArgument('request.connection is missing');
@@ -61,9 +72,11 @@ export function addNetworkServiceServices(
         .then(
           (conn) => {
             if (ctx.signal.aborted) {
-              // The caller gave up (deadline, cancel) while we were setting up: it will never use or
-              // refresh this connection, so do not leave it in the kernel until it expires.
-              closeAbandoned(chain, conn, base);
+              // The caller gave up (deadline, cancel) while we were setting up a new connection: it
+              // will never use or refresh it, so do not leave it in the kernel until it expires. A
+              // refresh of a connection we already held is different: the caller still uses it (a
+              // hung nsmgr replays refreshes whose callers retried meanwhile), so it stays.
+              if (!established) closeAbandoned(chain, conn, base);
               callback({ code: status.CANCELLED, details: 'the caller cancelled the request' });
               return;
             }
