@@ -7,7 +7,6 @@
 
 import type { Daemon, Stream } from '../../sdk/tools/sandbox/sandbox.js';
 import { sh } from '../../sdk/tools/sandbox/shell.js';
-import { parseCpuLoad } from '../cpu-load.js';
 import { close, kernelMechanism, newConnection, request } from '../e2e/helpers.js';
 import type { Kind } from './cells.js';
 import {
@@ -24,9 +23,6 @@ import {
 import { added, sandboxState } from './kernel.js';
 import { podOf, setUp } from './setup.js';
 import { FAULT_ENV, REPLY_FRESH_MS, STREAM_INTERVAL_MS, timing } from './timing.js';
-
-/** The run keeps cores busy on purpose (test/cpu-load.ts). */
-const UNDER_CPU_LOAD = parseCpuLoad(process.env.NSM_TEST_CPU_LOAD) > 0;
 
 export type LifecycleFault =
   | 'nsmgr-hang'
@@ -45,11 +41,6 @@ export interface LifecycleCell {
   node: 'node1' | 'node2';
   /** Not one datagram lost (no data-plane component touched). */
   zeroLoss: boolean;
-  /**
-   * Whether a loss fails the cell. False where zero loss is issue 8's goal but not yet kept every time
-   * (a resuming nsmgr or endpoint now and then costs a few hundred ms): the loss is reported instead.
-   */
-  zeroLossAsserted: boolean;
   description: string;
 }
 
@@ -69,7 +60,6 @@ export function lifecycleCells(): LifecycleCell[] {
     fault,
     node,
     zeroLoss: true,
-    zeroLossAsserted: fault === 'forwarder-hang' || fault === 'registry-hang',
     description: `SIGSTOP the ${what} for 2× the token lifetime, then SIGCONT`,
   });
   return [
@@ -89,7 +79,6 @@ export function lifecycleCells(): LifecycleCell[] {
       fault: 'underlay-down',
       node: 'node2',
       zeroLoss: false,
-      zeroLossAsserted: false,
       description: `the endpoint node's underlay (eth0) down for ${UNDERLAY_DOWN_MS} ms`,
     },
     {
@@ -98,7 +87,6 @@ export function lifecycleCells(): LifecycleCell[] {
       fault: 'close-after-reselect',
       node: 'node2',
       zeroLoss: false,
-      zeroLossAsserted: false,
       description:
         'kill -9 the serving endpoint, the client moves to the other; then the client stops (SIGTERM)',
     },
@@ -108,7 +96,6 @@ export function lifecycleCells(): LifecycleCell[] {
       fault: 'client-during-registry-restart',
       node: 'node1',
       zeroLoss: false,
-      zeroLossAsserted: false,
       description: 'kill -9 the registry, start a client, restart the registry a second later',
     },
   ];
@@ -297,15 +284,8 @@ export async function runLifecycleCell(
       note(
         `lost ${st.lostSinceMark}; outages ${JSON.stringify(outages.map((g) => g.ms))} ms; back ${r.backAfterEndMs} ms after the fault ended`,
       );
-      if (cell.zeroLoss && st.lostSinceMark > 0) {
-        // Not one datagram lost while a hung control-plane hop resumes: kept for a hung forwarder or
-        // registry; a resuming nsmgr or endpoint now and then still costs a few hundred ms (issue 8 is
-        // open on it), and with every core kept busy (NSM_TEST_CPU_LOAD) none is asserted. Where it is
-        // not asserted the loss is reported, and the recovery deadline below is still enforced.
-        if (!cell.zeroLossAsserted || UNDER_CPU_LOAD)
-          note(`${st.lostSinceMark} datagrams lost (zero loss is the goal here, not asserted)`);
-        else fail(`${st.lostSinceMark} datagrams lost (promise: not one)`);
-      }
+      // Not one datagram lost while a hung control-plane hop resumes, also with every core busy.
+      if (cell.zeroLoss && st.lostSinceMark > 0) fail(`${st.lostSinceMark} datagrams lost (promise: not one)`);
       if (r.backAfterEndMs === null || st.lastReplyAt === null || st.now - st.lastReplyAt > REPLY_FRESH_MS) {
         fail('no traffic at the end');
       } else if (r.backAfterEndMs > t.recoveryMs) {

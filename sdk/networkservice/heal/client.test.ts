@@ -211,14 +211,15 @@ describe('heal client', () => {
   });
 
   describe('dead data plane', () => {
-    it('rebuilds the path to the same endpoint', async () => {
+    it('rebuilds the path to the same endpoint when a repair did not bring it back', async () => {
       let alive = true;
       const t = setup({ alive: () => alive });
       const conn = await t.chain.request(t.ctx, t.req);
       alive = false;
       t.pool.live()[0].onEnd(died());
-      await eventually(() => assert.equal(t.ep.requests().length, 2));
-      assert.deepEqual(t.ep.seen.slice(-2), [
+      await eventually(() => assert.equal(t.ep.requests().length, 3));
+      assert.deepEqual(t.ep.seen.slice(-3), [
+        { op: 'request', state: State.UP, nse: 'nse-1' },
         { op: 'close', nse: 'nse-1' },
         { op: 'request', state: State.RESELECT_REQUESTED, nse: 'nse-1' },
       ]);
@@ -228,14 +229,52 @@ describe('heal client', () => {
     it('selects another endpoint when the rebuild fails', async () => {
       const t = setup({ alive: () => false });
       const conn = await t.chain.request(t.ctx, t.req);
-      t.ep.failures.push(died());
+      t.ep.failures.push(undefined, died());
       t.pool.live()[0].onEnd(died());
-      await eventually(() => assert.equal(t.ep.requests().length, 3));
+      await eventually(() => assert.equal(t.ep.requests().length, 4));
       assert.deepEqual(
         t.ep.requests().map((s) => s.nse),
-        ['', 'nse-1', ''],
-        'first the same endpoint, then any',
+        ['', 'nse-1', 'nse-1', ''],
+        'a repair, a rebuild to the same endpoint, then any',
       );
+      await t.chain.close(t.ctx, conn);
+    });
+
+    it('waits for an unreachable path to come back instead of tearing it down (underlay down)', async () => {
+      let alive = true;
+      const t = setup({ alive: () => alive });
+      const conn = await t.chain.request(t.ctx, t.req);
+      alive = false;
+      t.ep.failures.push(died(), died(), died());
+      t.pool.live()[0].onEnd(died());
+      for (let i = 0; i < 3; i++) {
+        await eventually(() => assert.equal(t.ep.requests().length, 2 + i));
+        if (i === 2) alive = true; // the underlay is back: the old kernel state carries traffic again
+        await t.clock.advanceAsync(BACKOFF_MS);
+      }
+      await eventually(() => assert.equal(t.ep.requests().length, 5));
+      assert.ok(!t.ep.seen.some((s) => s.op === 'close'), 'nothing was torn down');
+      assert.ok(t.ep.requests().every((s) => s.state === State.UP));
+      await t.chain.close(t.ctx, conn);
+    });
+
+    it('rebuilds once the path stayed unreachable for the repair window', async () => {
+      const t = setup({ alive: () => false });
+      const conn = await t.chain.request(t.ctx, t.req);
+      for (let i = 0; i < 100; i++) t.ep.failures.push(died());
+      t.pool.live()[0].onEnd(died());
+      await eventually(() => assert.equal(t.ep.requests().length, 2));
+      for (let ms = 0; ms < heal.DEFAULT_REPAIR_WINDOW_MS; ms += BACKOFF_MS)
+        await t.clock.advanceAsync(BACKOFF_MS);
+      await eventually(() =>
+        assert.ok(
+          t.ep.requests().some((s) => s.state === State.RESELECT_REQUESTED),
+          'a rebuild',
+        ),
+      );
+      const repairs = t.ep.requests().filter((s) => s.state === State.UP).length - 1;
+      assert.ok(repairs >= heal.DEFAULT_REPAIR_WINDOW_MS / BACKOFF_MS - 1, `${repairs} repairs first`);
+      t.ep.failures.length = 0;
       await t.chain.close(t.ctx, conn);
     });
 
@@ -248,8 +287,12 @@ describe('heal client', () => {
       assert.equal(t.ep.requests().length, 1);
       alive = false;
       await t.clock.advanceAsync(LIVENESS_INTERVAL_MS);
-      await eventually(() => assert.equal(t.ep.requests().length, 2));
-      assert.equal(t.ep.requests()[1].state, State.RESELECT_REQUESTED);
+      await eventually(() => assert.equal(t.ep.requests().length, 3));
+      assert.deepEqual(
+        t.ep.requests().map((s) => s.state),
+        [State.UP, State.UP, State.RESELECT_REQUESTED],
+        'a repair, then a rebuild',
+      );
       await t.chain.close(t.ctx, conn);
     });
 
@@ -296,14 +339,15 @@ describe('heal client', () => {
   it('stops healing when the client closes while a reselect is failing', async () => {
     const t = setup({ alive: () => false });
     const conn = await t.chain.request(t.ctx, t.req);
-    t.ep.failures.push(died(), died(), died());
+    t.ep.failures.push(new NsmError(status.INTERNAL, 'refused'), died(), died());
     t.pool.live()[0].onEnd(died());
-    // Rebuild fails, reselect fails at once, then heal waits the backoff before the next reselect.
-    await eventually(() => assert.equal(t.ep.requests().length, 3));
+    // The repair is refused, the rebuild fails, the reselect fails at once, then heal waits the
+    // backoff before the next reselect.
+    await eventually(() => assert.equal(t.ep.requests().length, 4));
     assert.equal(t.clock.pending, 1, 'the backoff timer');
     await t.chain.close(t.ctx, conn);
     assert.equal(t.clock.pending, 0, 'close cancels the wait');
     await t.clock.advanceAsync(10 * BACKOFF_MS);
-    assert.equal(t.ep.requests().length, 3);
+    assert.equal(t.ep.requests().length, 4);
   });
 });

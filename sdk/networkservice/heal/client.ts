@@ -2,10 +2,12 @@
 //  - control plane: it watches the connection on the nsmgr's MonitorConnections stream; the stream
 //    breaking (nsmgr died) or a DOWN event (something downstream died) triggers a heal;
 //  - data plane: every `livenessIntervalMs` it checks the connection with `livenessCheck`.
-// Healing (decisions in common.ts): if the data plane still works, re-request the same path (repair
-// the control plane without touching interfaces; a hop that is UNAVAILABLE is retried). If the data
-// plane is dead, the path to the same endpoint is rebuilt (same addresses); if the endpoint is gone,
-// another one is selected. It keeps trying, with a capped backoff, until it works or the client
+// Healing (decisions in common.ts): first re-request the same path (repair the control plane
+// without touching interfaces; a hop that is UNAVAILABLE is retried). If the data plane is dead and
+// stays dead after a repair went through, or for longer than the repair window while the path does
+// not answer (a hop or the underlay away for good), the path to the same endpoint is rebuilt (same
+// addresses); if the endpoint is gone, another one is selected. An underlay that is down for a few
+// seconds thus costs no rebuild: traffic flows again the moment it is back. It keeps trying, with a capped backoff, until it works or the client
 // closes. All waiting is on the context's clock, so tests drive it with a fake one.
 
 import { type Connection, type ConnectionEvent, State } from '../../../api/gen/networkservice/connection.js';
@@ -20,7 +22,7 @@ import { logger } from '../../tools/log.js';
 import * as begin from '../begin/index.js';
 import { clientURL } from '../clienturl/index.js';
 import * as metadata from '../metadata/index.js';
-import { type Attempt, afterFailure, firstAttempt, waitBefore } from './common.js';
+import { type Attempt, afterFailure, firstAttempt, REBUILD, waitBefore } from './common.js';
 
 const log = logger('heal');
 const STATE_KEY = Symbol('heal-state');
@@ -31,6 +33,8 @@ export const DEFAULT_LIVENESS_TIMEOUT_MS = 1_000;
 /** Heal retries start fast (a restarting hop is back within tens of ms) and stay frequent. */
 const INITIAL_HEAL_BACKOFF_MS = 50;
 const MAX_HEAL_BACKOFF_MS = 1_000;
+/** How long a dead data plane waits for its unreachable path before it is rebuilt. */
+export const DEFAULT_REPAIR_WINDOW_MS = 5_000;
 
 export interface HealOptions {
   /** Opens MonitorConnections streams to the nsmgr (narrowed so tests can pass a fake). */
@@ -40,6 +44,8 @@ export interface HealOptions {
   livenessTimeoutMs?: number;
   /** Delays between failed heal attempts (default: capped doubling 50 ms … 1 s). */
   backoff?: BackoffFactory;
+  /** How long repairs are retried while the data plane is dead and the path does not answer. */
+  repairWindowMs?: number;
 }
 
 interface HealState {
@@ -59,6 +65,7 @@ class HealClient implements NetworkServiceClient {
   private readonly livenessIntervalMs: number;
   private readonly livenessTimeoutMs: number;
   private readonly backoff: BackoffFactory;
+  private readonly repairWindowMs: number;
   /**
    * The state healing through each connection's event factory. A reselect drops the connection's
    * metadata (and so its state) while the heal loop goes on; the client's Close must still find
@@ -70,6 +77,7 @@ class HealClient implements NetworkServiceClient {
     if (!opts?.pool) throw new Error('heal.newClient: opts.pool is required');
     this.livenessIntervalMs = opts.livenessIntervalMs ?? DEFAULT_LIVENESS_INTERVAL_MS;
     this.livenessTimeoutMs = opts.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS;
+    this.repairWindowMs = opts.repairWindowMs ?? DEFAULT_REPAIR_WINDOW_MS;
     this.backoff =
       opts.backoff ?? cappedDoubling({ initialMs: INITIAL_HEAL_BACKOFF_MS, maxMs: MAX_HEAL_BACKOFF_MS });
   }
@@ -175,15 +183,29 @@ class HealClient implements NetworkServiceClient {
     const c = clock(state.life.ctx);
     const started = c.now();
     const backoff = this.backoff();
-    // When the caller does not know, the loop checks before the repair.
-    let attempt: Attempt = firstAttempt(dataPlaneAlive ?? true);
+    let attempt: Attempt = firstAttempt();
+    // The data plane's state when the caller knows it; otherwise the loop checks before a repair.
+    let known = dataPlaneAlive;
+    // Set once the data plane was found dead: repairs of an unreachable path are retried until then.
+    let repairUntil: number | undefined;
     try {
       while (!state.closed) {
-        // A repair is only worth it while the data plane works; it may have died meanwhile.
-        if (!attempt.reselect && !(await this.dataPlaneAlive(state))) attempt = firstAttempt(false);
+        if (!attempt.reselect) {
+          const alive = known ?? (await this.dataPlaneAlive(state));
+          known = undefined;
+          if (!alive) {
+            repairUntil ??= c.now() + this.repairWindowMs;
+            if (c.now() >= repairUntil) attempt = REBUILD;
+          }
+        }
         try {
           // Re-entering at begin runs this element's request again, which restarts the watch.
           const conn = await events.request(attempt);
+          if (conn && !attempt.reselect && repairUntil !== undefined && !(await this.dataPlaneAlive(state))) {
+            // The path answers, so its hops are there, but the data plane is still dead: rebuild it.
+            attempt = REBUILD;
+            continue;
+          }
           if (conn) log.info({ id: state.conn.id, ...attempt, ms: c.now() - started }, 'healed');
           return; // healed, or closed meanwhile
         } catch (e) {

@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
-import { type Attempt, afterFailure, firstAttempt, waitBefore } from './common.js';
-
-const REPAIR: Attempt = { reselect: false, keepEndpoint: true };
-const REBUILD: Attempt = { reselect: true, keepEndpoint: true };
-const RESELECT: Attempt = { reselect: true, keepEndpoint: false };
+import { type Attempt, afterFailure, firstAttempt, REBUILD, REPAIR, RESELECT, waitBefore } from './common.js';
 
 describe('heal decisions', () => {
   describe('firstAttempt', () => {
-    it('repairs the same path while the data plane works', () => {
-      assert.deepEqual(firstAttempt(true), REPAIR);
-    });
-    it('rebuilds the path to the same endpoint when the data plane is dead', () => {
-      assert.deepEqual(firstAttempt(false), REBUILD);
+    it('repairs the same path first (the client decides later whether to rebuild)', () => {
+      assert.deepEqual(firstAttempt(), REPAIR);
     });
   });
 

@@ -12,13 +12,22 @@ export interface Attempt {
 /** Failures of a passthrough hop (restarting nsmgr or forwarder): the same path may work soon. */
 const REPAIRABLE = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
 
+/** Request the same path again without touching interfaces (a refresh). */
+export const REPAIR: Attempt = { reselect: false, keepEndpoint: true };
+/** Close the path and build it again to the same endpoint (same addresses). */
+export const REBUILD: Attempt = { reselect: true, keepEndpoint: true };
+/** Close the path and select any endpoint. */
+export const RESELECT: Attempt = { reselect: true, keepEndpoint: false };
+
 /**
- * The first attempt: a working data plane means only the control plane broke, so the same path is
- * requested again without touching interfaces; a dead one is rebuilt to the same endpoint (same
- * addresses), because the endpoint itself is more often fine than not.
+ * Every heal starts with a repair, even with the data plane dead: when a hop or the underlay is only
+ * unreachable for a while, tearing the path down cannot help (the rebuild needs the same hops) and
+ * it throws away kernel state that works again the moment they are back. The heal loop rebuilds
+ * when the repair succeeded and the data plane is still dead, or when it stayed dead for the
+ * repair window (see client.ts).
  */
-export function firstAttempt(dataPlaneAlive: boolean): Attempt {
-  return dataPlaneAlive ? { reselect: false, keepEndpoint: true } : { reselect: true, keepEndpoint: true };
+export function firstAttempt(): Attempt {
+  return REPAIR;
 }
 
 /**
@@ -30,9 +39,9 @@ export function firstAttempt(dataPlaneAlive: boolean): Attempt {
  *  - a repair failed otherwise: rebuild the path to the same endpoint.
  */
 export function afterFailure(failed: Attempt, code: number): Attempt {
-  if (code === status.NOT_FOUND || failed.reselect) return { reselect: true, keepEndpoint: false };
+  if (code === status.NOT_FOUND || failed.reselect) return RESELECT;
   if (REPAIRABLE.has(code)) return failed;
-  return { reselect: true, keepEndpoint: true };
+  return REBUILD;
 }
 
 /**
