@@ -285,7 +285,8 @@ export async function runLifecycleCell(
         `lost ${st.lostSinceMark}; outages ${JSON.stringify(outages.map((g) => g.ms))} ms; back ${r.backAfterEndMs} ms after the fault ended`,
       );
       // Not one datagram lost while a hung control-plane hop resumes, also with every core busy.
-      if (cell.zeroLoss && st.lostSinceMark > 0) fail(`${st.lostSinceMark} datagrams lost (promise: not one)`);
+      if (cell.zeroLoss && st.lostSinceMark > 0)
+        fail(`${st.lostSinceMark} datagrams lost (promise: not one)`);
       if (r.backAfterEndMs === null || st.lastReplyAt === null || st.now - st.lastReplyAt > REPLY_FRESH_MS) {
         fail('no traffic at the end');
       } else if (r.backAfterEndMs > t.recoveryMs) {
