@@ -1,0 +1,92 @@
+// nsmctl: look at a running mesh the way kubectl looks at a cluster. `get` lists what the nsmgrs
+// hold and the registry knows; `describe` shows one connection hop by hop with the kernel state at
+// both ends; `diagnose` names the hop that broke. Exit codes: 0 fine, 1 a daemon did not answer,
+// the object was not found or diagnose found a fault, 2 bad usage.
+
+import { status } from '@grpc/grpc-js';
+import { Command, CommanderError, Option } from 'commander';
+import { getErrorCode, getErrorMessage } from '../sdk/errors/index.js';
+import { ClientPool } from '../sdk/grpc/client-pool.js';
+import { get, parseResource, RESOURCES } from './get.js';
+import { parseFormat } from './output.js';
+import { resolveTargets, type TargetFlags } from './targets.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+interface GlobalFlags extends TargetFlags {
+  timeout: string;
+  forwarderService: string;
+}
+
+function parseTimeout(s: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new CommanderError(EXIT.usage, 'nsmctl.usage', `--timeout: not a positive number of ms ("${s}")`);
+  return n;
+}
+
+/** Builds the program; `out`/`err` are injectable so tests run it in-process. */
+export function program(pool: ClientPool, out: (s: string) => void, err: (s: string) => void): Command {
+  const p = new Command('nsmctl')
+    .description('Inspect and troubleshoot a Network Service Mesh')
+    .option(
+      '--nsmgr <urls>',
+      'nsmgr URL(s), comma separated (default: NSM_CONNECT_TO, else the sandbox mesh on this machine)',
+    )
+    .option('--registry <url>', "registry URL (default: NSM_REGISTRY_URL, else the nsmgr's registry proxy)")
+    .option('--sandbox <id>', 'use the sandbox mesh with this id (under /run/nsm-sandbox)')
+    .option('--timeout <ms>', 'how long each daemon may take to answer', '3000')
+    .option(
+      '--forwarder-service <name>',
+      'the network service forwarders register for',
+      process.env.NSM_FORWARDER_NETWORK_SERVICE_NAME ?? 'forwarder',
+    )
+    .configureOutput({ writeOut: out, writeErr: err })
+    .exitOverride();
+  const globals = () => p.opts<GlobalFlags>();
+  const targets = () => resolveTargets(globals());
+
+  p.command('get')
+    .description(`list ${RESOURCES.join(', ')}`)
+    .argument('<resource>', RESOURCES.join('|'))
+    .addOption(new Option('-o, --output <format>', 'wide|json|yaml'))
+    .action(async (resource: string, o: { output?: string }) => {
+      const r = await get(parseResource(resource), {
+        targets: targets(),
+        pool,
+        format: parseFormat(o.output),
+        forwarderService: globals().forwarderService,
+        timeoutMs: parseTimeout(globals().timeout),
+      });
+      out(r.text);
+      for (const e of r.errors) err(`error: ${getErrorMessage(e)}\n`);
+      if (r.errors.length > 0) process.exitCode = EXIT.failed;
+    });
+  return p;
+}
+
+/** Runs nsmctl with `argv` (user arguments only); resolves with the exit code. */
+export async function run(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
+  process.exitCode = undefined;
+  const pool = new ClientPool();
+  try {
+    await program(pool, out, err).parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0)
+        return EXIT.ok;
+      if (e.code === 'nsmctl.usage') err(`error: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    err(`error: ${getErrorMessage(e)}\n`);
+    return getErrorCode(e) === status.INVALID_ARGUMENT ? EXIT.usage : EXIT.failed;
+  } finally {
+    process.exitCode = undefined;
+    await pool.close();
+  }
+}
