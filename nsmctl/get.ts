@@ -177,7 +177,7 @@ export async function get(resource: Resource, o: GetOptions): Promise<GetResult>
       for (const v of views) if (v.error) errors.push(v.error);
       const conns = mergeConnections(views);
       const text = structured
-        ? list(
+        ? await list(
             'Connection',
             conns.map((m) => Connection.toJSON(m.connection)),
             structured,
@@ -191,7 +191,7 @@ export async function get(resource: Resource, o: GetOptions): Promise<GetResult>
       const fwd = isForwarder(o.forwarderService);
       const rows = all.filter((e) => (resource === 'forwarders' ? fwd(e) : !fwd(e)));
       const text = structured
-        ? list(
+        ? await list(
             'NetworkServiceEndpoint',
             rows.map((e) => NetworkServiceEndpoint.toJSON(e)),
             structured,
@@ -212,7 +212,7 @@ export async function get(resource: Resource, o: GetOptions): Promise<GetResult>
         endpoints: nses.filter((e) => e.networkServiceNames.includes(ns.name)).map((e) => e.name),
       }));
       const text = structured
-        ? list(
+        ? await list(
             'NetworkService',
             nss.map((ns) => NetworkService.toJSON(ns)),
             structured,
@@ -227,7 +227,7 @@ export async function get(resource: Resource, o: GetOptions): Promise<GetResult>
       ]);
       for (const v of views) if (v.error) errors.push(v.error);
       const rows = nsmgrRows(views, nses, o.forwarderService);
-      const text = structured ? list('Nsmgr', rows, structured) : table(rows, NSMGR_COLUMNS, wide);
+      const text = structured ? await list('Nsmgr', rows, structured) : table(rows, NSMGR_COLUMNS, wide);
       return { text, errors };
     }
   }

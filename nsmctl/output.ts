@@ -1,7 +1,6 @@
 // kubectl-style output: an aligned table (columns padded to the widest cell, three spaces apart,
 // upper-case headers, `<none>` for empty cells), the same table with more columns for `-o wide`,
 // or the API objects themselves for `-o json|yaml` (proto3 JSON, what upstream tools print).
-import { stringify } from 'yaml';
 import { invalidArgument } from '../sdk/errors/index.js';
 
 export const FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
@@ -37,13 +36,15 @@ export function table<R>(rows: R[], columns: Column<R>[], wide: boolean): string
 }
 
 /** A list for json/yaml: kubectl's List shape, so scripts can read `.items`. */
-export function list(kind: string, items: unknown[], format: 'json' | 'yaml'): string {
-  const doc = { kind: `${kind}List`, items };
-  return format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc);
+export function list(kind: string, items: unknown[], format: 'json' | 'yaml'): Promise<string> {
+  return serialise({ kind: `${kind}List`, items }, format);
 }
 
-export function serialise(doc: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc);
+/** yaml is loaded only when asked for: it costs ~100 ms of start-up that a table does not need. */
+export async function serialise(doc: unknown, format: 'json' | 'yaml'): Promise<string> {
+  if (format === 'json') return `${JSON.stringify(doc, null, 2)}\n`;
+  const { stringify } = await import('yaml');
+  return stringify(doc);
 }
 
 /** A duration as kubectl prints ages: 45s, 3m12s, 2h5m, 4d. */
