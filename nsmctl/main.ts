@@ -5,10 +5,10 @@
 
 import { status } from '@grpc/grpc-js';
 import { Command, CommanderError, Option } from 'commander';
-import { getErrorCode, getErrorMessage } from '../sdk/errors/index.js';
+import { getErrorCode, getErrorMessage, invalidArgument } from '../sdk/errors/index.js';
 import { ClientPool } from '../sdk/grpc/client-pool.js';
 import { get, parseResource, RESOURCES } from './get.js';
-import { parseFormat } from './output.js';
+import { parseFormat, serialise } from './output.js';
 import { resolveTargets, type TargetFlags } from './targets.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -62,7 +62,43 @@ export function program(pool: ClientPool, out: (s: string) => void, err: (s: str
       for (const e of r.errors) err(`error: ${getErrorMessage(e)}\n`);
       if (r.errors.length > 0) process.exitCode = EXIT.failed;
     });
+  p.command('describe')
+    .description('show one connection hop by hop, with the kernel state at both ends')
+    .argument('<resource>', 'connection')
+    .argument('<id>', "the client's connection id (or any hop's)")
+    .addOption(new Option('-o, --output <format>', 'json|yaml'))
+    .action(async (resource: string, id: string, o: { output?: string }) => {
+      if (parseResource(resource) !== 'connections') {
+        throw invalidArgument(`describe: only connections can be described (got "${resource}")`);
+      }
+      const format = parseFormat(o.output);
+      // Loaded here: get needs none of the kernel code.
+      const { inspect } = await import('./inspect.js');
+      const d = await import('./describe.js');
+      const { kernel, close } = await openKernel();
+      try {
+        const snap = await inspect({
+          targets: targets(),
+          pool,
+          forwarderService: globals().forwarderService,
+          timeoutMs: parseTimeout(globals().timeout),
+        });
+        const described = await d.describe(snap, d.lookup(snap, id), kernel);
+        out(
+          format === 'json' || format === 'yaml' ? await serialise(described, format) : d.render(described),
+        );
+      } finally {
+        await close();
+      }
+    });
   return p;
+}
+
+/** The kernel readers describe and diagnose share: a one-shot ip runner and a netns resolver. */
+async function openKernel() {
+  const k = await import('../sdk/kernel/index.js');
+  const runner = k.newIpRunner({ longLived: false });
+  return { kernel: { runner, resolver: k.newNetnsResolver() }, close: () => runner.close() };
 }
 
 /** Runs nsmctl with `argv` (user arguments only); resolves with the exit code. */
