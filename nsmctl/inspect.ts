@@ -2,6 +2,8 @@
 // registry as each nsmgr's proxy answers (a daemon local to that nsmgr shows under its own unix URL
 // there, which is how nsmctl reaches forwarders and endpoints), and the connections each of those
 // daemons holds. `describe` and `diagnose` read one connection's hops out of it.
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Connection } from '../api/gen/networkservice/connection.js';
 import type { NetworkServiceEndpoint } from '../api/gen/registry/registry.js';
 import type { ClientPool } from '../sdk/grpc/client-pool.js';
@@ -62,6 +64,17 @@ export async function inspect(o: InspectOptions): Promise<Snapshot> {
       local.set(e.name, { name: e.name, url: e.url, kind, nsmgr: o.targets.nsmgrs[i] });
     }
   });
+  // Sockets beside an nsmgr's (the sandbox's forwarder and endpoint sockets, a node's
+  // /var/lib/networkservicemesh): found even when the registry cannot be asked or lost them.
+  const known = new Set([...o.targets.nsmgrs, ...[...local.values()].map((d) => d.url)]);
+  for (const nsmgr of o.targets.nsmgrs) {
+    for (const url of siblingSockets(nsmgr)) {
+      if (known.has(url)) continue;
+      known.add(url);
+      const kind = /forwarder/.test(url) ? 'forwarder' : 'endpoint';
+      local.set(url, { name: '', url, kind, nsmgr });
+    }
+  }
   const others = [...local.values()];
   const answers = await nsmgrViews(
     o.pool,
@@ -71,6 +84,7 @@ export async function inspect(o: InspectOptions): Promise<Snapshot> {
   others.forEach((d, i) => {
     d.connections = answers[i].connections;
     d.error = answers[i].error;
+    if (!d.name) d.name = nameOf(answers[i]);
   });
   daemons.push(...others);
   return {
@@ -83,7 +97,20 @@ export async function inspect(o: InspectOptions): Promise<Snapshot> {
   };
 }
 
-/** An nsmgr's name: its own segment on the paths it holds. */
+/** The other unix sockets in the directory of a unix nsmgr URL. */
+function siblingSockets(nsmgrURL: string): string[] {
+  if (!nsmgrURL.startsWith('unix://')) return [];
+  const path = nsmgrURL.slice('unix://'.length);
+  try {
+    return readdirSync(dirname(path))
+      .filter((f) => f.endsWith('.sock') && join(dirname(path), f) !== path)
+      .map((f) => `unix://${join(dirname(path), f)}`);
+  } catch {
+    return [];
+  }
+}
+
+/** A daemon's name: its own segment on the paths it holds. */
 function nameOf(v: NsmgrView): string {
   const c = v.connections?.[0];
   return c?.path?.pathSegments[c.path.index]?.name ?? '';

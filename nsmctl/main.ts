@@ -91,6 +91,41 @@ export function program(pool: ClientPool, out: (s: string) => void, err: (s: str
         await close();
       }
     });
+  p.command('diagnose')
+    .description('check a connection (or all) hop by hop and name the hop that broke')
+    .argument('[id]', "the client's connection id (or any hop's); all connections without it")
+    .addOption(new Option('-o, --output <format>', 'json|yaml'))
+    .action(async (id: string | undefined, o: { output?: string }) => {
+      const format = parseFormat(o.output);
+      const { inspect } = await import('./inspect.js');
+      const { lookup } = await import('./describe.js');
+      const dg = await import('./diagnose.js');
+      const { reach } = await import('./probe.js');
+      const { kernel, close } = await openKernel();
+      try {
+        const snap = await inspect({
+          targets: targets(),
+          pool,
+          forwarderService: globals().forwarderService,
+          timeoutMs: parseTimeout(globals().timeout),
+        });
+        const deps = { ...kernel, probe: reach };
+        const structured = format === 'json' || format === 'yaml' ? format : undefined;
+        let ok: boolean;
+        if (id) {
+          const d = await dg.diagnose(snap, lookup(snap, id), deps);
+          out(structured ? await serialise(d, structured) : dg.render(d));
+          ok = d.ok;
+        } else {
+          const { text, all } = await dg.diagnoseAll(snap, deps);
+          out(structured ? await serialise({ kind: 'DiagnosisList', items: all }, structured) : text);
+          ok = all.every((d) => d.ok) && !snap.registryError && snap.nsmgrs.every((v) => !v.error);
+        }
+        if (!ok) process.exitCode = EXIT.failed;
+      } finally {
+        await close();
+      }
+    });
   return p;
 }
 
