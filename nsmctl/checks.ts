@@ -69,6 +69,14 @@ function daemonFor(snap: Snapshot, hop: Hop, kind: HopKind, hops: Hop[]): Daemon
   return unmatched.length === 1 && silentOfKind.length === 1 ? silentOfKind[0] : undefined;
 }
 
+/** Why a daemon's registration may have lapsed: its nsmgr cannot reach the registry. */
+function lostRegistry(snap: Snapshot, d: Daemon | undefined): string {
+  const e = d?.nsmgr ? snap.proxyErrors.get(d.nsmgr) : undefined;
+  if (!e || !d?.nsmgr) return '';
+  const name = snap.daemons.find((x) => x.url === d.nsmgr)?.name || d.nsmgr;
+  return `; its nsmgr ${name} cannot reach the registry: ${getErrorMessage(e)}`;
+}
+
 export function controlChecks(snap: Snapshot, hops: Hop[]): Check[] {
   const checks: Check[] = [];
   if (snap.registryError) {
@@ -135,7 +143,7 @@ export function controlChecks(snap: Snapshot, hops: Hop[]): Check[] {
               what: `${what} is registered`,
               ok: false,
               cause: 'not-registered',
-              detail: 'the registry has no entry of this name (registration expired or removed)',
+              detail: `the registry has no entry of this name (registration expired or removed)${lostRegistry(snap, d)}`,
             },
       );
     }

@@ -148,7 +148,7 @@ function nsmgrRows(views: NsmgrView[], nses: NetworkServiceEndpoint[], fwdSvc: s
   for (const e of nses) byURL.set(e.url, [...(byURL.get(e.url) ?? []), e]);
   for (const [url, es] of [...byURL].sort()) {
     const fwd = es.filter(isForwarder(fwdSvc));
-    if (fwd.length === 0 && !url.startsWith('tcp://')) continue; // an endpoint registered directly
+    if (!url.startsWith('tcp://')) continue; // a daemon's own socket, listed by its local nsmgr: not an nsmgr
     rows.push({
       url,
       name: '',

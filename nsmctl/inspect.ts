@@ -26,6 +26,8 @@ export interface Snapshot {
   /** Registered endpoints and forwarders, as the registry (the first answer) holds them. */
   registered: NetworkServiceEndpoint[];
   registryError?: Error;
+  /** nsmgrs whose registry proxy failed (they cannot reach the registry), by URL. */
+  proxyErrors: Map<string, Error>;
   /** Every daemon asked, with what it holds. */
   daemons: Daemon[];
   connections: MeshConnection[];
@@ -41,9 +43,17 @@ export interface InspectOptions {
 /** Gathers the snapshot; daemons that do not answer carry their error. */
 export async function inspect(o: InspectOptions): Promise<Snapshot> {
   const at = Date.now();
+  const proxyErrors = new Map<string, Error>();
   const [views, proxies, central] = await Promise.all([
     nsmgrViews(o.pool, o.targets.nsmgrs, o.timeoutMs),
-    Promise.all(o.targets.nsmgrs.map((u) => findEndpoints(o.pool, u, o.timeoutMs).catch(() => []))),
+    Promise.all(
+      o.targets.nsmgrs.map((u) =>
+        findEndpoints(o.pool, u, o.timeoutMs).catch((e: Error) => {
+          proxyErrors.set(u, e);
+          return [] as NetworkServiceEndpoint[];
+        }),
+      ),
+    ),
     findEndpoints(o.pool, o.targets.registry, o.timeoutMs).then(
       (r) => ({ r, e: undefined }),
       (e: Error) => ({ r: [] as NetworkServiceEndpoint[], e }),
@@ -92,8 +102,14 @@ export async function inspect(o: InspectOptions): Promise<Snapshot> {
     nsmgrs: views,
     registered: central.r,
     registryError: central.e,
+    proxyErrors,
     daemons,
-    connections: mergeConnections(views),
+    // Every daemon's view, nsmgrs first: a connection whose nsmgr is dead is still found at its
+    // forwarder or endpoint.
+    connections: mergeConnections([
+      ...views,
+      ...others.map((d) => ({ url: d.url, connections: d.connections })),
+    ]),
   };
 }
 

@@ -26,7 +26,17 @@ function parseTimeout(s: string): number {
 }
 
 /** Builds the program; `out`/`err` are injectable so tests run it in-process. */
-export function program(pool: ClientPool, out: (s: string) => void, err: (s: string) => void): Command {
+/** The exit code an action asks for (not process.exitCode: tests run nsmctl inside mocha). */
+interface Outcome {
+  code: number;
+}
+
+export function program(
+  pool: ClientPool,
+  out: (s: string) => void,
+  err: (s: string) => void,
+  outcome: Outcome = { code: EXIT.ok },
+): Command {
   const p = new Command('nsmctl')
     .description('Inspect and troubleshoot a Network Service Mesh')
     .option(
@@ -60,7 +70,7 @@ export function program(pool: ClientPool, out: (s: string) => void, err: (s: str
       });
       out(r.text);
       for (const e of r.errors) err(`error: ${getErrorMessage(e)}\n`);
-      if (r.errors.length > 0) process.exitCode = EXIT.failed;
+      if (r.errors.length > 0) outcome.code = EXIT.failed;
     });
   p.command('describe')
     .description('show one connection hop by hop, with the kernel state at both ends')
@@ -121,7 +131,7 @@ export function program(pool: ClientPool, out: (s: string) => void, err: (s: str
           out(structured ? await serialise({ kind: 'DiagnosisList', items: all }, structured) : text);
           ok = all.every((d) => d.ok) && !snap.registryError && snap.nsmgrs.every((v) => !v.error);
         }
-        if (!ok) process.exitCode = EXIT.failed;
+        if (!ok) outcome.code = EXIT.failed;
       } finally {
         await close();
       }
@@ -142,11 +152,11 @@ export async function run(
   out: (s: string) => void = (s) => process.stdout.write(s),
   err: (s: string) => void = (s) => process.stderr.write(s),
 ): Promise<number> {
-  process.exitCode = undefined;
   const pool = new ClientPool();
+  const outcome = { code: EXIT.ok as number };
   try {
-    await program(pool, out, err).parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+    await program(pool, out, err, outcome).parseAsync(argv, { from: 'user' });
+    return outcome.code;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0)
@@ -157,7 +167,6 @@ export async function run(
     err(`error: ${getErrorMessage(e)}\n`);
     return getErrorCode(e) === status.INVALID_ARGUMENT ? EXIT.usage : EXIT.failed;
   } finally {
-    process.exitCode = undefined;
     await pool.close();
   }
 }
