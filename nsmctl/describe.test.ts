@@ -105,7 +105,7 @@ describe('nsmctl describe', () => {
       'the missing mechanism names no interface and namespace (name, inodeURL)',
     );
     const text = render(d);
-    assert.match(text, /^ {2}2 {3}fwd-a\s+UP\s+in (89|90)s\s+unix:\/\/\S+fwd\.sock\s+fwd-a-id$/m);
+    assert.match(text, /^ {2}2 {3}fwd-a\s+UP\s+in \d+s\s+unix:\/\/\S+fwd\.sock\s+fwd-a-id$/m);
     assert.match(text, /nsmgr-a -> fwd-a: KERNEL name=nsm-1 inodeURL=inode:\/\/4\/1/);
     assert.match(text, /Link: {8}vxlan, mtu 1450, up, oper DOWN, no carrier, mac aa:bb:cc:dd:ee:ff/);
     assert.match(text, /VXLAN: {7}vni 42, remote 10\.0\.0\.2, local 10\.0\.0\.1, port 4789/);

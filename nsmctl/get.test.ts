@@ -71,7 +71,7 @@ describe('nsmctl get', () => {
       lines[0],
       /^ID\s{3,}NETWORK SERVICE\s{3}ENDPOINT\s{3}STATE\s{3}MECHANISM\s{3}HOPS\s{3}EXPIRES$/,
     );
-    assert.match(lines[1], /^nsc-a-0\s+icmp\s+nse-1\s+UP\s+KERNEL\s+4\s+in (59|60)s$/);
+    assert.match(lines[1], /^nsc-a-0\s+icmp\s+nse-1\s+UP\s+KERNEL\s+4\s+in \d+s$/);
     assert.match(lines[2], /^nsc-b-0\s+icmp\s+nse-1\s+DOWN\s+KERNEL\s+4\s+in /);
     // Columns line up: every row's STATE starts where the header's does.
     const at = lines[0].indexOf('STATE');
