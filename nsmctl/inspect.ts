@@ -38,6 +38,11 @@ export interface InspectOptions {
   pool: ClientPool;
   forwarderService: string;
   timeoutMs?: number;
+  /**
+   * Names learnt earlier, by URL (a long-lived caller such as `ui` passes the same map every time):
+   * a daemon holding no connection, or not answering, keeps the name it had.
+   */
+  names?: Map<string, string>;
 }
 
 /** Gathers the snapshot; daemons that do not answer carry their error. */
@@ -97,6 +102,10 @@ export async function inspect(o: InspectOptions): Promise<Snapshot> {
     if (!d.name) d.name = nameOf(answers[i]);
   });
   daemons.push(...others);
+  for (const d of daemons) {
+    if (d.name) o.names?.set(d.url, d.name);
+    else d.name = o.names?.get(d.url) ?? '';
+  }
   return {
     at,
     nsmgrs: views,

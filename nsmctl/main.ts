@@ -136,6 +136,33 @@ export function program(
         await close();
       }
     });
+  p.command('ui')
+    .description('serve a live topology page (connections coloured by state; click for describe/diagnose)')
+    .option('--listen <host:port>', 'where to serve it', '127.0.0.1:8080')
+    .action(async (o: { listen: string }) => {
+      const m = /^(.*):(\d+)$/.exec(o.listen);
+      if (!m) throw invalidArgument(`--listen: "${o.listen}" is not host:port`);
+      const { startUi } = await import('./ui/server.js');
+      const { reach } = await import('./probe.js');
+      const { kernel, close } = await openKernel();
+      const ui = await startUi({
+        targets: targets(),
+        pool,
+        forwarderService: globals().forwarderService,
+        timeoutMs: parseTimeout(globals().timeout),
+        kernel,
+        probe: reach,
+        host: m[1].replace(/^\[|\]$/g, ''),
+        port: Number(m[2]),
+      });
+      out(`serving the topology on ${ui.url} (Ctrl-C to stop)\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await ui.close();
+      await close();
+    });
   return p;
 }
 
