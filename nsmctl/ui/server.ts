@@ -16,7 +16,7 @@ import { type Topology, topology } from './topology.js';
 
 /** Events closer together than this cause one re-read. */
 const DEBOUNCE_MS = 150;
-const FALLBACK_REFRESH_MS = 5_000;
+export const FALLBACK_REFRESH_MS = 5_000;
 /** A watch that ended is opened again after this. */
 const REWATCH_MS = 1_000;
 /** How long a connection no daemon holds any more stays on the page (red), so its end is seen. */

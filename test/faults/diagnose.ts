@@ -266,17 +266,21 @@ export async function runDiagCell(cell: DiagCell): Promise<DiagResult> {
 export function attributionTable(results: DiagResult[]): string {
   const rows = results.map((r) => {
     const got = r.final ? `${r.final.hop ?? '(none)'} / ${r.final.cause ?? 'OK'}` : `error: ${r.error}`;
+    // The first verdict after the fault: right at once, or only once the mesh settled.
+    const first = r.seen[0] ? `${r.seen[0].hop ?? '(none)'} / ${r.seen[0].cause ?? 'OK'}` : '-';
     const right = r.final?.hop === r.expected.hop && r.final?.cause === r.expected.cause;
-    return `| ${r.cell.id} | ${r.cell.fault} | ${r.expected.hop} / ${r.expected.cause} | ${got} | ${right ? '✅' : '❌'} | ${r.final ? `${r.final.atMs} ms` : '-'} | ${r.final?.code ?? '-'} |`;
+    return `| ${r.cell.id} | ${r.cell.fault} | ${r.expected.hop} / ${r.expected.cause} | ${first} | ${got} | ${right ? '✅' : '❌'} | ${r.final ? `${r.final.atMs} ms` : '-'} | ${r.final?.code ?? '-'} |`;
   });
   const ok = results.filter(
     (r) => r.final?.hop === r.expected.hop && r.final?.cause === r.expected.cause,
   ).length;
   return [
-    '| cell | fault | expected hop / cause | diagnose said | | after | exit |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| cell | fault | expected hop / cause | first verdict | final verdict | | after | exit |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
     `attribution: ${ok}/${results.length}`,
+    '',
+    ...results.map((r) => `${r.cell.id}: ${r.final?.verdict ?? r.error}`),
   ].join('\n');
 }
