@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { State } from '../api/gen/networkservice/connection.js';
 import { connection, ns, nse } from '../sdk/testing/connections.js';
 import { run } from './main.js';
@@ -131,6 +134,26 @@ describe('nsmctl get', () => {
     assert.equal(r.code, 1);
     assert.equal(r.out.trimEnd().split('\n').length, 3);
     assert.match(r.err, new RegExp(`error: failed to monitor connections at ${dead}`));
+  });
+
+  it('prints a long table whole through a pipe (the binary waits for stdout before it exits)', async function () {
+    this.timeout(20_000); // a node process of its own, on a busy machine
+    const many = await fakeNsmgr(join(dir, 'many.sock'), {
+      connections: Array.from({ length: 1500 }, (_, i) => held(`nsc-${i}`)),
+    });
+    try {
+      const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
+      // Through a real pipe to another process (`| cat`, as `| less` or `| grep` would be): Node
+      // writes to it asynchronously, so exiting at once used to cut the table at the pipe's 64 KiB.
+      const { stdout } = await promisify(execFile)(
+        'sh',
+        ['-c', `"${process.execPath}" "${cli}" --nsmgr "${many.url}" get connections | cat`],
+        { maxBuffer: 1 << 24 },
+      );
+      assert.equal(stdout.trimEnd().split('\n').length, 1501);
+    } finally {
+      await many.close();
+    }
   });
 
   it('exits 2 on bad usage with a message naming what is wrong', async () => {
