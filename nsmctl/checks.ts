@@ -209,13 +209,13 @@ export function kernelChecks(
   const where = `${side} end ${end.ifname || '?'} in ${end.netnsName ?? '?'}`;
   if (end.error) {
     const gone = /namespace .* not found/.test(end.error);
-    const missing = /no link|not exist|cannot find device|No such device|NOT_FOUND/i.test(end.error);
+    // Anything else that stops `ip` from reading the link (no such device, most often) counts as missing.
     return [
       {
         hop,
         what: `${where} exists`,
         ok: false,
-        cause: gone ? 'namespace-gone' : missing ? 'interface-missing' : 'interface-missing',
+        cause: gone ? 'namespace-gone' : 'interface-missing',
         detail: end.error,
       },
     ];
