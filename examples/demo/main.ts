@@ -3,7 +3,10 @@
 // client on node 2 (local path: one veth pair) and one on node 1 (remote path: VXLAN). It prints
 // each connection, proves traffic flows both ways on each, and runs until Ctrl-C, then removes
 // everything it created.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
+import { DEMO_MARKER } from '../../nsmctl/targets.js';
 import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
 import { addresses, links } from '../../sdk/tools/sandbox/shell.js';
 
@@ -54,6 +57,8 @@ async function main(): Promise<void> {
   say('Starting the demo mesh: 2 nodes, registry, nsmgr + forwarder per node ...');
   const t0 = Date.now();
   const sb = await Sandbox.create({ nodes: 2 });
+  // nsmctl without flags finds this mesh (not the tests' sandboxes) by this marker.
+  writeFileSync(join(sb.runDir, DEMO_MARKER), `${process.pid}\n`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// The `nsmctl` binary (package.json "bin"): runs the command line and exits with its code once
+// stdout and stderr are flushed (writes to a pipe are asynchronous: exiting at once would cut a
+// long table short), without waiting for gRPC channels to wind down.
+import { run } from './main.js';
+
+const code = await run(process.argv.slice(2));
+const flushed = (s: NodeJS.WriteStream) => new Promise<void>((resolve) => s.write('', () => resolve()));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);
