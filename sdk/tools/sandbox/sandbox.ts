@@ -146,6 +146,7 @@ export class Sandbox {
   async startNsmgr(node: SandboxNode): Promise<Daemon> {
     node.nsmgr = await this.spawn(`nsmgr-${node.name}`, node.netns, SCRIPTS.nsmgr, {
       NSM_NAME: `nsmgr-${node.name}`,
+      NODE_NAME: node.name,
       NSM_LISTEN_ON: `unix://${node.nsmgrSocket},${node.nsmgrURL}`,
       NSM_REGISTRY_URL: this.registryURL,
     });
