@@ -6,12 +6,14 @@ import { nscK8sSchema } from '../examples/k8s/nsc/config.js';
 import { nscSchema } from '../examples/nsc/config.js';
 import { forwarderSchema } from '../forwarder/config.js';
 import { nsmgrSchema } from '../nsmgr/config.js';
+import { applySchema } from '../registry/apply/config.js';
 import { registrySchema } from '../registry/config.js';
 import { envTable } from '../sdk/tools/config/index.js';
 import { webhookSchema } from '../webhook/config.js';
 
 export const ENV_TABLES: Record<string, string> = {
   registry: envTable(registrySchema),
+  'nsm-apply': envTable(applySchema),
   nsmgr: envTable(nsmgrSchema),
   forwarder: envTable(forwarderSchema),
   'icmp-responder': envTable(icmpResponderSchema),
