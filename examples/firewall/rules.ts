@@ -12,7 +12,9 @@
 //       destination: 10.0.0.1/32    # destination prefix
 //
 // Replies of allowed flows pass (conntrack: established, related), so a rule allows a conversation,
-// not one direction of it. Keep ICMP echo allowed for the client's liveness check, or it heals.
+// not one direction of it. Keep TCP port 9 allowed from the client to the endpoint address: that is
+// the client's data-plane liveness check (sdk/networkservice/heal/liveness.ts); dropped, the client
+// takes the chain for dead and rebuilds it again and again.
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { invalidArgument } from '../../sdk/errors/index.js';
 import { parseCidr } from '../../sdk/kernel/validate.js';

@@ -15,7 +15,9 @@
 // ETHERNET payload: a kernel L2 cross-connect, either a bridge of the two (`bridge`) or a tc
 // ingress `mirred` redirect each way (`mirred`); bench/ measures both (see the passthrough README).
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
 import type { IPContext } from '../../api/gen/networkservice/connectioncontext.js';
 import type { IpRunner } from './iproute2.js';
@@ -38,6 +40,8 @@ export interface JoinPlan {
   ip: string[];
   /** `tc -batch` lines. */
   tc: string[];
+  /** `ip -batch` lines removing the kernel's local routes of the addresses (they may be gone already). */
+  deleteLocal: string[];
   /** /proc/sys paths (relative to /proc/sys) and the value to write. */
   sysctls: [string, string][];
 }
@@ -58,17 +62,20 @@ export function planJoin(spec: JoinSpec): JoinPlan {
   if (spec.client === spec.endpoint) throw new Error(`cannot join interface ${spec.client} to itself`);
   if (spec.payload === 'IP') {
     const ip: string[] = [];
+    const deleteLocal: string[] = [];
     const families = new Set<boolean>();
     const ctx = spec.ipContext;
     // dst addresses sit on client-if (its endpoint side) but live beyond endpoint-if, and vice versa.
     for (const [i, a] of (ctx?.dstIpAddrs ?? []).entries()) {
       const r = hostRoute(a, `dst_ip_addrs[${i}]`);
       families.add(r.v6);
+      deleteLocal.push(`route del table local local ${r.prefix} dev ${spec.client}`);
       ip.push(`route replace table local unicast ${r.prefix} dev ${spec.endpoint}`);
     }
     for (const [i, a] of (ctx?.srcIpAddrs ?? []).entries()) {
       const r = hostRoute(a, `src_ip_addrs[${i}]`);
       families.add(r.v6);
+      deleteLocal.push(`route del table local local ${r.prefix} dev ${spec.endpoint}`);
       ip.push(`route replace table local unicast ${r.prefix} dev ${spec.client}`);
     }
     const sysctls: [string, string][] = [];
@@ -78,13 +85,16 @@ export function planJoin(spec: JoinSpec): JoinPlan {
         sysctls.push([`net/ipv4/conf/${dev}/proxy_arp`, '1']);
         // Each side's source is an address of this namespace (on the other interface): not martian here.
         sysctls.push([`net/ipv4/conf/${dev}/accept_local`, '1']);
+        // Proxy ARP answers after a random wait of up to proxy_delay (0.8 s by default) per hop: a
+        // 4-hop chain took seconds for its first packet, longer than the client's liveness check.
+        sysctls.push([`net/ipv4/neigh/${dev}/proxy_delay`, '0']);
       }
     }
     if (families.has(true)) {
       sysctls.push(['net/ipv6/conf/all/forwarding', '1']);
       for (const dev of [spec.client, spec.endpoint]) sysctls.push([`net/ipv6/conf/${dev}/proxy_ndp`, '1']);
     }
-    return { ip, tc: [], sysctls };
+    return { ip, deleteLocal, tc: [], sysctls };
   }
   if (spec.l2 === 'bridge') {
     const br = bridgeName(spec);
@@ -94,6 +104,7 @@ export function planJoin(spec: JoinSpec): JoinPlan {
         `link set ${spec.endpoint} master ${br}`,
         `link set ${br} up`,
       ],
+      deleteLocal: [],
       tc: [],
       sysctls: [],
     };
@@ -104,6 +115,7 @@ export function planJoin(spec: JoinSpec): JoinPlan {
   ];
   return {
     ip: [],
+    deleteLocal: [],
     tc: [...redirect(spec.client, spec.endpoint), ...redirect(spec.endpoint, spec.client)],
     sysctls: [],
   };
@@ -133,21 +145,10 @@ export function newJoiner(runner: IpRunner, tcBinary = 'tc'): Joiner {
         if (exists.length === 0) await runner.batch(null, [`link add ${br} type bridge`]);
       }
       for (const [path, value] of plan.sysctls) await writeFile(`/proc/sys/${path}`, value);
-      if (spec.payload === 'IP') {
-        // The kernel's own host routes for the two addresses go first (replace does not take a route of another type).
-        const local = await runner.json<{ type?: string; dst: string; dev?: string }[]>(null, [
-          'route',
-          'show',
-          'table',
-          'local',
-          'type',
-          'local',
-        ]);
-        const hosts = new Set(plan.ip.map((l) => l.split(' ')[5].split('/')[0]));
-        const dels = local
-          .filter((r) => hosts.has(r.dst))
-          .map((r) => `route del table local local ${r.dst} dev ${r.dev}`);
-        if (dels.length > 0) await runner.batch(null, dels);
+      if (plan.deleteLocal.length > 0) {
+        // The kernel's own host routes for the two addresses go first (replace does not take a route
+        // of another type); after an earlier join they are gone already, which is fine.
+        await runner.batch(null, plan.deleteLocal, { force: true }).catch(() => undefined);
       }
       if (plan.ip.length > 0) await runner.batch(null, plan.ip);
       if (plan.tc.length > 0) {
@@ -159,14 +160,13 @@ export function newJoiner(runner: IpRunner, tcBinary = 'tc'): Joiner {
       await runner.batch(null, [`link del ${bridgeName(spec)}`], { force: true }).catch(() => undefined);
     },
     async ready(spec) {
-      // The forwarder creates the client interface, then gives it its addresses: wait for both,
-      // or the kernel would add the local routes back after we replaced them.
-      const shown = await runner
-        .json<{ addr_info?: { local: string }[] }[]>(null, ['addr', 'show', 'dev', spec.client])
-        .catch(() => []);
-      if (shown.length === 0) return false;
+      // The forwarder creates the client interface, then gives it its addresses: wait for both, or
+      // the kernel would add the local routes back after we replaced them. getifaddrs, in process:
+      // this is polled, and a spawned `ip` per poll costs more than the wait on a busy node.
+      const addrs = networkInterfaces()[spec.client];
+      if (addrs === undefined) return existsSync(`/sys/class/net/${spec.client}`) && spec.payload !== 'IP';
       if (spec.payload !== 'IP') return true;
-      const have = new Set((shown[0].addr_info ?? []).map((a) => a.local));
+      const have = new Set(addrs.map((a) => a.address));
       return (spec.ipContext?.dstIpAddrs ?? []).every((a) => have.has(a.split('/')[0]));
     },
   };
