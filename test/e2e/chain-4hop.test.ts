@@ -10,6 +10,7 @@ import { addresses, links, sh } from '../../sdk/tools/sandbox/shell.js';
 import {
   ALLOWED_PORT,
   type Chain,
+  chainAlive,
   DENIED_PORT,
   firewallCounters,
   hops,
@@ -146,17 +147,15 @@ describe('CNF chain: client → firewall → passthrough-1 → passthrough-2 →
     const other = used === chain.p1 ? chain.p1b : chain.p1;
     chain.daemons.get(used.name)!.kill('SIGKILL');
     const killedAt = Date.now();
-    // Healed: the chain was rebuilt through the replica (two interfaces there), the old path closed.
-    await eventually(
-      'chain rebuilt through the replica',
-      30_000,
-      async () => (await links(other.netns)).filter((l) => l.ifname !== 'lo').length === 2,
-    );
-    const ms = Date.now() - killedAt;
-    const dst = await sh('ip', ['-n', client.netns, '-j', 'route', 'show', 'dev', 'nsm-1']);
-    const peer = (JSON.parse(dst) as { dst: string }[])[0].dst;
+    // Healed: the chain runs through the replica (its two interfaces) and carries traffic again.
+    await eventually('chain rebuilt through the replica and carrying traffic', 30_000, async () => {
+      const through = (await links(other.netns)).filter((l) => l.ifname !== 'lo').length === 2;
+      return through && (await chainAlive(client));
+    });
+    process.stdout.write(`      (traffic through the replica ${Date.now() - killedAt} ms after kill -9)\n`);
+    const routes = await sh('ip', ['-n', client.netns, '-j', 'route', 'show', 'dev', 'nsm-1']);
+    const peer = (JSON.parse(routes) as { dst: string }[])[0].dst;
     await assertTraffic(sb, client, chain.responder, peer, ALLOWED_PORT);
-    process.stdout.write(`      (healed in ${ms} ms)\n`);
   });
 
   it('tears the whole chain down when the client closes: no link left in any pod or node', async () => {

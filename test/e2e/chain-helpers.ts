@@ -126,3 +126,23 @@ export async function firewallCounters(fw: Pod): Promise<Record<string, number>>
 export function hops(conn: { path?: { pathSegments: { name: string }[] } }): string[] {
   return (conn.path?.pathSegments ?? []).map((s) => s.name).filter((n) => !/^(nsmgr|forwarder)-/.test(n));
 }
+
+/**
+ * Whether the client's connection carries traffic end to end now: a TCP connect from its address to
+ * the far address, port 9 (the liveness check's: any answer, even a RST, proves the path).
+ */
+export async function chainAlive(client: Pod, ifname = 'nsm-1'): Promise<boolean> {
+  const out = await sh('ip', ['-n', client.netns, '-j', 'addr', 'show', 'dev', ifname]).catch(() => '');
+  if (!out) return false;
+  const local = (JSON.parse(out) as { addr_info: { family: string; local: string }[] }[])[0]?.addr_info.find(
+    (a) => a.family === 'inet',
+  )?.local;
+  const routes = await sh('ip', ['-n', client.netns, '-j', 'route', 'show', 'dev', ifname]).catch(() => '[]');
+  const peer = (JSON.parse(routes) as { dst: string }[])[0]?.dst;
+  if (!local || !peer) return false;
+  const js = `const s=require('net').connect({host:'${peer}',port:9,localAddress:'${local}'});const t=setTimeout(()=>process.exit(1),500);s.on('connect',()=>process.exit(0));s.on('error',e=>process.exit(e.code==='ECONNREFUSED'?0:1));`;
+  return sh('ip', ['netns', 'exec', client.netns, process.execPath, '-e', js]).then(
+    () => true,
+    () => false,
+  );
+}
