@@ -16,7 +16,7 @@ import { median, sleep } from '../stats.js';
 
 type PathName = 'local' | 'rawVeth' | 'remote' | 'rawVxlan';
 
-interface PathEnds {
+export interface PathEnds {
   clientNs: string;
   serverNs: string;
   serverIP: string;
@@ -38,7 +38,7 @@ async function ipIn(netns: string, lines: string[]): Promise<void> {
   await runOk('ip', ['-n', netns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
 }
 
-async function iperf(p: PathEnds, seconds: number): Promise<{ gbps: number; retransmits: number }> {
+export async function iperf(p: PathEnds, seconds: number): Promise<{ gbps: number; retransmits: number }> {
   const port = String(nextPort++);
   const server = Background.start('ip', [
     'netns',

@@ -5,8 +5,6 @@
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
-import { type Daemon, type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
-import { addresses, links, sh } from '../../sdk/tools/sandbox/shell.js';
 import {
   ALLOWED_PORT,
   type Chain,
@@ -16,7 +14,9 @@ import {
   hops,
   LOOP_SERVICE,
   startChain,
-} from './chain-helpers.js';
+} from '../../sdk/tools/sandbox/chain.js';
+import { type Daemon, type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
+import { addresses, links, sh } from '../../sdk/tools/sandbox/shell.js';
 import {
   assertTraffic,
   hostIP,

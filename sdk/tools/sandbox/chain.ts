@@ -4,8 +4,8 @@
 // passthrough-1 replica for healing. Shared by the chain e2e test, the demo and the bench.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Daemon, type Pod, type Sandbox, SCRIPTS } from '../../sdk/tools/sandbox/sandbox.js';
-import { sh } from '../../sdk/tools/sandbox/shell.js';
+import { type Daemon, type Pod, type Sandbox, SCRIPTS } from './sandbox.js';
+import { sh } from './shell.js';
 
 export const CHAIN_SERVICE = 'secure';
 export const ALLOWED_PORT = 7201;
