@@ -1,9 +1,11 @@
 // Renders the README's env tables from the binaries' config schemas (`npm run env-tables`);
 // test/readme.test.ts checks that the README carries exactly these tables.
 
+import { firewallSchema } from '../examples/firewall/config.js';
 import { icmpResponderSchema } from '../examples/icmp-responder/config.js';
 import { nscK8sSchema } from '../examples/k8s/nsc/config.js';
 import { nscSchema } from '../examples/nsc/config.js';
+import { passthroughSchema } from '../examples/passthrough/config.js';
 import { forwarderSchema } from '../forwarder/config.js';
 import { nsmgrSchema } from '../nsmgr/config.js';
 import { applySchema } from '../registry/apply/config.js';
@@ -20,6 +22,8 @@ export const ENV_TABLES: Record<string, string> = {
   nsc: envTable(nscSchema),
   webhook: envTable(webhookSchema),
   'nsc-k8s': envTable(nscK8sSchema),
+  passthrough: envTable(passthroughSchema),
+  firewall: envTable(firewallSchema),
 };
 
 if (process.argv[1]?.endsWith('env-tables.js')) {

@@ -78,7 +78,6 @@ async function setupLatency(ctx: BenchContext, data: ChainData): Promise<void> {
       await client.close(conn).catch(() => undefined);
     }
   } finally {
-    client.dispose();
     await deleteNetns(pods);
   }
   data.setup = summarize(setup);
@@ -141,7 +140,6 @@ async function throughput(ctx: BenchContext, data: ChainData): Promise<void> {
     }
     for (const c of conns) await client.close(c).catch(() => undefined);
   } finally {
-    client.dispose();
     await deleteNetns(pods);
   }
 }
