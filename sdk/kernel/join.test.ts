@@ -66,10 +66,10 @@ describe('join plan', () => {
     const plan = planJoin({ ...base, payload: 'ETHERNET', l2: 'mirred' });
     assert.deepEqual(plan.ip, []);
     assert.deepEqual(plan.tc, [
-      'qdisc replace dev in-1 handle ffff: ingress',
-      'filter replace dev in-1 parent ffff: prio 1 handle 1 protocol all matchall action mirred egress redirect dev out-1',
-      'qdisc replace dev out-1 handle ffff: ingress',
-      'filter replace dev out-1 parent ffff: prio 1 handle 1 protocol all matchall action mirred egress redirect dev in-1',
+      'qdisc add dev in-1 handle ffff: ingress',
+      'filter add dev in-1 parent ffff: prio 1 protocol all u32 match u32 0 0 action mirred egress redirect dev out-1',
+      'qdisc add dev out-1 handle ffff: ingress',
+      'filter add dev out-1 parent ffff: prio 1 protocol all u32 match u32 0 0 action mirred egress redirect dev in-1',
     ]);
   });
 

@@ -109,9 +109,11 @@ export function planJoin(spec: JoinSpec): JoinPlan {
       sysctls: [],
     };
   }
+  // u32 matching everything rather than matchall: cls_matchall is not built into every kernel (this
+  // machine's lacks it), cls_u32 is. The joiner deletes an earlier ingress qdisc first (idempotence).
   const redirect = (from: string, to: string) => [
-    `qdisc replace dev ${from} handle ffff: ingress`,
-    `filter replace dev ${from} parent ffff: prio 1 handle 1 protocol all matchall action mirred egress redirect dev ${to}`,
+    `qdisc add dev ${from} handle ffff: ingress`,
+    `filter add dev ${from} parent ffff: prio 1 protocol all u32 match u32 0 0 action mirred egress redirect dev ${to}`,
   ];
   return {
     ip: [],
@@ -152,6 +154,8 @@ export function newJoiner(runner: IpRunner, tcBinary = 'tc'): Joiner {
       }
       if (plan.ip.length > 0) await runner.batch(null, plan.ip);
       if (plan.tc.length > 0) {
+        for (const dev of [spec.client, spec.endpoint])
+          await exec(tcBinary, ['qdisc', 'del', 'dev', dev, 'ingress']).catch(() => undefined);
         for (const line of plan.tc) await exec(tcBinary, line.split(' '));
       }
     },
