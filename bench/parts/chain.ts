@@ -48,7 +48,7 @@ spec:
 const TEN_RULES = `default: deny
 rules:
 ${Array.from({ length: 9 }, (_, i) => `  - {name: deny-${i}, action: deny, proto: tcp, port: ${6000 + i}, source: 10.${i}.0.0/16}`).join('\n')}
-  - {name: iperf, action: allow, proto: tcp, port: "5201-5299"}
+  - {name: iperf, action: allow, proto: tcp, port: "5300-5999"}
 `;
 
 async function setupLatency(ctx: BenchContext, data: ChainData): Promise<void> {

@@ -25,7 +25,7 @@ export interface PathEnds {
 const RAW_VNI = 16_777_001;
 const RTT_PORT = 7007;
 const RTT_ROUNDS = 5;
-let nextPort = 5301;
+let nextPort = 5301; // the chain part's firewall allows 5300-5999
 
 async function linkMtu(netns: string, ifname: string): Promise<number> {
   const [l] = JSON.parse(await runOk('ip', ['-n', netns, '-json', 'link', 'show', 'dev', ifname])) as {
