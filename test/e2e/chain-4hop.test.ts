@@ -51,6 +51,8 @@ describe('CNF chain: client → firewall → passthrough-1 → passthrough-2 →
     const started = await sb.startClient(client, 'kernel://secure/nsm-1');
     nsc = started.daemon;
     conn = started.connections[0];
+    // Each CNF joins its interfaces just after it answered: give the chain that moment.
+    for (let i = 0; i < 50 && !(await chainAlive(client)); i++) await new Promise((r) => setTimeout(r, 100));
   });
 
   after(async () => {
