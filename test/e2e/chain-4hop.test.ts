@@ -122,6 +122,19 @@ describe('CNF chain: client → firewall → passthrough-1 → passthrough-2 →
     assert.equal(clientFwd.trim(), '0', 'the client namespace does not forward');
   });
 
+  it('keeps the chain through refreshes: after more than one token lifetime, the same interfaces carry traffic', async () => {
+    const p1 = hops(conn)[2] === 'passthrough-1' ? chain.p1 : chain.p1b;
+    const names = async () =>
+      (await Promise.all([client, chain.firewall, p1, chain.p2, chain.responder].map((p) => links(p.netns))))
+        .flat()
+        .map((l) => `${l.ifname}@${l.address ?? ''} ${l.ifalias ?? ''}`)
+        .sort();
+    const before = await names();
+    await new Promise((r) => setTimeout(r, 12_000)); // tokens last 10 s: every hop was refreshed, or expired
+    assert.deepEqual(await names(), before, 'no interface was rebuilt');
+    assert.ok(await chainAlive(client), 'traffic still passes');
+  });
+
   it('refuses a service whose matches route back to a CNF on the path, naming the loop', async () => {
     await rejectsWith(
       () =>
