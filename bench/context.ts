@@ -179,8 +179,14 @@ export interface ChainData {
   failures: number;
   /** The endpoints the first connection passed. */
   hops?: string;
-  /** iperf3 rounds on node1: direct, through one passthrough, through the firewall with 10 rules. */
-  throughputGbps: { direct: number[]; passthrough: number[]; firewall: number[] };
+  /** iperf3 rounds on node1: direct, one passthrough, the firewall with 10 rules, ETHERNET joins. */
+  throughputGbps: {
+    direct: number[];
+    passthrough: number[];
+    firewall: number[];
+    'l2-bridge': number[];
+    'l2-mirred': number[];
+  };
   /** kill -9 of the passthrough-1 in use until traffic passes through its replica. */
   healMs?: number;
   healNote?: string;

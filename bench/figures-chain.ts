@@ -40,6 +40,21 @@ export function chainRows(c: ChainData, add: (f: Figure) => void): void {
       met: r === undefined ? undefined : ge(r, min),
     });
   }
+  for (const [key, name] of [
+    ['l2-bridge', 'TCP, ETHERNET payload, passthrough joined by a bridge'],
+    ['l2-mirred', 'TCP, ETHERNET payload, passthrough joined by tc mirred'],
+  ] as const) {
+    const xs = c.throughputGbps[key];
+    if (xs.length === 0) continue;
+    add({
+      section,
+      name,
+      value: median(xs),
+      unit: 'Gbit/s',
+      baseline:
+        direct === undefined ? undefined : { label: 'direct (IP), same run', value: direct, unit: 'Gbit/s' },
+    });
+  }
   add({
     section,
     name: 'Heal after kill -9 of a CNF (traffic through its replica)',

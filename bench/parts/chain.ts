@@ -4,7 +4,8 @@
 //    sequential Request → Connection from fresh pod namespaces, as the latency part does.
 //  - TCP throughput (iperf3, one stream) on node1 only (veth pairs, so the CNF's forwarding is what
 //    differs): direct client → endpoint; through one passthrough; through the firewall with 10 rules
-//    (9 that do not match iperf, then the one that allows it), all in the same run.
+//    (9 that do not match iperf, then the one that allows it), all in the same run; and ETHERNET
+//    payload through a passthrough joined by a bridge and by a tc mirred pair (NSM_L2_JOIN).
 //  - Heal: a real client (examples/nsc, liveness check on) through the chain; the passthrough-1 it
 //    uses is killed with -9; the figure is the time until its traffic passes through the replica.
 import { writeFileSync } from 'node:fs';
@@ -42,6 +43,16 @@ spec:
     - source_selector: {app: tp-fw}
       routes: [{destination_selector: {app: tp-resp}}]
     - routes: [{destination_selector: {app: tp-fw}}]
+`;
+
+const l2Yaml = (join: string) => `---
+spec:
+  name: tp-l2-${join}
+  payload: ETHERNET
+  matches:
+    - source_selector: {app: tp-${join}}
+      routes: [{destination_selector: {app: tp-resp}}]
+    - routes: [{destination_selector: {app: tp-${join}}}]
 `;
 
 /** Ten rules: nine that iperf's packets pass over, then the one that allows them. */
@@ -88,13 +99,13 @@ async function throughput(ctx: BenchContext, data: ChainData): Promise<void> {
   const { sb } = mesh;
   const n1 = sb.node('node1');
   const file = join(sb.runDir, 'throughput.yaml');
-  writeFileSync(file, THROUGHPUT_YAML);
+  writeFileSync(file, `${THROUGHPUT_YAML}${l2Yaml('bridge')}${l2Yaml('mirred')}`);
   const rules = join(sb.runDir, 'tp-rules.yaml');
   writeFileSync(rules, TEN_RULES);
   await sb.apply([file]);
   const resp = await sb.addPod(n1, 'tp-resp');
   await sb.startEndpoint(resp, {
-    NSM_SERVICE_NAMES: 'tp-direct,tp-passthrough,tp-firewall',
+    NSM_SERVICE_NAMES: 'tp-direct,tp-passthrough,tp-firewall,tp-l2-bridge,tp-l2-mirred',
     NSM_LABELS: 'app=tp-resp',
     NSM_PAYLOAD: 'IP',
     NSM_CIDR_PREFIX: '172.16.9.0/24',
@@ -111,10 +122,18 @@ async function throughput(ctx: BenchContext, data: ChainData): Promise<void> {
     NSM_LABELS: 'app=tp-fw',
     NSM_FIREWALL_RULES: rules,
   });
+  for (const join of ['bridge', 'mirred']) {
+    const pod = await sb.addPod(n1, `tp-${join}`);
+    await sb.startCnf(pod, SCRIPTS.passthrough, {
+      NSM_SERVICE_NAMES: `tp-l2-${join}`,
+      NSM_LABELS: `app=tp-${join}`,
+      NSM_L2_JOIN: join,
+    });
+  }
   const client = mesh.client(n1);
-  const pods = await mesh.pods(n1, 'tpc', 3);
+  const pods = await mesh.pods(n1, 'tpc', 5);
   try {
-    const kinds = ['direct', 'passthrough', 'firewall'] as const;
+    const kinds = ['direct', 'passthrough', 'firewall', 'l2-bridge', 'l2-mirred'] as const;
     const conns: Connection[] = [];
     for (const [i, kind] of kinds.entries()) {
       const r = await client.request({
@@ -176,7 +195,7 @@ async function heal(
 export async function runChain(ctx: BenchContext): Promise<void> {
   const data: ChainData = {
     failures: 0,
-    throughputGbps: { direct: [], passthrough: [], firewall: [] },
+    throughputGbps: { direct: [], passthrough: [], firewall: [], 'l2-bridge': [], 'l2-mirred': [] },
   };
   ctx.data.chain = data;
   ctx.log('chain: firewall → passthrough-1 (two replicas) → passthrough-2 → responder across both nodes ...');
@@ -186,7 +205,7 @@ export async function runChain(ctx: BenchContext): Promise<void> {
   await throughput(ctx, data);
   const med = (xs: number[]) => summarize(xs).p50.toFixed(2);
   ctx.log(
-    `  TCP Gbit/s direct ${med(data.throughputGbps.direct)}, one passthrough ${med(data.throughputGbps.passthrough)}, firewall (10 rules) ${med(data.throughputGbps.firewall)}`,
+    `  TCP Gbit/s direct ${med(data.throughputGbps.direct)}, one passthrough ${med(data.throughputGbps.passthrough)}, firewall (10 rules) ${med(data.throughputGbps.firewall)}; ETHERNET bridge ${med(data.throughputGbps['l2-bridge'])}, mirred ${med(data.throughputGbps['l2-mirred'])}`,
   );
   await heal(ctx, data, chain);
   ctx.log(`  heal after kill -9 of passthrough-1: ${data.healMs ?? data.healNote} ms`);

@@ -27,10 +27,11 @@ export const passthroughSchema = {
       'Labels of this CNF (k1=v1,k2=v2): registered for destination selectors, and put on its requests onward for source selectors.',
     default: '',
   }),
-  l2Join: t.enumOf(['bridge', 'mirred'] as const, {
+  l2Join: t.enumOf(['mirred', 'bridge'] as const, {
     env: 'NSM_L2_JOIN',
-    description: 'ETHERNET payload: join the two interfaces with a bridge or a tc mirred redirect pair.',
-    default: 'bridge',
+    description:
+      'ETHERNET payload: join the two interfaces with a tc mirred redirect pair (measured faster, see README) or a bridge.',
+    default: 'mirred',
   }),
   maxTokenLifetime: t.duration({
     env: 'NSM_MAX_TOKEN_LIFETIME',
