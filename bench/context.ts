@@ -5,7 +5,7 @@ import type { ProcSample } from './procstat.js';
 import type { Summary } from './stats.js';
 
 /** In run order: scale before concurrency, so that nothing a timed-out request left behind skews its idle figures. */
-export const PARTS = ['latency', 'cni', 'scale', 'concurrency', 'dataplane', 'heal'] as const;
+export const PARTS = ['latency', 'cni', 'scale', 'concurrency', 'dataplane', 'heal', 'chain'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchOptions {
@@ -172,7 +172,28 @@ export interface CniData {
   concurrent?: { n: number; ok: number; wallMs: number; perSecond: number; add: Summary };
 }
 
+/** CNF chaining (bench/parts/chain.ts). */
+export interface ChainData {
+  /** Sequential Request → Connection through the 4-hop chain across both nodes. */
+  setup?: Summary;
+  failures: number;
+  /** The endpoints the first connection passed. */
+  hops?: string;
+  /** iperf3 rounds on node1: direct, one passthrough, the firewall with 10 rules, ETHERNET joins. */
+  throughputGbps: {
+    direct: number[];
+    passthrough: number[];
+    firewall: number[];
+    'l2-bridge': number[];
+    'l2-mirred': number[];
+  };
+  /** kill -9 of the passthrough-1 in use until traffic passes through its replica. */
+  healMs?: number;
+  healNote?: string;
+}
+
 export interface BenchData {
+  chain?: ChainData;
   latency?: { local?: PathLatency; remote?: PathLatency };
   cni?: CniData;
   concurrency?: ConcurrencyRound[];

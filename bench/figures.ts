@@ -3,6 +3,7 @@
 // never a failure of the run.
 import type { BenchData, HealData, PathLatency } from './context.js';
 import { type Figure, finite, ge, le, ratio } from './figure.js';
+import { chainRows } from './figures-chain.js';
 import { scaleRows } from './figures-scale.js';
 import { median, type Summary } from './stats.js';
 
@@ -191,6 +192,7 @@ export function deriveFigures(d: BenchData): Figure[] {
 
   // 3. Scale
   if (d.scale) scaleRows(d.scale, lat?.local, add);
+  if (d.chain) chainRows(d.chain, add);
 
   // 4. Data plane
   const dp = d.dataplane;

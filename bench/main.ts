@@ -8,6 +8,7 @@ import type { BenchContext, Part } from './context.js';
 import { Mesh } from './mesh.js';
 import { nodeState, sweepNetns } from './netns.js';
 import { parseOptions, USAGE } from './options.js';
+import { runChain } from './parts/chain.js';
 import { runCni } from './parts/cni.js';
 import { runConcurrency } from './parts/concurrency.js';
 import { runDataplane } from './parts/dataplane.js';
@@ -25,6 +26,7 @@ const RUNNERS: Record<Part, (ctx: BenchContext) => Promise<void>> = {
   scale: runScale,
   dataplane: runDataplane,
   heal: runHeal,
+  chain: runChain,
 };
 
 function say(line: string): void {

@@ -1,4 +1,5 @@
-// The Debian tools some parts need: iperf3 (data plane) and the real CNI plugins (the baseline).
+// The Debian tools some parts need: iperf3 (data plane, chain), nftables (the chain's firewall) and
+// the real CNI plugins (the baseline).
 // Missing ones are installed with apt-get (after apt-get update); if that is not allowed or fails,
 // the bench stops with one line saying what to install.
 import { existsSync } from 'node:fs';
@@ -19,7 +20,8 @@ async function onPath(cmd: string): Promise<boolean> {
 }
 
 const TOOLS: Tool[] = [
-  { pkg: 'iperf3', present: () => onPath('iperf3'), neededBy: ['dataplane'] },
+  { pkg: 'iperf3', present: () => onPath('iperf3'), neededBy: ['dataplane', 'chain'] },
+  { pkg: 'nftables', present: () => onPath('nft'), neededBy: ['chain'] },
   {
     pkg: 'containernetworking-plugins',
     present: async () => existsSync(`${CNI_DIR}/ptp`) && existsSync(`${CNI_DIR}/host-local`),

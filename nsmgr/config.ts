@@ -33,5 +33,10 @@ export const nsmgrSchema = {
     description: 'Service name under which forwarders register.',
     default: 'forwarder',
   }),
+  nodeName: t.string({
+    env: 'NODE_NAME',
+    description:
+      'Node this nsmgr runs on (upstream: from the pod spec); requests get it as the nodeName label. Default: the hostname.',
+  }),
   ...loggingSchema,
 };

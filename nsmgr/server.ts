@@ -11,6 +11,7 @@ import * as connect from '../sdk/networkservice/connect/index.js';
 import { newFinder } from '../sdk/networkservice/discover/index.js';
 import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
+import * as requestlabels from '../sdk/networkservice/requestlabels/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
 import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
@@ -24,6 +25,8 @@ export interface NsmgrOptions {
   registryURL: string;
   maxTokenLifetimeMs: number;
   forwarderServiceName: string;
+  /** The node this nsmgr runs on, added to requests as the nodeName label. */
+  nodeName?: string;
 }
 
 export interface Nsmgr {
@@ -69,6 +72,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     monitor: connections,
     additionalFunctionality: [
+      requestlabels.newServer({ nodeName: opts.nodeName }), // nodeName and clientName labels, for matches
       discoverforwarder.newServer({
         finder: newFinder(nsRegistry, nseRegistry),
         nsmgrURL: publicURL,

@@ -1,23 +1,29 @@
 // Renders the README's env tables from the binaries' config schemas (`npm run env-tables`);
 // test/readme.test.ts checks that the README carries exactly these tables.
 
+import { firewallSchema } from '../examples/firewall/config.js';
 import { icmpResponderSchema } from '../examples/icmp-responder/config.js';
 import { nscK8sSchema } from '../examples/k8s/nsc/config.js';
 import { nscSchema } from '../examples/nsc/config.js';
+import { passthroughSchema } from '../examples/passthrough/config.js';
 import { forwarderSchema } from '../forwarder/config.js';
 import { nsmgrSchema } from '../nsmgr/config.js';
+import { applySchema } from '../registry/apply/config.js';
 import { registrySchema } from '../registry/config.js';
 import { envTable } from '../sdk/tools/config/index.js';
 import { webhookSchema } from '../webhook/config.js';
 
 export const ENV_TABLES: Record<string, string> = {
   registry: envTable(registrySchema),
+  'nsm-apply': envTable(applySchema),
   nsmgr: envTable(nsmgrSchema),
   forwarder: envTable(forwarderSchema),
   'icmp-responder': envTable(icmpResponderSchema),
   nsc: envTable(nscSchema),
   webhook: envTable(webhookSchema),
   'nsc-k8s': envTable(nscK8sSchema),
+  passthrough: envTable(passthroughSchema),
+  firewall: envTable(firewallSchema),
 };
 
 if (process.argv[1]?.endsWith('env-tables.js')) {

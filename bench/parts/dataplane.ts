@@ -16,7 +16,7 @@ import { median, sleep } from '../stats.js';
 
 type PathName = 'local' | 'rawVeth' | 'remote' | 'rawVxlan';
 
-interface PathEnds {
+export interface PathEnds {
   clientNs: string;
   serverNs: string;
   serverIP: string;
@@ -25,7 +25,7 @@ interface PathEnds {
 const RAW_VNI = 16_777_001;
 const RTT_PORT = 7007;
 const RTT_ROUNDS = 5;
-let nextPort = 5301;
+let nextPort = 5301; // the chain part's firewall allows 5300-5999
 
 async function linkMtu(netns: string, ifname: string): Promise<number> {
   const [l] = JSON.parse(await runOk('ip', ['-n', netns, '-json', 'link', 'show', 'dev', ifname])) as {
@@ -38,7 +38,7 @@ async function ipIn(netns: string, lines: string[]): Promise<void> {
   await runOk('ip', ['-n', netns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
 }
 
-async function iperf(p: PathEnds, seconds: number): Promise<{ gbps: number; retransmits: number }> {
+export async function iperf(p: PathEnds, seconds: number): Promise<{ gbps: number; retransmits: number }> {
   const port = String(nextPort++);
   const server = Background.start('ip', [
     'netns',

@@ -1,6 +1,7 @@
 export { DEFAULT_FINDER_CACHE_TTL_MS, type Finder, type FinderOptions, newFinder } from './common.js';
 export {
   candidates,
+  candidateWeights,
   loadAndDeleteSelected,
   type SelectedEndpoint,
   selectedEndpoint,

@@ -7,10 +7,22 @@ import { type Context, value, withValue } from '../../core/context.js';
 import * as metadata from '../metadata/index.js';
 
 const CANDIDATES_KEY = Symbol('discover-candidates');
+const WEIGHTS_KEY = Symbol('discover-weights');
 const SELECTED_KEY = Symbol('discover-selected');
 
-export function withCandidates(ctx: Context, nses: NetworkServiceEndpoint[]): Context {
-  return withValue(ctx, CANDIDATES_KEY, nses);
+/** The candidates for this request, and the weight of each (by name; 0 or absent: the route gave none). */
+export function withCandidates(
+  ctx: Context,
+  nses: NetworkServiceEndpoint[],
+  weights?: ReadonlyMap<string, number>,
+): Context {
+  const withNses = withValue(ctx, CANDIDATES_KEY, nses);
+  return weights ? withValue(withNses, WEIGHTS_KEY, weights) : withNses;
+}
+
+/** The route weights of the candidates (see withCandidates). */
+export function candidateWeights(ctx: Context): ReadonlyMap<string, number> | undefined {
+  return value<ReadonlyMap<string, number>>(ctx, WEIGHTS_KEY);
 }
 
 export function candidates(ctx: Context): NetworkServiceEndpoint[] | undefined {

@@ -4,7 +4,7 @@ import { background } from '../../core/context.js';
 import { newNetworkServiceChain, newRegistryChain } from '../../core/next.js';
 import type { NseRegistry, NsRegistry } from '../../core/types.js';
 import { checkContext, recorder } from '../../testing/checks.js';
-import { ns, nse, request } from '../../testing/connections.js';
+import { ns, nse, pathOf, request } from '../../testing/connections.js';
 import { fakeFinder } from '../../testing/registry.js';
 import { clientURL } from '../clienturl/index.js';
 import * as metadata from '../metadata/index.js';
@@ -65,6 +65,15 @@ describe('discover server', () => {
     assert.deepEqual(got, [['blue-1'], ['red-1']]);
   });
 
+  it('leaves endpoints already on the path out of the candidates', async () => {
+    const { got, chain } = setup(
+      [ns('icmp')],
+      [nse('p1', { networkServiceNames: ['icmp'] }), nse('p2', { networkServiceNames: ['icmp'] })],
+    );
+    await chain.request(background(), request(pathOf(['nsc', 'nsmgr', 'fwd', 'p1', 'nsmgr', 'fwd'], 5)));
+    assert.deepEqual(got, [['p2']]);
+  });
+
   it('finds exactly the endpoint a request names', async () => {
     const { got, finder, chain } = setup(
       [ns('icmp')],
@@ -122,6 +131,46 @@ describe('discover server', () => {
       conn: { id: 'x', labels: { app: 'a' } },
       code: 5,
       message: /no endpoint of network service "icmp" matches the labels \{"app":"a"\}/,
+    },
+    {
+      name: 'names the service and the selector when no endpoint has the labels a match routes to',
+      services: [
+        ns('icmp', {
+          matches: [{ sourceSelector: { app: 'fw' }, routes: [{ destinationSelector: { app: 'nobody' } }] }],
+        }),
+      ],
+      endpoints: [labelled('red', 'icmp', { app: 'red' })],
+      conn: { id: 'x', labels: { app: 'fw' } },
+      code: 5,
+      message: /network service "icmp" matches the labels \{"app":"fw"\} \(selector \{"app":"nobody"\}\)/,
+    },
+    {
+      name: 'says no match applies when no source selector takes the request labels',
+      services: [
+        ns('icmp', {
+          matches: [{ sourceSelector: { app: 'fw' }, routes: [{ destinationSelector: { app: 'red' } }] }],
+        }),
+      ],
+      endpoints: [labelled('red', 'icmp', { app: 'red' })],
+      conn: { id: 'x', labels: { app: 'other' } },
+      code: 5,
+      message: /\(no match of the service applies to them\)/,
+    },
+    {
+      name: 'refuses a chain that routes back to an endpoint on the path, naming the loop',
+      services: [
+        ns('icmp', {
+          matches: [{ sourceSelector: { app: 'p2' }, routes: [{ destinationSelector: { app: 'p1' } }] }],
+        }),
+      ],
+      endpoints: [labelled('p1', 'icmp', { app: 'p1' })],
+      conn: {
+        ...pathOf(['nsc', 'nsmgr', 'fwd', 'p1', 'nsmgr', 'fwd', 'p2', 'nsmgr', 'fwd'], 8),
+        labels: { app: 'p2' },
+      },
+      code: 9,
+      message:
+        /network service "icmp" loops: the request with labels \{"app":"p2"\} has passed nsc → nsmgr → fwd → p1 → nsmgr → fwd → p2 → nsmgr and its match routes it back to "p1"/,
     },
     {
       name: 'refuses a payload that differs from the service payload',

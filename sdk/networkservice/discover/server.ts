@@ -2,14 +2,17 @@
 // in the forwarder (as upstream), asking the local nsmgr's registry, which answers local endpoints
 // with their own socket URL and remote ones with their node's nsmgr URL.
 //  - A request that names its endpoint (a refresh, or a remote hop) gets exactly that endpoint.
-//  - Otherwise: the NetworkService's matches pick candidates by labels (matchutils), and the
-//    service's payload is copied into the connection.
-import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
+//  - Otherwise: the NetworkService's matches pick candidates by labels (matchutils), with the
+//    weights of their routes for roundrobin, and the service's payload is copied into the connection.
+//  - An endpoint already on the request's path (a CNF chain routed back to a hop it passed) is never a
+//    candidate: a request passes each endpoint once. When that leaves nothing, the request is refused
+//    naming the loop.
+import type { Match, NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
-import { invalidArgument, notFound } from '../../errors/index.js';
-import { matchEndpoints } from '../../tools/matchutils/index.js';
+import { failedPrecondition, invalidArgument, notFound } from '../../errors/index.js';
+import { selectEndpoints } from '../../tools/matchutils/index.js';
 import type { Finder } from './common.js';
 import { selectedEndpoint, withCandidates } from './metadata.js';
 
@@ -62,18 +65,51 @@ class DiscoverServer implements NetworkServiceServer {
     conn.payload = ns?.payload || conn.payload || DEFAULT_PAYLOAD;
     if (nses.length === 0)
       throw notFound(`no endpoints are registered for network service "${conn.networkService}"`);
-    const matched = matchEndpoints(ns, nses, conn.labels ?? {});
-    if (matched.length === 0) {
+    const labels = conn.labels ?? {};
+    const selection = selectEndpoints(ns, nses, labels);
+    if (selection.candidates.length === 0) {
+      const selectors = selection.match
+        ? ` (selector ${describeRoutes(selection.match.routes)})`
+        : ns?.matches.length
+          ? ' (no match of the service applies to them)'
+          : '';
       throw notFound(
-        `no endpoint of network service "${conn.networkService}" matches the labels ${JSON.stringify(conn.labels ?? {})}`,
+        `no endpoint of network service "${conn.networkService}" matches the labels ${JSON.stringify(labels)}${selectors}`,
       );
     }
-    return next.server(ctx).request(withCandidates(ctx, matched), req);
+    const passed = passedEndpoints(conn);
+    const fresh = selection.candidates.filter((c) => !passed.includes(c.nse.name));
+    if (fresh.length === 0) {
+      const back = selection.candidates.map((c) => c.nse.name);
+      throw failedPrecondition(
+        `network service "${conn.networkService}" loops: the request with labels ${JSON.stringify(labels)} has passed ${passed.join(' → ')} and its match routes it back to ${back.map((n) => `"${n}"`).join(', ')}`,
+      );
+    }
+    const weights = new Map(fresh.map((c) => [c.nse.name, c.weight]));
+    return next.server(ctx).request(
+      withCandidates(
+        ctx,
+        fresh.map((c) => c.nse),
+        weights,
+      ),
+      req,
+    );
   }
 
   close(ctx: Context, conn: Connection): Promise<void> {
     return next.server(ctx).close(ctx, conn);
   }
+}
+
+/** The names on the path before this hop: the client, nsmgrs, forwarders and endpoints the request passed. */
+function passedEndpoints(conn: Connection): string[] {
+  const segments = conn.path?.pathSegments ?? [];
+  return segments.slice(0, conn.path?.index ?? 0).map((s) => s.name);
+}
+
+function describeRoutes(routes: Match['routes']): string {
+  if (routes.length === 0) return 'none: the match has no routes';
+  return routes.map((r) => JSON.stringify(r.destinationSelector ?? {})).join(' or ');
 }
 
 export function newServer(finder: Finder): NetworkServiceServer {

@@ -117,14 +117,14 @@ describe('discoverforwarder server', () => {
     assert.deepEqual(calls, ['request fast']);
   });
 
-  it('fails with UNAVAILABLE when no forwarder satisfies the selector', async () => {
+  it('fails with NOT_FOUND naming the labels when no forwarder satisfies the selector', async () => {
     const service = ns('icmp', { matches: [{ metadata: { labels: { dp: 'none' } }, routes: [] }] });
     const { chain } = setup([forwarder('slow', { dp: 'slow' })], [service]);
     await assert.rejects(chain.request(background(), nsmgrRequest('c1')), (e: Error & { code?: number }) => {
-      assert.equal(e.code, 14);
+      assert.equal(e.code, 5);
       assert.match(
         e.message,
-        /no forwarder on this node matches the forwarder selector of network service "icmp"/,
+        /no forwarder on this node has the labels \{"dp":"none"\} that network service "icmp" selects \(forwarders: slow \{"dp":"slow"\}\)/,
       );
       return true;
     });

@@ -8,14 +8,19 @@
 // LOOKUP_RETRY_MS for up to NO_FORWARDER_WAIT_MS of the request's time instead of failing at once,
 // as upstream's discover waits for endpoints within the request's deadline.
 import { State } from '../../../api/gen/networkservice/connection.js';
-import type { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
+import type { NetworkService, NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
 import { clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
-import { getErrorCode, getErrorMessage, NsmError, unavailable } from '../../errors/index.js';
+import { getErrorCode, getErrorMessage, NsmError, notFound, unavailable } from '../../errors/index.js';
 import { sleep } from '../../tools/backoff/index.js';
-import { matchForwarders } from '../../tools/matchutils/index.js';
+import {
+  DEFAULT_FORWARDER_LABELS,
+  isSubset,
+  type Labels,
+  matchForwarders,
+} from '../../tools/matchutils/index.js';
 import { withClientURL } from '../clienturl/index.js';
 import type { Finder } from '../discover/common.js';
 import * as metadata from '../metadata/index.js';
@@ -54,21 +59,24 @@ class DiscoverForwarderServer implements NetworkServiceServer {
     const waitUntil = Math.min(c.now() + NO_FORWARDER_WAIT_MS, ctx.deadline ?? Number.POSITIVE_INFINITY);
     let forwarders: NetworkServiceEndpoint[];
     let usable: NetworkServiceEndpoint[];
+    let service: NetworkService | undefined;
     for (;;) {
       const [found, ns] = await Promise.all([
         this.opts.finder.endpoints(ctx, { networkServiceNames: [this.serviceName], url: this.opts.nsmgrURL }),
         this.opts.finder.networkService(ctx, conn.networkService),
       ]);
       forwarders = found;
+      service = ns;
       usable = matchForwarders(ns, forwarders, conn.labels ?? {}, { serviceName: this.serviceName });
       if (usable.length > 0 || forwarders.length > 0 || c.now() + LOOKUP_RETRY_MS > waitUntil) break;
       await sleep(ctx, LOOKUP_RETRY_MS);
     }
+    if (forwarders.length === 0) throw unavailable('no forwarder is registered on this node');
     if (usable.length === 0) {
-      throw unavailable(
-        forwarders.length === 0
-          ? 'no forwarder is registered on this node'
-          : `no forwarder on this node matches the forwarder selector of network service "${conn.networkService}"`,
+      // A selector nobody on this node has is a configuration fact, not a passing outage.
+      const wanted = forwarderSelectors(service, conn.labels ?? {}).map((l) => JSON.stringify(l));
+      throw notFound(
+        `no forwarder on this node has the labels ${wanted.join(' or ') || '(no match applies)'} that network service "${conn.networkService}" selects (forwarders: ${forwarders.map((f) => `${f.name} ${JSON.stringify(f.networkServiceLabels[this.serviceName]?.labels ?? {})}`).join(', ')})`,
       );
     }
     const failures: string[] = [];
@@ -110,6 +118,15 @@ class DiscoverForwarderServer implements NetworkServiceServer {
     const preferred = forwarders.filter((f) => f.name === named);
     return [...preferred, ...forwarders.filter((f) => f.name !== named)];
   }
+}
+
+/** The forwarder labels the matches that apply to a request ask for (for the error message). */
+function forwarderSelectors(ns: NetworkService | undefined, labels: Labels): Labels[] {
+  return (ns?.matches ?? [])
+    .filter((m) => isSubset(labels, m.sourceSelector, labels))
+    .map((m) =>
+      Object.keys(m.metadata?.labels ?? {}).length > 0 ? m.metadata!.labels : DEFAULT_FORWARDER_LABELS,
+    );
 }
 
 export function newServer(opts: DiscoverForwarderOptions): NetworkServiceServer {

@@ -2,6 +2,11 @@
 // spread over endpoints, and moves on to the next candidate when one fails. The choice is kept in
 // metadata (through discover's helpers, so discover can skip the registry on refresh) so Close and
 // refresh reach the same endpoint.
+// When the matching routes carry weights (NetworkService routes[].weight, which upstream carries and
+// ignores), the first candidate tried is a smooth weighted round robin instead (nginx's: each pick
+// adds every weight to its candidate's credit, the richest is chosen and pays the total), so N new
+// connections split by the weights within one connection of exact, with no randomness to flake. A
+// candidate whose route gave no weight counts as weight 1 then.
 import { status } from '@grpc/grpc-js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
@@ -9,20 +14,21 @@ import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '..
 import { getErrorCode, getErrorMessage, internal, NsmError } from '../../errors/index.js';
 import { logger } from '../../tools/log.js';
 import { withClientURL } from '../clienturl/index.js';
-import { candidates, loadAndDeleteSelected, storeSelected } from '../discover/index.js';
+import { candidates, candidateWeights, loadAndDeleteSelected, storeSelected } from '../discover/index.js';
 
 const log = logger('roundrobin');
 
 class RoundRobinServer implements NetworkServiceServer {
   private readonly counters = new Map<string, number>();
+  /** Smooth weighted round robin credit per network service, per endpoint name. */
+  private readonly credits = new Map<string, Map<string, number>>();
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = req.connection!;
     const nses = candidates(ctx);
     if (!nses || nses.length === 0)
       throw internal('roundrobin: no candidates (is discover before roundrobin?)');
-    const start = this.counters.get(conn.networkService) ?? 0;
-    this.counters.set(conn.networkService, start + 1);
+    const start = this.first(conn.networkService, nses, candidateWeights(ctx));
     const failures: string[] = [];
     let lastError: unknown;
     for (let i = 0; i < nses.length; i++) {
@@ -59,6 +65,32 @@ class RoundRobinServer implements NetworkServiceServer {
     throw new NsmError(getErrorCode(lastError), `all candidates have failed: ${failures.join('; ')}`, {
       cause: lastError,
     });
+  }
+
+  /** Index of the candidate to try first: weighted when any weight is given, else the next in turn. */
+  private first(
+    service: string,
+    nses: readonly { name: string }[],
+    weights: ReadonlyMap<string, number> | undefined,
+  ): number {
+    if (!weights || ![...weights.values()].some((w) => w > 0)) {
+      const start = this.counters.get(service) ?? 0;
+      this.counters.set(service, start + 1);
+      return start;
+    }
+    const previous = this.credits.get(service) ?? new Map<string, number>();
+    const credit = new Map<string, number>(); // endpoints gone from the candidates lose their credit
+    let total = 0;
+    let best = 0;
+    nses.forEach((nse, i) => {
+      const weight = Math.max(weights.get(nse.name) ?? 0, 0) || 1;
+      total += weight;
+      credit.set(nse.name, (previous.get(nse.name) ?? 0) + weight);
+      if (credit.get(nse.name)! > credit.get(nses[best].name)!) best = i;
+    });
+    credit.set(nses[best].name, credit.get(nses[best].name)! - total);
+    this.credits.set(service, credit);
+    return best;
   }
 
   async close(ctx: Context, conn: Connection): Promise<void> {

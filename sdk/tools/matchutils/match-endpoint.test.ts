@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Match, NetworkService, NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
-import { isSubset, type Labels, matchEndpoints, matchForwarders } from './match-endpoint.js';
+import { isSubset, type Labels, matchEndpoints, matchForwarders, selectEndpoints } from './match-endpoint.js';
 
 const SERVICE = 'my-service';
 
@@ -208,6 +208,35 @@ describe('matchEndpoints', () => {
       assert.deepEqual(names(matchEndpoints(input.ns, all, input.labels)), want);
     });
   }
+
+  it('carries the weight of the route that selected each endpoint, first route first', () => {
+    const ns = service([
+      match({
+        routes: [
+          { destinationSelector: { color: 'red' }, weight: 3 },
+          { destinationSelector: { nodeName: 'node-1' }, weight: 1 },
+        ],
+      }),
+    ]);
+    const got = selectEndpoints(ns, all, {});
+    assert.deepEqual(
+      got.candidates.map((c) => [c.nse.name, c.weight]),
+      [
+        ['nse-red', 3],
+        ['nse-green', 1],
+      ],
+    );
+    assert.equal(got.match, ns.matches[0]);
+  });
+
+  it('names the match that applied when it found nothing, and none when no match applied', () => {
+    const ns = service([
+      match({ sourceSelector: { app: 'a' }, routes: [route({ color: 'pink' })], fallthrough: true }),
+      match({ sourceSelector: { app: 'b' }, routes: [route({ color: 'red' })] }),
+    ]);
+    assert.equal(selectEndpoints(ns, all, { app: 'a' }).match, ns.matches[0]);
+    assert.equal(selectEndpoints(ns, all, { app: 'c' }).match, undefined);
+  });
 
   it('does not mutate or alias the input list', () => {
     const list = [red, blue];

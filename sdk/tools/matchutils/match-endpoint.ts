@@ -37,6 +37,18 @@ function sourceMatches(match: Match, requestLabels: Labels): boolean {
   return isSubset(requestLabels, match.sourceSelector, requestLabels);
 }
 
+/** An endpoint a request may use, with the weight of the route that selected it (0: none given). */
+export interface WeightedEndpoint {
+  nse: NetworkServiceEndpoint;
+  weight: number;
+}
+
+/** What matchEndpoints decided: the candidates, and the match that chose them (none: no match applied). */
+export interface EndpointSelection {
+  candidates: WeightedEndpoint[];
+  match?: Match;
+}
+
 /**
  * The endpoints a request may use, in upstream MatchEndpoint order:
  * - no NetworkService or no matches: every endpoint;
@@ -46,30 +58,44 @@ function sourceMatches(match: Match, requestLabels: Labels): boolean {
  * - no candidates and fallthrough: try the next match; no candidates and a match with metadata but no
  *   routes (a forwarder-selection-only match): every endpoint; otherwise none;
  * - no match applies: none.
- * Unlike upstream, an endpoint satisfying several routes is listed once (at its first route).
+ * Unlike upstream, an endpoint satisfying several routes is listed once (at its first route, whose
+ * weight it carries: upstream carries routes[].weight and ignores it, roundrobin uses it).
  */
+export function selectEndpoints(
+  ns: NetworkService | undefined,
+  nses: readonly NetworkServiceEndpoint[],
+  requestLabels: Labels,
+): EndpointSelection {
+  const all = () => nses.map((nse) => ({ nse, weight: 0 }));
+  const matches = ns?.matches ?? [];
+  if (ns === undefined || matches.length === 0) return { candidates: all() };
+  let decided: Match | undefined;
+  for (const match of matches) {
+    if (!sourceMatches(match, requestLabels)) continue;
+    decided = match;
+    const candidates = new Map<NetworkServiceEndpoint, number>();
+    for (const route of match.routes ?? []) {
+      for (const nse of nses) {
+        const labels = own(nse.networkServiceLabels, ns.name)?.labels;
+        if (!candidates.has(nse) && isSubset(labels, route.destinationSelector, requestLabels))
+          candidates.set(nse, route.weight ?? 0);
+      }
+    }
+    if (candidates.size === 0 && match.fallthrough) continue;
+    if (candidates.size === 0 && match.metadata !== undefined && (match.routes ?? []).length === 0)
+      return { candidates: all(), match };
+    return { candidates: [...candidates].map(([nse, weight]) => ({ nse, weight })), match };
+  }
+  return { candidates: [], match: decided };
+}
+
+/** selectEndpoints without the weights (see there). */
 export function matchEndpoints(
   ns: NetworkService | undefined,
   nses: readonly NetworkServiceEndpoint[],
   requestLabels: Labels,
 ): NetworkServiceEndpoint[] {
-  const matches = ns?.matches ?? [];
-  if (ns === undefined || matches.length === 0) return [...nses];
-  for (const match of matches) {
-    if (!sourceMatches(match, requestLabels)) continue;
-    const candidates = new Set<NetworkServiceEndpoint>();
-    for (const route of match.routes ?? []) {
-      for (const nse of nses) {
-        const labels = own(nse.networkServiceLabels, ns.name)?.labels;
-        if (isSubset(labels, route.destinationSelector, requestLabels)) candidates.add(nse);
-      }
-    }
-    if (candidates.size === 0 && match.fallthrough) continue;
-    if (candidates.size === 0 && match.metadata !== undefined && (match.routes ?? []).length === 0)
-      return [...nses];
-    return [...candidates];
-  }
-  return [];
+  return selectEndpoints(ns, nses, requestLabels).candidates.map((c) => c.nse);
 }
 
 export interface MatchForwardersOptions {

@@ -25,6 +25,9 @@ export const SCRIPTS = {
   forwarder: join(DIST, 'forwarder', 'main.js'),
   icmpResponder: join(DIST, 'examples', 'icmp-responder', 'main.js'),
   nsc: join(DIST, 'examples', 'nsc', 'main.js'),
+  passthrough: join(DIST, 'examples', 'passthrough', 'main.js'),
+  firewall: join(DIST, 'examples', 'firewall', 'main.js'),
+  apply: join(DIST, 'registry', 'apply', 'main.js'),
   probe: join(DIST, 'sdk', 'tools', 'sandbox', 'probe.js'),
 };
 const READY_TIMEOUT_MS = 20_000;
@@ -146,6 +149,7 @@ export class Sandbox {
   async startNsmgr(node: SandboxNode): Promise<Daemon> {
     node.nsmgr = await this.spawn(`nsmgr-${node.name}`, node.netns, SCRIPTS.nsmgr, {
       NSM_NAME: `nsmgr-${node.name}`,
+      NODE_NAME: node.name,
       NSM_LISTEN_ON: `unix://${node.nsmgrSocket},${node.nsmgrURL}`,
       NSM_REGISTRY_URL: this.registryURL,
     });
@@ -185,6 +189,30 @@ export class Sandbox {
       NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
       ...env,
     });
+  }
+
+  /** Starts a CNF (passthrough or firewall script) in the pod; resolves once it is registered. */
+  startCnf(pod: Pod, script: string, env: Record<string, string>): Promise<Daemon> {
+    return this.spawn(`nse-${pod.name}`, pod.netns, script, {
+      NSM_NAME: pod.name,
+      NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
+      NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
+      ...env,
+    });
+  }
+
+  /** Registers the NetworkServices of YAML files with the registry (nsm-apply); resolves with its output. */
+  apply(files: string[]): Promise<string> {
+    return sh('ip', [
+      'netns',
+      'exec',
+      this.nodes[0].netns,
+      'env',
+      `NSM_REGISTRY_URL=${this.registryURL}`,
+      process.execPath,
+      SCRIPTS.apply,
+      ...files,
+    ]);
   }
 
   /** Starts a client in the pod; resolves with its connections once all are established. */

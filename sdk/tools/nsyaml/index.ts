@@ -1,0 +1,1 @@
+export { API_VERSION, KIND, loadNetworkServices, parseNetworkServices } from './load.js';
