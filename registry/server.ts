@@ -11,6 +11,7 @@ import * as begin from '../sdk/registry/begin/index.js';
 import * as expire from '../sdk/registry/expire/index.js';
 import * as k8s from '../sdk/registry/k8s/index.js';
 import * as memory from '../sdk/registry/memory/index.js';
+import * as metrics from '../sdk/registry/metrics/index.js';
 import * as owner from '../sdk/registry/owner/index.js';
 import * as validate from '../sdk/registry/validate/index.js';
 import { parseNsmUrl } from '../sdk/tools/config/index.js';
@@ -71,10 +72,12 @@ export function newRegistryChains(opts: ChainOptions = {}): RegistryChains {
     begin.newNseServer(), // one call at a time per endpoint name; expiry re-enters the chain here
     owner.newNseServer(), // a name belongs to the URL that holds it until it unregisters or expires
     leases, // stamp the lease on each Register; unregister through begin when it runs out
+    metrics.newNseServer(), // Prometheus: calls by code and entries held (expiries pass here as Unregisters)
     stores.nse, // the store: Find by template, watch for changes
   );
   const ns = newRegistryChain(
     validate.newNsServer(), // refuse malformed input (name, payload, selectors)
+    metrics.newNsServer(), // Prometheus: calls by code and entries held
     stores.ns, // the store: Find by template, watch for changes
   );
   return {

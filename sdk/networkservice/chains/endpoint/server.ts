@@ -10,6 +10,7 @@ import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '..
 import { addNetworkServiceServices } from '../../../grpc/networkservice-server.js';
 import * as begin from '../../begin/index.js';
 import * as metadata from '../../metadata/index.js';
+import * as metrics from '../../metrics/index.js';
 import * as monitor from '../../monitor/index.js';
 import * as timeout from '../../timeout/index.js';
 import * as updatepath from '../../updatepath/index.js';
@@ -45,6 +46,7 @@ class EndpointServer implements Endpoint {
       begin.newServer(), // one event at a time per connection; mid-chain events (expiry, heal) re-enter here
       updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
       metadata.newServer(), // per-connection state for every element below
+      metrics.newServer({ name: opts.name }), // Prometheus counts and latency (needs metadata above: setup or refresh); sees the Closes timeout sends
       timeout.newServer({ previousHopWatching: (c) => this.monitor.watched(c) }), // closes connections whose client stopped refreshing (needs begin and metadata above); holds them while the previous hop, hung, still watches
       monitor.newServer(this.monitor), // MonitorConnections sees what this hop holds, as the elements below left it
       ...(opts.additionalFunctionality ?? []),

@@ -1,0 +1,1 @@
+export { newServer, statsMetrics } from './server.js';
