@@ -13,6 +13,7 @@ import * as metadata from '../../metadata/index.js';
 import * as metrics from '../../metrics/index.js';
 import * as monitor from '../../monitor/index.js';
 import * as timeout from '../../timeout/index.js';
+import * as trace from '../../trace/index.js';
 import * as updatepath from '../../updatepath/index.js';
 import * as updatetoken from '../../updatetoken/index.js';
 
@@ -44,6 +45,7 @@ class EndpointServer implements Endpoint {
     this.chain = newNetworkServiceChain(
       updatepath.newServer(opts.name), // this hop's path segment and connection id
       begin.newServer(), // one event at a time per connection; mid-chain events (expiry, heal) re-enter here
+      trace.newServer({ name: opts.name }), // this hop's span, child of the caller's traceparent (after begin: expiry Closes get theirs)
       updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
       metadata.newServer(), // per-connection state for every element below
       metrics.newServer({ name: opts.name }), // Prometheus counts and latency (needs metadata above: setup or refresh); sees the Closes timeout sends
