@@ -9,6 +9,7 @@ import { newNetworkServiceChain } from '../../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../../core/types.js';
 import { addNetworkServiceServices } from '../../../grpc/networkservice-server.js';
 import * as begin from '../../begin/index.js';
+import * as logscope from '../../logscope/index.js';
 import * as metadata from '../../metadata/index.js';
 import * as metrics from '../../metrics/index.js';
 import * as monitor from '../../monitor/index.js';
@@ -45,6 +46,7 @@ class EndpointServer implements Endpoint {
     this.chain = newNetworkServiceChain(
       updatepath.newServer(opts.name), // this hop's path segment and connection id
       begin.newServer(), // one event at a time per connection; mid-chain events (expiry, heal) re-enter here
+      logscope.newServer({ name: opts.name }), // every log line below carries hop and connection id
       trace.newServer({ name: opts.name }), // this hop's span, child of the caller's traceparent (after begin: expiry Closes get theirs)
       updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
       metadata.newServer(), // per-connection state for every element below
