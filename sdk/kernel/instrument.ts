@@ -11,6 +11,8 @@ import { tracingEnabled } from '../tools/tracing/setup.js';
 import type { Dataplane } from './dataplane.js';
 
 const TRACER_NAME = 'nsm-kernel';
+/** Methods that are not kernel operations: synchronous hints, passed through untouched. */
+const NOT_OPERATIONS = new Set(['prepare']);
 
 /** Runs `fn` as kernel operation `op`: timed, counted, traced, as switched on. */
 export async function kernelOperation<T>(op: string, fn: () => Promise<T>): Promise<T> {
@@ -46,7 +48,7 @@ export function instrumentDataplane(d: Dataplane): Dataplane {
   return new Proxy(d, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function' || typeof prop !== 'string') return v;
+      if (typeof v !== 'function' || typeof prop !== 'string' || NOT_OPERATIONS.has(prop)) return v;
       return (...args: unknown[]) => kernelOperation(prop, () => v.apply(target, args));
     },
   });
