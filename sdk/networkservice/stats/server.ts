@@ -1,10 +1,11 @@
 // stats puts the traffic counters of a connection's interfaces on the forwarder's path segment, in
 // its `metrics` map, with upstream's keys (sdk-vpp stats): `server_` for the interface on the
 // incoming side (towards the client), `client_` for the outgoing side (towards the endpoint), each
-// with rx_bytes, tx_bytes, rx_packets, tx_packets and drops. The map travels back with every
-// Request and refresh, so MonitorConnections and `nsmctl describe` see them move. It sits right
-// before xconnect: on the way back xconnect has made (or kept) the links. Reading counters costs a
-// kernel query per link, so it only runs with metrics on (NSM_METRICS_LISTEN_ON).
+// with rx_bytes, tx_bytes, rx_packets, tx_packets and drops. They are read on every refresh, so the
+// map a refresh answers with (and MonitorConnections shows) is at most one refresh period old. Not
+// on the first Request: the interfaces were made by it and have carried nothing yet, and reading
+// costs an `ip` process per link, which would add to every setup. It sits right before xconnect: on
+// the way back xconnect has made (or kept) the links. Only with metrics on (NSM_METRICS_LISTEN_ON).
 //
 //   client pod                      endpoint pod
 //   [nsm-1] ── server_* counters    [nsm-1] ── client_* counters   (veth ends, or the VXLAN in the pod)
@@ -15,9 +16,12 @@ import { getErrorMessage } from '../../errors/index.js';
 import type { Dataplane, LinkStats } from '../../kernel/index.js';
 import { logger } from '../../tools/log.js';
 import { metricsEnabled } from '../../tools/metrics/index.js';
+import * as metadata from '../metadata/index.js';
 import { programmedLinks } from '../xconnect/index.js';
 
 const log = logger('stats');
+/** Set once the connection's first Request succeeded here: later ones are refreshes. */
+const SET_UP_KEY = Symbol('stats-set-up');
 
 /** The path-segment keys for one interface's counters (upstream's names). */
 export function statsMetrics(prefix: 'server' | 'client', s: LinkStats): Record<string, string> {
@@ -43,22 +47,30 @@ class StatsServer implements NetworkServiceServer {
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = await next.server(ctx).request(ctx, req);
     if (!metricsEnabled()) return conn;
+    if (!metadata.load<boolean>(ctx, false, SET_UP_KEY)) {
+      metadata.store(ctx, false, SET_UP_KEY, true);
+      return conn;
+    }
     const segment = conn.path?.pathSegments[conn.path.index];
     if (!segment) return conn;
-    for (const link of programmedLinks(ctx)) {
-      try {
-        const s = await this.dataplane.linkStats(link.netns, link.name);
-        const prefix = prefixOf(s.alias);
-        if (prefix) segment.metrics = { ...segment.metrics, ...statsMetrics(prefix, s) };
-      } catch (e) {
-        // Counters are a report, not part of the connection: a link that vanished is heal's business.
-        log.debug({ id: conn.id, link: link.name, error: getErrorMessage(e) }, 'no counters for a link');
-      }
+    const read = await Promise.all(
+      programmedLinks(ctx).map((link) =>
+        this.dataplane.linkStats(link.netns, link.name).catch((e: unknown) => {
+          // Counters are a report, not part of the connection: a link that vanished is heal's business.
+          log.debug({ link: link.name, error: getErrorMessage(e) }, 'no counters for a link');
+          return undefined;
+        }),
+      ),
+    );
+    for (const s of read) {
+      const prefix = prefixOf(s?.alias);
+      if (s && prefix) segment.metrics = { ...segment.metrics, ...statsMetrics(prefix, s) };
     }
     return conn;
   }
 
-  close(ctx: Context, conn: Connection): Promise<void> {
+  async close(ctx: Context, conn: Connection): Promise<void> {
+    metadata.loadAndDelete(ctx, false, SET_UP_KEY);
     return next.server(ctx).close(ctx, conn);
   }
 }
