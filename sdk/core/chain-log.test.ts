@@ -72,11 +72,24 @@ describe('chain debug log', () => {
   });
 
   it('puts the hop and the connection id on every line logged below logscope', async () => {
-    const chain = newNetworkServiceChain(logscope.newServer({ name: 'nsmgr-a' }), new AnswerServer());
+    const chain = newNetworkServiceChain(
+      logscope.newServer({ name: 'nsmgr-a' }),
+      new ChooseKernelServer(),
+      new AnswerServer(),
+    );
     await chain.request(background(), request({ id: 'c7' }));
     const answered = lines.find((l) => l.msg === 'answering')!;
     assert.equal(answered.hop, 'nsmgr-a');
     assert.equal(answered.id, 'c7');
+    // a line's own fields stay on that line: the element lines inside the scope do not leak `up` to others
+    const chainLines = decisions().filter((l) => l.hop === 'nsmgr-a');
+    assert.deepEqual(
+      chainLines.map((l) => [l.element, l.up]),
+      [
+        ['answer', { nse: '∅→nse-1' }],
+        ['choosekernel', undefined],
+      ],
+    );
     logger('answer').info('outside');
     const outside = lines.find((l) => l.msg === 'outside')!;
     assert.equal(outside.hop, undefined);

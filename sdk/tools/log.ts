@@ -74,7 +74,9 @@ const root: Logger = pino(
     level: 'info',
     base: { pid: process.pid },
     serializers: { err: serializeError },
-    mixin: () => scope.getStore() ?? {},
+    // a copy: pino merges each line's own fields into what mixin returns, which would otherwise
+    // write them into the scope and onto every later line in it
+    mixin: () => ({ ...scope.getStore() }),
   },
   forward,
 );
