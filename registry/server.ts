@@ -70,9 +70,9 @@ export function newRegistryChains(opts: ChainOptions = {}): RegistryChains {
   const nse = newRegistryChain(
     validate.newNseServer(), // refuse malformed input before anything stores or forwards it
     begin.newNseServer(), // one call at a time per endpoint name; expiry re-enters the chain here
+    metrics.newNseServer(), // Prometheus: calls by code (owner's refusals too) and entries held (expiries pass here)
     owner.newNseServer(), // a name belongs to the URL that holds it until it unregisters or expires
     leases, // stamp the lease on each Register; unregister through begin when it runs out
-    metrics.newNseServer(), // Prometheus: calls by code and entries held (expiries pass here as Unregisters)
     stores.nse, // the store: Find by template, watch for changes
   );
   const ns = newRegistryChain(

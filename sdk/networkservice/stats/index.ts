@@ -1,1 +1,1 @@
-export { newServer, statsMetrics } from './server.js';
+export { newServer, type StatsOptions, statsMetrics } from './server.js';

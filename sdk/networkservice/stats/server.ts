@@ -13,7 +13,7 @@ import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
 import { getErrorMessage } from '../../errors/index.js';
-import type { Dataplane, LinkStats } from '../../kernel/index.js';
+import type { Dataplane, LinkStats, NetnsRef } from '../../kernel/index.js';
 import { logger } from '../../tools/log.js';
 import { metricsEnabled } from '../../tools/metrics/index.js';
 import * as metadata from '../metadata/index.js';
@@ -41,8 +41,18 @@ function prefixOf(alias: string | undefined): 'server' | 'client' | undefined {
   return undefined;
 }
 
+export interface StatsOptions {
+  /** Reads the counters. */
+  dataplane: Pick<Dataplane, 'linkStats'>;
+  /** The connection's links (default: what xconnect made, `programmedLinks`). */
+  links?: (ctx: Context) => readonly { netns: NetnsRef; name: string }[];
+}
+
 class StatsServer implements NetworkServiceServer {
-  constructor(private readonly dataplane: Dataplane) {}
+  constructor(
+    private readonly dataplane: Pick<Dataplane, 'linkStats'>,
+    private readonly links: NonNullable<StatsOptions['links']>,
+  ) {}
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const conn = await next.server(ctx).request(ctx, req);
@@ -54,7 +64,7 @@ class StatsServer implements NetworkServiceServer {
     const segment = conn.path?.pathSegments[conn.path.index];
     if (!segment) return conn;
     const read = await Promise.all(
-      programmedLinks(ctx).map((link) =>
+      this.links(ctx).map((link) =>
         this.dataplane.linkStats(link.netns, link.name).catch((e: unknown) => {
           // Counters are a report, not part of the connection: a link that vanished is heal's business.
           log.debug({ link: link.name, error: getErrorMessage(e) }, 'no counters for a link');
@@ -75,7 +85,7 @@ class StatsServer implements NetworkServiceServer {
   }
 }
 
-export function newServer(opts: { dataplane: Dataplane }): NetworkServiceServer {
+export function newServer(opts: StatsOptions): NetworkServiceServer {
   if (!opts?.dataplane) throw new Error('stats.newServer: a dataplane is required');
-  return new StatsServer(opts.dataplane);
+  return new StatsServer(opts.dataplane, opts.links ?? programmedLinks);
 }

@@ -1,7 +1,7 @@
-// metrics counts what reaches a registry store (sdk/tools/metrics): Register, Find and Unregister by
-// gRPC code, and the entries the store holds now. It sits right before the store, so expiries (which
-// re-enter the chain at begin as Unregisters) pass here too and leave the gauge, and refused calls
-// (validate, owner) are counted as the errors those elements returned.
+// metrics counts registry calls for Prometheus (sdk/tools/metrics): Register, Find and Unregister by
+// gRPC code, and the entries held now. In the endpoint chain it sits right after begin: expiries
+// re-enter there as Unregisters and leave the gauge, and the refusals of owner below are counted
+// with their codes (ALREADY_EXISTS, PERMISSION_DENIED); only validate's, before begin, are not.
 import { status } from '@grpc/grpc-js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
