@@ -15,6 +15,7 @@ import * as kernel from '../sdk/networkservice/mechanisms/kernel/index.js';
 import * as vxlan from '../sdk/networkservice/mechanisms/vxlan/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
 import * as roundrobin from '../sdk/networkservice/roundrobin/index.js';
+import * as stats from '../sdk/networkservice/stats/index.js';
 import * as xconnect from '../sdk/networkservice/xconnect/index.js';
 import { keepRegistered } from '../sdk/registry/refresh/index.js';
 import { closeOnce, disposable } from '../sdk/tools/daemon.js';
@@ -81,6 +82,7 @@ export async function startForwarder(
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     monitor: connections,
     additionalFunctionality: [
+      stats.newServer({ dataplane }), // interface counters on our path segment (metrics on only); after xconnect made the links
       xconnect.newServer({ dataplane, mechanisms, owner, reconciler }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
       discover.newServer(discover.newFinder(nsRegistry, nseRegistry)), // endpoints that may serve the request
       roundrobin.newServer(), // picks one, moves on to the next if it fails

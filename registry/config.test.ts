@@ -28,6 +28,8 @@ describe('registry config', () => {
       k8sNamespace: undefined,
       logLevel: 'info',
       trace: [],
+      metricsListenOn: undefined,
+      otelEndpoint: undefined,
     });
   });
 

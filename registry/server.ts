@@ -11,6 +11,7 @@ import * as begin from '../sdk/registry/begin/index.js';
 import * as expire from '../sdk/registry/expire/index.js';
 import * as k8s from '../sdk/registry/k8s/index.js';
 import * as memory from '../sdk/registry/memory/index.js';
+import * as metrics from '../sdk/registry/metrics/index.js';
 import * as owner from '../sdk/registry/owner/index.js';
 import * as validate from '../sdk/registry/validate/index.js';
 import { parseNsmUrl } from '../sdk/tools/config/index.js';
@@ -69,12 +70,14 @@ export function newRegistryChains(opts: ChainOptions = {}): RegistryChains {
   const nse = newRegistryChain(
     validate.newNseServer(), // refuse malformed input before anything stores or forwards it
     begin.newNseServer(), // one call at a time per endpoint name; expiry re-enters the chain here
+    metrics.newNseServer(), // Prometheus: calls by code (owner's refusals too) and entries held (expiries pass here)
     owner.newNseServer(), // a name belongs to the URL that holds it until it unregisters or expires
     leases, // stamp the lease on each Register; unregister through begin when it runs out
     stores.nse, // the store: Find by template, watch for changes
   );
   const ns = newRegistryChain(
     validate.newNsServer(), // refuse malformed input (name, payload, selectors)
+    metrics.newNsServer(), // Prometheus: calls by code and entries held
     stores.ns, // the store: Find by template, watch for changes
   );
   return {

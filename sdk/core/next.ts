@@ -1,6 +1,7 @@
 // Links elements into a chain. Each element finds its successor in the context
 // (`next.server(ctx)`), never by holding a reference, so chains nest: the tail of an inner chain
 // continues with whatever followed the inner chain in the outer one.
+import { chainDebugEnabled, digest, elementName, logDecision, type Observed } from './chain-log.js';
 import { type Context, value, withValue } from './context.js';
 import type { Connection, NetworkServiceElement, NetworkServiceRequest, RegistryElement } from './types.js';
 
@@ -22,6 +23,9 @@ export function server(ctx: Context): NetworkServiceElement {
 export const client = server;
 
 class Linked implements NetworkServiceElement {
+  /** With debug logging: what reached this link and what it returned, for the element before it (chain-log.ts). */
+  private seen?: Observed;
+
   constructor(
     private readonly elements: readonly NetworkServiceElement[],
     private readonly index: number,
@@ -29,15 +33,54 @@ class Linked implements NetworkServiceElement {
   ) {}
 
   request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    if (chainDebugEnabled()) return this.debugRequest(ctx, req);
     if (this.index >= this.elements.length) return this.after.request(ctx, req);
     const following = new Linked(this.elements, this.index + 1, this.after);
     return this.elements[this.index].request(withValue(ctx, NEXT_KEY, following), req);
   }
 
   close(ctx: Context, conn: Connection): Promise<void> {
+    if (chainDebugEnabled()) return this.debugClose(ctx, conn);
     if (this.index >= this.elements.length) return this.after.close(ctx, conn);
     const following = new Linked(this.elements, this.index + 1, this.after);
     return this.elements[this.index].close(withValue(ctx, NEXT_KEY, following), conn);
+  }
+
+  // The same as request/close, plus one debug line per element saying what it decided.
+  private async debugRequest(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
+    const entered = digest(req.connection, req.mechanismPreferences);
+    this.seen = { arrived: entered };
+    const el = this.index < this.elements.length ? this.elements[this.index] : this.after;
+    const following =
+      this.index < this.elements.length ? new Linked(this.elements, this.index + 1, this.after) : undefined;
+    const name = this.index < this.elements.length ? elementName(el) : undefined;
+    const started = performance.now();
+    try {
+      const conn = await el.request(following ? withValue(ctx, NEXT_KEY, following) : ctx, req);
+      this.seen.returned = digest(conn);
+      if (name) logDecision(name, 'request', entered, following?.seen ?? {}, started, { conn });
+      return conn;
+    } catch (err) {
+      if (name) logDecision(name, 'request', entered, following?.seen ?? {}, started, { err });
+      throw err;
+    }
+  }
+
+  private async debugClose(ctx: Context, conn: Connection): Promise<void> {
+    const entered = digest(conn);
+    this.seen = { arrived: entered };
+    const el = this.index < this.elements.length ? this.elements[this.index] : this.after;
+    const following =
+      this.index < this.elements.length ? new Linked(this.elements, this.index + 1, this.after) : undefined;
+    const name = this.index < this.elements.length ? elementName(el) : undefined;
+    const started = performance.now();
+    try {
+      await el.close(following ? withValue(ctx, NEXT_KEY, following) : ctx, conn);
+      if (name) logDecision(name, 'close', entered, following?.seen ?? {}, started, {});
+    } catch (err) {
+      if (name) logDecision(name, 'close', entered, following?.seen ?? {}, started, { err });
+      throw err;
+    }
   }
 }
 

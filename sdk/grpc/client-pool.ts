@@ -14,6 +14,7 @@ import { background, type Context } from '../core/context.js';
 import type { Connection, NetworkServiceRequest } from '../core/types.js';
 import { failedPrecondition, unavailable } from '../errors/index.js';
 import { grpcReconnectOptions } from '../tools/backoff/index.js';
+import { outgoingMetadata } from './metadata.js';
 import { callError, callerStack, grpcTarget } from './status.js';
 
 /** Budget of a unary call (or a one-shot stream) whose context has no deadline. */
@@ -77,7 +78,7 @@ export class ClientPool implements AsyncDisposable {
         m.requestSerialize,
         m.responseDeserialize,
         message,
-        new grpc.Metadata(),
+        outgoingMetadata(ctx), // headers the chain asked to pass on (trace's traceparent)
         callOptions(ctx, DEFAULT_CALL_TIMEOUT_MS),
         (err, res) => {
           ctx.signal.removeEventListener('abort', onAbort);
@@ -111,7 +112,7 @@ export class ClientPool implements AsyncDisposable {
         m.requestSerialize,
         m.responseDeserialize,
         message,
-        new grpc.Metadata(),
+        outgoingMetadata(ctx), // headers the chain asked to pass on (trace's traceparent)
         callOptions(ctx, opts.timeoutMs),
       );
       let settled = false;

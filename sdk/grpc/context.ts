@@ -6,6 +6,7 @@ import { status } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
 import { background, type Context } from '../core/context.js';
 import { NsmError } from '../errors/index.js';
+import { withIncomingMetadata } from './metadata.js';
 
 export function contextFromCall(call: ServerSurfaceCall, base: Context = background()): Context {
   const controller = new AbortController();
@@ -17,9 +18,11 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
   const callDeadline =
     deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined;
   const deadlines = [callDeadline, base.deadline].filter((d): d is number => d !== undefined);
-  return {
+  const ctx = {
     ...base,
     signal: AbortSignal.any([controller.signal, base.signal]),
     deadline: deadlines.length > 0 ? Math.min(...deadlines) : undefined,
   };
+  // the caller's headers (e.g. W3C traceparent) for the elements; see metadata.ts
+  return call.metadata ? withIncomingMetadata(ctx, call.metadata) : ctx;
 }

@@ -25,6 +25,8 @@ import {
   vethCreateCommand,
   vxlanCreateCommand,
 } from './commands.js';
+import { instrumentDataplane } from './instrument.js';
+import { type JsonRoute, type LinkStats, readLinkStats, toRouteInfo } from './ip-json.js';
 import {
   type IpRunner,
   isKernelCommandError,
@@ -131,6 +133,8 @@ export interface Dataplane {
   linkMac(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<string>;
   /** The link holding address `ip` (e.g. the underlay for a tunnel address), or undefined. */
   findAddressOwner(netns: NetnsRef | null, ip: string, opts?: RunOptions): Promise<LinkInfo | undefined>;
+  /** The link's traffic counters and alias (one `ip -s link show dev`); NOT_FOUND when it is gone. */
+  linkStats(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<LinkStats>;
 }
 
 export interface DataplaneOptions {
@@ -141,7 +145,7 @@ export interface DataplaneOptions {
 /** `newDataplane(runner)` is short for `newDataplane({ runner })`. */
 export function newDataplane(opts: DataplaneOptions | IpRunner = {}): Dataplane {
   const o = isIpRunner(opts) ? { runner: opts } : opts;
-  return new KernelDataplane(o.runner ?? newIpRunner());
+  return instrumentDataplane(new KernelDataplane(o.runner ?? newIpRunner())); // timed, counted, traced when on
 }
 
 function isIpRunner(x: DataplaneOptions | IpRunner): x is IpRunner {
@@ -160,15 +164,6 @@ interface JsonLink {
 
 interface JsonAddr extends Partial<JsonLink> {
   addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
-}
-
-interface JsonRoute {
-  dst: string;
-  gateway?: string;
-  via?: { family: string; host: string };
-  scope?: string;
-  protocol?: string;
-  flags?: string[];
 }
 
 class KernelDataplane implements Dataplane {
@@ -252,6 +247,10 @@ class KernelDataplane implements Dataplane {
       throw e;
     }
     return links.filter((l) => l.alias?.startsWith(aliasPrefix));
+  }
+
+  linkStats(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<LinkStats> {
+    return readLinkStats(this.runner, netns, checkIfName(name, 'name'), opts);
   }
 
   async linkAddresses(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<AddressInfo[]> {
@@ -381,20 +380,5 @@ function toLinkInfo(l: JsonLink): LinkInfo {
       ? { vni: l.linkinfo.info_data.id }
       : {}),
     up: (l.flags ?? []).includes('UP'),
-  };
-}
-
-function toRouteInfo(r: JsonRoute, family: 4 | 6): RouteInfo {
-  let prefix = r.dst;
-  if (prefix === 'default') prefix = family === 4 ? '0.0.0.0/0' : '::/0';
-  else if (!prefix.includes('/')) prefix = `${prefix}/${family === 4 ? 32 : 128}`;
-  const via = r.gateway ?? r.via?.host;
-  return {
-    prefix,
-    ...(via ? { via } : {}),
-    ...(r.scope ? { scope: r.scope } : {}),
-    ...(r.protocol && r.protocol !== 'boot' ? { protocol: r.protocol } : {}),
-    family,
-    flags: r.flags ?? [],
   };
 }

@@ -21,6 +21,8 @@ export type {
   VethOptions,
 } from './dataplane.js';
 export { newDataplane } from './dataplane.js';
+export { instrumentDataplane, kernelOperation } from './instrument.js';
+export type { LinkStats } from './ip-json.js';
 export type {
   BatchOptions,
   IpRunner,

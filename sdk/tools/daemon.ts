@@ -10,6 +10,7 @@ import { getErrorMessage } from '../errors/index.js';
 import { CONFIG_EXIT_CODE, type ConfigOf, loadConfig, type Schema } from './config/index.js';
 import type { LineSink, LogLevel } from './log.js';
 import { logger, setupLogging } from './log.js';
+import { type ObservabilityConfig, setupObservability } from './observability.js';
 import { newStderrSink } from './stderr.js';
 
 /** How long closing may take after SIGTERM before the process exits anyway. */
@@ -101,12 +102,25 @@ export async function runDaemon<S extends Schema>(
   let pending: NodeJS.Signals | undefined;
   signals.on('SIGTERM', stop);
   signals.on('SIGINT', stop);
+  // Metrics and traces before the daemon, so its start-up is counted and traced too.
+  let observability: Closable | undefined;
   try {
+    observability = await setupObservability(binary, config as unknown as ObservabilityConfig, opts.env);
     daemon = await start(config);
   } catch (e) {
     log.error({ err: e }, `${binary} failed to start`);
+    await observability?.close().catch(() => {});
     return fail(START_FAILED_EXIT_CODE, getErrorMessage(e));
   }
+  const closeAll = async (d: Closable) => {
+    try {
+      await d.close();
+    } finally {
+      await observability
+        ?.close()
+        .catch((e: unknown) => log.warn({ err: e }, 'failed to flush metrics or traces'));
+    }
+  };
   if (pending) stop(pending);
 
   function stop(signal: NodeJS.Signals): void {
@@ -127,7 +141,7 @@ export async function runDaemon<S extends Schema>(
       exit(START_FAILED_EXIT_CODE);
     }, STOP_TIMEOUT_MS);
     stopTimer.unref();
-    daemon.close().then(
+    closeAll(daemon).then(
       () => exit(0),
       (e: unknown) => {
         log.warn({ err: e }, 'clean shutdown failed');

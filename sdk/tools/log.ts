@@ -6,6 +6,7 @@
 //
 // Loggers returned by `logger(component)` are created once per component and follow later
 // `setupLogging` calls, so module-level `const log = logger('x')` works before setup.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { status } from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { getErrorCode, isNsmError } from '../errors/index.js';
@@ -50,8 +51,33 @@ export function serializeError(e: unknown): unknown {
   };
 }
 
+/**
+ * Fields every line logged inside a scope carries (the hop and the connection id, set by the
+ * logscope element for the rest of the chain), so elements need no code for them; a field the line
+ * itself sets wins.
+ */
+const scope = new AsyncLocalStorage<Readonly<Record<string, unknown>>>();
+
+/** Runs `fn` with `fields` added to every line logged inside it (and in what it starts). */
+export function withLogFields<T>(fields: Readonly<Record<string, unknown>>, fn: () => T): T {
+  const outer = scope.getStore();
+  return scope.run(outer ? { ...outer, ...fields } : fields, fn);
+}
+
+/** The fields of the scope the caller runs in (empty outside any). */
+export function logFields(): Readonly<Record<string, unknown>> {
+  return scope.getStore() ?? {};
+}
+
 const root: Logger = pino(
-  { level: 'info', base: { pid: process.pid }, serializers: { err: serializeError } },
+  {
+    level: 'info',
+    base: { pid: process.pid },
+    serializers: { err: serializeError },
+    // a copy: pino merges each line's own fields into what mixin returns, which would otherwise
+    // write them into the scope and onto every later line in it
+    mixin: () => ({ ...scope.getStore() }),
+  },
   forward,
 );
 const children = new Map<string, Logger>();

@@ -16,6 +16,7 @@ import { pathOf, request } from '../../testing/connections.js';
 import { eventually, never } from '../../testing/eventually.js';
 import { verifyNoLeaks } from '../../testing/leaks.js';
 import { constantBackoff } from '../../tools/backoff/index.js';
+import { heals, reselects, setMetricsEnabled } from '../../tools/metrics/index.js';
 import * as begin from '../begin/index.js';
 import { withClientURL } from '../clienturl/index.js';
 import * as metadata from '../metadata/index.js';
@@ -224,6 +225,31 @@ describe('heal client', () => {
         { op: 'request', state: State.RESELECT_REQUESTED, nse: 'nse-1' },
       ]);
       await t.chain.close(t.ctx, conn);
+    });
+
+    it("counts the heal and its reselect in the metrics, under the client's name", async () => {
+      setMetricsEnabled(true);
+      try {
+        const value = async (m: typeof heals | typeof reselects, labels: Record<string, string>) =>
+          (await m.get()).values.find((v) =>
+            Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want),
+          )?.value ?? 0;
+        const healed = await value(heals, { client: 'nsc', result: 'healed' });
+        const reselected = await value(reselects, { client: 'nsc' });
+        let alive = true;
+        const t = setup({ alive: () => alive });
+        const conn = await t.chain.request(t.ctx, t.req);
+        alive = false;
+        t.pool.live()[0].onEnd(died());
+        await eventually(() => assert.equal(t.ep.requests().length, 2));
+        await eventually(async () =>
+          assert.equal(await value(heals, { client: 'nsc', result: 'healed' }), healed + 1),
+        );
+        assert.equal(await value(reselects, { client: 'nsc' }), reselected + 1);
+        await t.chain.close(t.ctx, conn);
+      } finally {
+        setMetricsEnabled(false);
+      }
     });
 
     it('selects another endpoint when the rebuild fails', async () => {

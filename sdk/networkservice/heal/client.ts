@@ -19,12 +19,18 @@ import { getErrorCode, getErrorMessage } from '../../errors/index.js';
 import type { ClientPool, MonitorStream } from '../../grpc/client-pool.js';
 import { type BackoffFactory, cappedDoubling, every, sleep } from '../../tools/backoff/index.js';
 import { logger } from '../../tools/log.js';
+import { heals, metricsEnabled, reselects } from '../../tools/metrics/index.js';
 import * as begin from '../begin/index.js';
 import { clientURL } from '../clienturl/index.js';
 import * as metadata from '../metadata/index.js';
 import { type Attempt, afterFailure, firstAttempt, REBUILD, waitBefore } from './common.js';
 
 const log = logger('heal');
+
+/** The client's own path segment names it in the heal metrics. */
+function clientName(conn: Connection): string {
+  return conn.path?.pathSegments[0]?.name ?? '';
+}
 const STATE_KEY = Symbol('heal-state');
 /** How often the data plane is checked (upstream's default and cmd-nsc's). */
 export const DEFAULT_LIVENESS_INTERVAL_MS = 200;
@@ -199,6 +205,7 @@ class HealClient implements NetworkServiceClient {
           }
         }
         try {
+          if (attempt.reselect && metricsEnabled()) reselects.inc({ client: clientName(state.conn) });
           // Re-entering at begin runs this element's request again, which restarts the watch.
           const conn = await events.request(attempt);
           if (conn && !attempt.reselect && repairUntil !== undefined && !(await this.dataPlaneAlive(state))) {
@@ -207,6 +214,7 @@ class HealClient implements NetworkServiceClient {
             continue;
           }
           if (conn) log.info({ id: state.conn.id, ...attempt, ms: c.now() - started }, 'healed');
+          if (conn && metricsEnabled()) heals.inc({ client: clientName(state.conn), result: 'healed' });
           return; // healed, or closed meanwhile
         } catch (e) {
           const code = getErrorCode(e);
@@ -222,6 +230,7 @@ class HealClient implements NetworkServiceClient {
     } catch (e) {
       // Only the sleep throws, and only when the client closed the connection.
       log.debug({ id: state.conn.id, error: getErrorMessage(e) }, 'healing stopped');
+      if (metricsEnabled()) heals.inc({ client: clientName(state.conn), result: 'stopped' });
     } finally {
       state.healing = false;
       if (this.healingVia.get(events) === state) this.healingVia.delete(events);

@@ -14,4 +14,4 @@ export {
   type XconnectMechanism,
 } from './mechanism.js';
 export { newReconciler, type Reconciler, type ReconcilerOptions } from './reconcile.js';
-export { DEFAULT_KERNEL_CONCURRENCY, newServer, type XconnectOptions } from './server.js';
+export { DEFAULT_KERNEL_CONCURRENCY, newServer, programmedLinks, type XconnectOptions } from './server.js';

@@ -55,6 +55,11 @@ interface Programmed {
   links: readonly MadeLink[];
 }
 
+/** The links xconnect made for this connection, as the elements before it see them on the way back (stats). */
+export function programmedLinks(ctx: Context): readonly MadeLink[] {
+  return metadata.load<Programmed>(ctx, false, PROGRAMMED_KEY)?.links ?? [];
+}
+
 class XconnectServer implements NetworkServiceServer {
   private readonly kernelSlots: LimitFunction;
   private readonly byType: Map<string, XconnectMechanism>;

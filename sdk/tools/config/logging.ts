@@ -1,6 +1,7 @@
 // The logging fields every binary's schema spreads in (`...loggingSchema`): validated here, applied by
 // runDaemon through setupLogging, so a bad NSM_LOG_LEVEL is one line and exit 2 like any bad value.
 import { LOG_LEVELS } from '../log.js';
+import { observabilitySchema } from './observability.js';
 import { t } from './types.js';
 
 export const loggingSchema = {
@@ -14,4 +15,5 @@ export const loggingSchema = {
     default: '',
     description: 'Modules whose debug tracing is on (comma-separated, e.g. kernel,begin), or all.',
   }),
+  ...observabilitySchema, // metrics and traces: set up beside logging, by runDaemon
 };

@@ -11,8 +11,10 @@ import * as begin from '../../begin/index.js';
 import * as clienturl from '../../clienturl/index.js';
 import * as connect from '../../connect/index.js';
 import * as heal from '../../heal/index.js';
+import * as logscope from '../../logscope/index.js';
 import * as metadata from '../../metadata/index.js';
 import * as refresh from '../../refresh/index.js';
+import * as trace from '../../trace/index.js';
 import * as updatepath from '../../updatepath/index.js';
 import * as updatetoken from '../../updatetoken/index.js';
 
@@ -42,6 +44,8 @@ class Client implements NetworkServiceClient {
     this.chain = newNetworkServiceChain(
       updatepath.newClient(opts.name), // our own path segment, index 0
       begin.newClient(), // one event at a time per connection; refresh and heal re-enter here
+      logscope.newClient({ name: opts.name }), // every log line below carries hop and connection id
+      trace.newClient({ name: opts.name }), // the trace's first span, passed on as traceparent (after begin: refreshes and heals get theirs)
       updatetoken.newClient({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
       metadata.newServer(), // per-connection state for the elements below
       ...(opts.refresh === false ? [] : [refresh.newClient()]), // re-requests before any hop's segment expires

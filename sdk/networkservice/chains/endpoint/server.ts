@@ -9,9 +9,12 @@ import { newNetworkServiceChain } from '../../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../../core/types.js';
 import { addNetworkServiceServices } from '../../../grpc/networkservice-server.js';
 import * as begin from '../../begin/index.js';
+import * as logscope from '../../logscope/index.js';
 import * as metadata from '../../metadata/index.js';
+import * as metrics from '../../metrics/index.js';
 import * as monitor from '../../monitor/index.js';
 import * as timeout from '../../timeout/index.js';
+import * as trace from '../../trace/index.js';
 import * as updatepath from '../../updatepath/index.js';
 import * as updatetoken from '../../updatetoken/index.js';
 
@@ -43,8 +46,11 @@ class EndpointServer implements Endpoint {
     this.chain = newNetworkServiceChain(
       updatepath.newServer(opts.name), // this hop's path segment and connection id
       begin.newServer(), // one event at a time per connection; mid-chain events (expiry, heal) re-enter here
+      logscope.newServer({ name: opts.name }), // every log line below carries hop and connection id
+      trace.newServer({ name: opts.name }), // this hop's span, child of the caller's traceparent (after begin: expiry Closes get theirs)
       updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
       metadata.newServer(), // per-connection state for every element below
+      metrics.newServer({ name: opts.name }), // Prometheus counts and latency (needs metadata above: setup or refresh); sees the Closes timeout sends
       timeout.newServer({ previousHopWatching: (c) => this.monitor.watched(c) }), // closes connections whose client stopped refreshing (needs begin and metadata above); holds them while the previous hop, hung, still watches
       monitor.newServer(this.monitor), // MonitorConnections sees what this hop holds, as the elements below left it
       ...(opts.additionalFunctionality ?? []),

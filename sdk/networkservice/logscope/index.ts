@@ -1,0 +1,1 @@
+export { newClient, newServer } from './server.js';

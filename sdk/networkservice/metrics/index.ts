@@ -1,0 +1,1 @@
+export { type MetricsOptions, newServer } from './server.js';

@@ -1,0 +1,1 @@
+export { newServer, type StatsOptions, statsMetrics } from './server.js';

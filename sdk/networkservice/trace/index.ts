@@ -1,0 +1,2 @@
+export { newClient } from './client.js';
+export { newServer } from './server.js';

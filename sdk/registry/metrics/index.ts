@@ -1,0 +1,1 @@
+export { newNseServer, newNsServer } from './server.js';

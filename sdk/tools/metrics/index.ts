@@ -1,0 +1,2 @@
+export * from './metrics.js';
+export { type MetricsServer, serveMetrics } from './serve.js';
