@@ -241,7 +241,7 @@ describe('heal client', () => {
         const conn = await t.chain.request(t.ctx, t.req);
         alive = false;
         t.pool.live()[0].onEnd(died());
-        await eventually(() => assert.equal(t.ep.requests().length, 2));
+        await eventually(() => assert.equal(t.ep.requests().length, 3));
         await eventually(async () =>
           assert.equal(await value(heals, { client: 'nsc', result: 'healed' }), healed + 1),
         );
