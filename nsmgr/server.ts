@@ -6,11 +6,13 @@ import { ClientPool } from '../sdk/grpc/client-pool.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
 import { addRegistryServices } from '../sdk/grpc/registry-server.js';
 import { serve } from '../sdk/grpc/server.js';
+import { type NetnsResolver, newNetnsResolver } from '../sdk/kernel/netns.js';
 import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
 import { newFinder } from '../sdk/networkservice/discover/index.js';
 import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
+import * as netnsowner from '../sdk/networkservice/netnsowner/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
 import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
@@ -24,6 +26,10 @@ export interface NsmgrOptions {
   registryURL: string;
   maxTokenLifetimeMs: number;
   forwarderServiceName: string;
+  /** Skip the namespace ownership check (test harnesses that request for pods from outside). */
+  allowForeignNetns?: boolean;
+  /** Resolves the namespaces clients name; default: the real /proc and /var/run/netns. */
+  netnsResolver?: NetnsResolver;
 }
 
 export interface Nsmgr {
@@ -69,6 +75,9 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     monitor: connections,
     additionalFunctionality: [
+      ...(opts.allowForeignNetns
+        ? []
+        : [netnsowner.newServer({ resolver: opts.netnsResolver ?? newNetnsResolver() })]), // a caller wires only its own namespace: before anything acts on the request
       discoverforwarder.newServer({
         finder: newFinder(nsRegistry, nseRegistry),
         nsmgrURL: publicURL,

@@ -7,7 +7,7 @@ import { background, type Context, withCancel } from '../core/context.js';
 import { unavailable } from '../errors/index.js';
 import type { Closable } from '../tools/daemon.js';
 import { closeOnce } from '../tools/daemon.js';
-import { listen, shutdown } from './listen.js';
+import { closeUnixListeners, listen, shutdown } from './listen.js';
 
 /** How long open calls get to finish on close before the server is stopped hard. */
 export const SHUTDOWN_GRACE_MS = 2_000;
@@ -37,6 +37,7 @@ export async function serve(opts: ServeOptions): Promise<Served> {
     urls = await listen(server, opts.listenOn);
   } catch (e) {
     cancel();
+    closeUnixListeners(server);
     server.forceShutdown();
     throw e;
   }
