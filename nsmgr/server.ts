@@ -14,6 +14,8 @@ import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/inde
 import * as monitor from '../sdk/networkservice/monitor/index.js';
 import * as netnsowner from '../sdk/networkservice/netnsowner/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
+import * as socketowner from '../sdk/registry/socketowner/index.js';
+import * as validate from '../sdk/registry/validate/index.js';
 import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 
@@ -64,6 +66,8 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     registryNs, // the central registry holds network services
   );
   const nseRegistry = newRegistryChain(
+    socketowner.newNseServer(), // a local socket is registered (changed, unregistered) only by the process listening on it; inode:// becomes unix://
+    validate.newNseServer(), // refuse malformed input here: localbypass hides the endpoint's own URL from the registry
     localbypass.newServer(publicURL), // local endpoints are registered under this nsmgr's URL
     registryNse, // the central registry
   );

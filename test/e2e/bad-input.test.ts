@@ -183,7 +183,7 @@ describe('bad input (e2e)', function () {
     assert.deepEqual(await sb.podLinks(), []);
   });
 
-  it('refuses a duplicate endpoint registration from another owner', async () => {
+  it('refuses a registration of a socket the caller does not listen on, and a bad name', async () => {
     const reg = newNseRegistryClient(`unix://${node.nsmgrSocket}`);
     const nse = (url: string): NetworkServiceEndpoint => ({
       name: 'nse',
@@ -197,8 +197,8 @@ describe('bad input (e2e)', function () {
     try {
       await rejectsWith(
         () => reg.register(background(), nse('unix:///tmp/impostor.sock')),
-        status.ALREADY_EXISTS,
-        /already registered .*another owner/,
+        status.PERMISSION_DENIED,
+        /the calling process does not listen on unix:\/\/\/tmp\/impostor\.sock/,
       );
       await rejectsWith(
         () => reg.register(background(), { ...nse('tcp://10.9.9.9:1'), name: 'x'.repeat(300) }),
