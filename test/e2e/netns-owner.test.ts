@@ -124,4 +124,18 @@ describe('namespace ownership (e2e)', function () {
     assert.match(r.message ?? '', /tcp peer .* cannot name a network namespace on this node/);
     assert.deepEqual(await sb.podLinks(), []);
   });
+
+  it("refuses a client that dials the forwarder's socket directly (only the nsmgr may)", async () => {
+    const [r] = await rawRequests(
+      client,
+      [{ id: 'direct', inodeURL: 'self' }],
+      `unix://${node.forwarderSocket}`,
+    );
+    assert.equal(r.code, 'PERMISSION_DENIED', JSON.stringify(r));
+    assert.match(
+      r.message ?? '',
+      /only the nsmgr on .*nsm\.io\.sock may call, and the calling process does not listen there/,
+    );
+    assert.deepEqual(await sb.podLinks(), []);
+  });
 });
