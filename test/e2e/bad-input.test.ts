@@ -27,7 +27,9 @@ const CASES: Case[] = [
     conn: () => newConnection('bad-1', ''),
     prefs: (p) => [kernelMechanism({ name: 'x1', inodeURL: nsURL(p) })],
     code: status.INVALID_ARGUMENT,
-    message: /network_service is empty/,
+    // at the first hop (the nsmgr), not after two hops at the forwarder's discover
+    message:
+      /^failed to request at unix:\/\/[^ ]*nsm\.io\.sock: request\.connection\.network_service is empty/,
   },
   {
     name: 'unknown network service',
@@ -114,6 +116,31 @@ const CASES: Case[] = [
     prefs: () => [{ cls: 'REMOTE', type: 'VXLAN', parameters: { src_ip: '300.1.2.3' } }],
     code: status.INVALID_ARGUMENT,
     message: /src_ip.*300\.1\.2\.3/,
+  },
+  ...['0.0.0.0', '255.255.255.255', '239.0.0.1'].map(
+    (ip, i): Case => ({
+      name: `VXLAN source address ${ip} from a remote peer`,
+      conn: () => newConnection(`bad-12-${i}`, 'svc'),
+      prefs: () => [{ cls: 'REMOTE', type: 'VXLAN', parameters: { src_ip: ip } }],
+      code: status.INVALID_ARGUMENT,
+      message: new RegExp(`src_ip" must be a unicast address, got "${ip.replace(/\./g, '\\.')}"`),
+    }),
+  ),
+  ...['all', 'default'].map(
+    (name): Case => ({
+      name: `interface name "${name}"`,
+      conn: () => newConnection(`bad-if-${name}`, 'svc'),
+      prefs: (p) => [kernelMechanism({ name, inodeURL: nsURL(p) })],
+      code: status.INVALID_ARGUMENT,
+      message: new RegExp(`"${name}" is not a valid interface name`),
+    }),
+  ),
+  {
+    name: 'a loop: the forwarder named as the endpoint',
+    conn: () => newConnection('bad-loop', 'forwarder', { networkServiceEndpointName: 'forwarder-node1' }),
+    prefs: (p) => [kernelMechanism({ name: 'xl', inodeURL: nsURL(p) })],
+    code: status.FAILED_PRECONDITION,
+    message: /a loop, the path already passes through "forwarder-node1"/,
   },
   {
     name: 'oversized label value',
@@ -205,6 +232,21 @@ describe('bad input (e2e)', function () {
         status.INVALID_ARGUMENT,
         /name/,
       );
+      // Refused by the nsmgr itself: it used to register its own URL in their place, and hand them out.
+      for (const url of [
+        'not a url',
+        'http://',
+        'tcp://10.0.0.1:99999',
+        'unix:///',
+        'tcp://a\nb:1',
+        `tcp://${'a'.repeat(1025)}:1`,
+      ]) {
+        await rejectsWith(
+          () => reg.register(background(), { ...nse(url), name: 'bad-url' }),
+          status.INVALID_ARGUMENT,
+          /url/,
+        );
+      }
     } finally {
       reg.close();
     }

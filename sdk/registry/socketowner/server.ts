@@ -22,8 +22,9 @@ import type {
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { FindSink, NseRegistry } from '../../core/types.js';
-import { failedPrecondition, getErrorMessage, NsmError } from '../../errors/index.js';
+import { failedPrecondition, getErrorMessage, invalidArgument, NsmError } from '../../errors/index.js';
 import { describePeer, type Peer, peerFrom, pidListensOn } from '../../tools/unixpeer/index.js';
+import { checkUrl } from '../validate/common.js';
 import { parseInodeURL, resolveSocketInode } from './common.js';
 
 type Nse = NetworkServiceEndpoint;
@@ -31,7 +32,7 @@ const following = (ctx: Context) =>
   next.registry<Nse, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse>(ctx);
 
 const denied = (name: string, why: string) =>
-  new NsmError(status.PERMISSION_DENIED, `failed to accept endpoint "${name}": ${why}`);
+  new NsmError(status.PERMISSION_DENIED, `failed to accept endpoint "${name.slice(0, 64)}": ${why}`);
 
 async function callerPids(peer: Peer, name: string): Promise<number[]> {
   if (peer.transport !== 'unix') throw denied(name, `a ${describePeer(peer)} has no socket on this node`);
@@ -56,6 +57,11 @@ class SocketOwner implements NseRegistry {
     let url = nse.url;
     if (peer && url.startsWith('inode://')) url = await this.resolveInode(peer, nse);
     else if (peer && url.startsWith('unix://')) {
+      const problem = checkUrl('url', url); // a malformed URL is INVALID_ARGUMENT, whoever sends it
+      if (problem)
+        throw invalidArgument(
+          `failed to register network service endpoint "${nse.name.slice(0, 64)}": ${problem}`,
+        );
       const path = url.slice('unix://'.length);
       if (!(await someListens(await callerPids(peer, nse.name), path))) {
         throw denied(nse.name, `the calling process does not listen on ${url}`);
