@@ -43,7 +43,7 @@ describe('registration ownership through the nsmgr (e2e)', function () {
   const sock = (n: string) => join(sb.runDir, 'node1', n);
 
   before(async () => {
-    sb = await Sandbox.create({ nodes: 1 });
+    sb = await Sandbox.create({ nodes: 2 });
     node = sb.node('node1');
     nsmgr = `unix://${node.nsmgrSocket}`;
     a = await sb.addPod(node, 'a');
@@ -105,5 +105,26 @@ describe('registration ownership through the nsmgr (e2e)', function () {
     ]);
     assert.equal(r.code, 'PERMISSION_DENIED', JSON.stringify(r));
     assert.match(r.message ?? '', /tcp peer .* has no socket on this node/);
+  });
+
+  it("refuses, at the registry, another node's unregister of an endpoint (it comes from the wrong nsmgr)", async () => {
+    const node2 = sb.node('node2');
+    const far = await sb.addPod(node2, 'far');
+    const farSock = join(sb.runDir, 'node2', 'far.sock');
+    const [, reg] = await run(far.netns, `unix://${node2.nsmgrSocket}`, [
+      { op: 'listen', path: farSock },
+      { op: 'register', name: 'ep-far', url: `unix://${farSock}` },
+    ]);
+    assert.ok(reg.ok, JSON.stringify(reg));
+    const [drop, still] = await run(b.netns, nsmgr, [
+      { op: 'unregister', name: 'ep-far', url: '' },
+      { op: 'find', name: 'ep-far' },
+    ]);
+    assert.equal(drop.code, 'PERMISSION_DENIED', JSON.stringify(drop));
+    assert.match(
+      drop.message ?? '',
+      /"ep-far" is registered by tcp:\/\/[\d.]+:5001; [\d.]+ may not unregister it/,
+    );
+    assert.equal(still.url, node2.nsmgrURL, 'node1 sees it, through node2');
   });
 });
