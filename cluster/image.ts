@@ -97,8 +97,9 @@ export async function buildProjectImage(o: ProjectImageOptions): Promise<{ name:
   const r = fs.mkdtempSync(path.join(os.tmpdir(), 'nsm-image-'));
   try {
     baseRootfs(r);
-    // nsenter: the forwarder runs `ip` inside other pods' namespaces through it (sdk/kernel)
-    await addBinaries(r, [process.execPath, 'ip', 'sh', 'nsenter']);
+    // nsenter: the forwarder runs `ip` inside other pods' namespaces through it (sdk/kernel); ss
+    // (with nsenter): nsmgr and forwarder ask sock_diag who a unix peer is (sdk/tools/unixpeer)
+    await addBinaries(r, [process.execPath, 'ip', 'sh', 'nsenter', 'ss']);
     if (process.execPath !== '/usr/bin/node' && !fs.existsSync(path.join(r, 'usr/bin/node'))) {
       fs.symlinkSync(process.execPath, path.join(r, 'usr/bin/node'));
     }

@@ -7,6 +7,7 @@ import { ClientPool } from '../sdk/grpc/client-pool.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
 import { serve } from '../sdk/grpc/server.js';
 import { type Dataplane, type NetnsResolver, newDataplane, newNetnsResolver } from '../sdk/kernel/index.js';
+import * as allowpeer from '../sdk/networkservice/allowpeer/index.js';
 import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
 import * as discover from '../sdk/networkservice/discover/index.js';
@@ -75,6 +76,12 @@ export async function startForwarder(
     vxlan.newForwarderMechanism({ tunnelIP: opts.tunnelIP, port: opts.vxlanPort, mtu: vxlanMtu, vni }), // other nodes
   ];
 
+  if (!opts.connectTo.startsWith('unix://')) {
+    log.warn(
+      { nsmgr: opts.connectTo },
+      'the nsmgr is not on a unix socket: any caller of this forwarder is served (its namespace checks can be skipped)',
+    );
+  }
   const connections = new monitor.ConnectionMonitor();
   const relay = monitor.newRelay(connections, pool);
   const forwarder = endpoint.newServer({
@@ -82,6 +89,9 @@ export async function startForwarder(
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     monitor: connections,
     additionalFunctionality: [
+      ...(opts.connectTo.startsWith('unix://')
+        ? [allowpeer.newServer({ listensOn: opts.connectTo.slice('unix://'.length) })]
+        : []), // only the local nsmgr, which checked the namespaces: a client dialling this socket would skip that
       stats.newServer({ dataplane }), // interface counters on our path segment (metrics on only); after xconnect made the links
       xconnect.newServer({ dataplane, mechanisms, owner, reconciler }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
       discover.newServer(discover.newFinder(nsRegistry, nseRegistry)), // endpoints that may serve the request

@@ -38,5 +38,11 @@ export const nsmgrSchema = {
     description:
       'Node this nsmgr runs on (upstream: from the pod spec); requests get it as the nodeName label. Default: the hostname.',
   }),
+  allowForeignNetns: t.bool({
+    env: 'NSM_ALLOW_FOREIGN_NETNS',
+    description:
+      "Test harnesses only: accept KERNEL requests naming a network namespace the calling process is not in (by default such a request is refused with PERMISSION_DENIED, as upstream's fd passing guarantees).",
+    default: 'false',
+  }),
   ...loggingSchema,
 };

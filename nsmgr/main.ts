@@ -13,5 +13,6 @@ await runDaemon('nsmgr', nsmgrSchema, (config) =>
     maxTokenLifetimeMs: config.maxTokenLifetime,
     forwarderServiceName: config.forwarderServiceName,
     nodeName: config.nodeName ?? hostname(),
+    allowForeignNetns: config.allowForeignNetns,
   }),
 );

@@ -6,13 +6,17 @@ import { ClientPool } from '../sdk/grpc/client-pool.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
 import { addRegistryServices } from '../sdk/grpc/registry-server.js';
 import { serve } from '../sdk/grpc/server.js';
+import { type NetnsResolver, newNetnsResolver } from '../sdk/kernel/netns.js';
 import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
 import { newFinder } from '../sdk/networkservice/discover/index.js';
 import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
+import * as netnsowner from '../sdk/networkservice/netnsowner/index.js';
 import * as requestlabels from '../sdk/networkservice/requestlabels/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
+import * as socketowner from '../sdk/registry/socketowner/index.js';
+import * as validate from '../sdk/registry/validate/index.js';
 import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 
@@ -27,6 +31,10 @@ export interface NsmgrOptions {
   forwarderServiceName: string;
   /** The node this nsmgr runs on, added to requests as the nodeName label. */
   nodeName?: string;
+  /** Skip the namespace ownership check (test harnesses that request for pods from outside). */
+  allowForeignNetns?: boolean;
+  /** Resolves the namespaces clients name; default: the real /proc and /var/run/netns. */
+  netnsResolver?: NetnsResolver;
 }
 
 export interface Nsmgr {
@@ -61,6 +69,8 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     registryNs, // the central registry holds network services
   );
   const nseRegistry = newRegistryChain(
+    socketowner.newNseServer(), // a local socket is registered (changed, unregistered) only by the process listening on it; inode:// becomes unix://
+    validate.newNseServer(), // refuse malformed input here: localbypass hides the endpoint's own URL from the registry
     localbypass.newServer(publicURL), // local endpoints are registered under this nsmgr's URL
     registryNse, // the central registry
   );
@@ -72,6 +82,9 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     monitor: connections,
     additionalFunctionality: [
+      ...(opts.allowForeignNetns
+        ? []
+        : [netnsowner.newServer({ resolver: opts.netnsResolver ?? newNetnsResolver() })]), // a caller wires only its own namespace: before anything acts on the request
       requestlabels.newServer({ nodeName: opts.nodeName }), // nodeName and clientName labels, for matches
       discoverforwarder.newServer({
         finder: newFinder(nsRegistry, nseRegistry),

@@ -45,3 +45,34 @@ describe('registry with the k8s backend', () => {
     }
   });
 });
+
+describe('registry with oversized input', () => {
+  it('answers a 100 kB name at once (INVALID_ARGUMENT) and the connection keeps serving', async () => {
+    const { newNseRegistryClient } = await import('../sdk/grpc/registry-client.js');
+    const { background, withTimeout } = await import('../sdk/core/context.js');
+    const { NetworkServiceEndpoint } = await import('../api/gen/registry/registry.js');
+    const dir = mkdtempSync(join(tmpdir(), 'nsm-registry-'));
+    const url = `unix://${join(dir, 'r.sock')}`;
+    const registry = await startRegistry({ listenOn: url });
+    const client = newNseRegistryClient(url);
+    const { ctx, cancel } = withTimeout(background(), 5_000);
+    try {
+      const huge = NetworkServiceEndpoint.fromPartial({ name: 'x'.repeat(100_000), url: 'tcp://10.0.0.1:1' });
+      await assert.rejects(client.register(ctx, huge), (e: unknown) => {
+        assert.equal(getErrorCode(e), status.INVALID_ARGUMENT, String(e).slice(0, 300));
+        assert.match(String(e), /name: longer than 253 characters/);
+        return true;
+      });
+      // The trailer carrying the answer was small enough to arrive: the same channel still works.
+      await client.register(
+        ctx,
+        NetworkServiceEndpoint.fromPartial({ name: 'fine', url: 'tcp://10.0.0.1:1' }),
+      );
+    } finally {
+      cancel();
+      client.close();
+      await registry.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

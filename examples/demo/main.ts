@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   }
   say('Starting the demo mesh: 2 nodes, registry, nsmgr + forwarder per node ...');
   const t0 = Date.now();
-  const sb = await Sandbox.create({ nodes: 2 });
+  const sb = await Sandbox.create({ nodes: 2, allowForeignNetns: false }); // as in production: clients wire only their own pods
   // nsmctl without flags finds this mesh (not the tests' sandboxes) by this marker.
   writeFileSync(join(sb.runDir, DEMO_MARKER), `${process.pid}\n`);
   let stopping = false;

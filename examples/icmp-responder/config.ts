@@ -42,6 +42,13 @@ export const icmpResponderSchema = {
     description: 'Register the network services too, when the registry does not have them yet.',
     default: 'true',
   }),
+  maxLeasesPerClient: t.int({
+    env: 'NSM_MAX_LEASES_PER_CLIENT',
+    description:
+      "Most connections one client (the path's first segment) may hold addresses for at once. Default: half of the pool.",
+    min: 1,
+    max: 1_000_000_000,
+  }),
   maxTokenLifetime: t.duration({
     env: 'NSM_MAX_TOKEN_LIFETIME',
     description: 'Lifetime of the tokens and expiry this endpoint puts on path segments.',

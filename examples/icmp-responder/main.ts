@@ -16,5 +16,6 @@ await runDaemon('icmp-responder', icmpResponderSchema, (config) =>
     payload: config.payload,
     registerService: config.registerService,
     maxTokenLifetimeMs: config.maxTokenLifetime,
+    maxLeasesPerClient: config.maxLeasesPerClient,
   }),
 );

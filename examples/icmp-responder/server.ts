@@ -36,6 +36,8 @@ export interface IcmpResponderOptions {
   payload: 'ETHERNET' | 'IP';
   registerService: boolean;
   maxTokenLifetimeMs: number;
+  /** Most connections one client may hold addresses for (default: half of the pool). */
+  maxLeasesPerClient?: number;
 }
 
 export interface Endpoint {
@@ -70,7 +72,7 @@ export async function startIcmpResponder(
     name: opts.name,
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     additionalFunctionality: [
-      point2pointipam.newServer(opts.cidrPrefix), // an address for each end, routes to the other
+      point2pointipam.newServer(opts.cidrPrefix, { maxLeasesPerClient: opts.maxLeasesPerClient }), // an address for each end, routes to the other; the endpoint side is ours; a bounded share per client
       kernel.newServer(), // the interface goes into this endpoint's namespace
       accept,
     ],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { FakeClock } from '../testing/clock.js';
-import { clock, realClock, withClock } from './clock.js';
+import { clock, MAX_TIMER_MS, realClock, withClock } from './clock.js';
 import { background } from './context.js';
 
 describe('clock', () => {
@@ -23,6 +23,16 @@ describe('clock', () => {
     const cleared = realClock.setTimeout(() => fired++, 1);
     cleared.clear();
     await new Promise<void>((resolve) => realClock.setTimeout(resolve, 5));
+    assert.equal(fired, 0);
+  });
+
+  it('does not fire a timer longer than Node allows (~24.8 days) at once (a far expiry closed new connections)', async () => {
+    let fired = 0;
+    const far = realClock.setTimeout(() => fired++, 30 * 24 * 3600 * 1000);
+    const justOver = realClock.setTimeout(() => fired++, MAX_TIMER_MS + 1);
+    await new Promise<void>((resolve) => realClock.setTimeout(resolve, 50));
+    far.clear();
+    justOver.clear();
     assert.equal(fired, 0);
   });
 });

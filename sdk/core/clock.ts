@@ -11,10 +11,20 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): { clear(): void };
 }
 
+/** Node's longest timer: a longer delay fires at once (with a warning), so longer ones re-arm. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
+    // A segment expiring more than ~24.8 days ahead is legal input; without the steps its expiry
+    // timer fired at once and closed a connection that had just been made.
+    let t: NodeJS.Timeout;
+    const arm = (left: number) => {
+      t =
+        left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, left);
+    };
+    arm(ms);
     return { clear: () => clearTimeout(t) };
   },
 };

@@ -1,11 +1,12 @@
 // Builds a Context for an incoming gRPC call: aborted when the caller cancels or goes away, or when
 // `base` is aborted (the server is closing: in-flight work must stop, not outlive the daemon), with
-// the caller's deadline when it set one, or base's when that is earlier.
+// the caller's deadline when it set one, or base's when that is earlier, and the caller's Peer.
 
 import { status } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
 import { background, type Context } from '../core/context.js';
 import { NsmError } from '../errors/index.js';
+import { peerOfCall, withPeer } from '../tools/unixpeer/index.js';
 import { withIncomingMetadata } from './metadata.js';
 
 export function contextFromCall(call: ServerSurfaceCall, base: Context = background()): Context {
@@ -18,11 +19,16 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
   const callDeadline =
     deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined;
   const deadlines = [callDeadline, base.deadline].filter((d): d is number => d !== undefined);
-  const ctx = {
-    ...base,
-    signal: AbortSignal.any([controller.signal, base.signal]),
-    deadline: deadlines.length > 0 ? Math.min(...deadlines) : undefined,
-  };
+  // Who is calling (unix: the peer process, looked up lazily; tcp: the address), for the elements
+  // that decide by the caller (sdk/tools/unixpeer).
+  const ctx = withPeer(
+    {
+      ...base,
+      signal: AbortSignal.any([controller.signal, base.signal]),
+      deadline: deadlines.length > 0 ? Math.min(...deadlines) : undefined,
+    },
+    peerOfCall(call.getPeer()),
+  );
   // the caller's headers (e.g. W3C traceparent) for the elements; see metadata.ts
   return call.metadata ? withIncomingMetadata(ctx, call.metadata) : ctx;
 }

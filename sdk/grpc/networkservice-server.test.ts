@@ -147,6 +147,10 @@ describe('networkservice grpc server', () => {
         /request\.mechanism_preferences\[0\]\.mechanism\.parameters\["name"\] contains control/,
       ),
     );
+    await assert.rejects(
+      pool.request(background(), url, request({ id: 'c4', networkService: '' })),
+      hasStatus(grpc.status.INVALID_ARGUMENT, /request\.connection\.network_service is empty/),
+    );
     const noConnection = request();
     noConnection.connection = undefined;
     await assert.rejects(

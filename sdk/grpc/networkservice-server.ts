@@ -63,6 +63,12 @@ export function addNetworkServiceServices(
       Promise.resolve()
         .then(() => {
           if (!req.connection) throw invalidArgument('request.connection is missing');
+          // Refused here, at the first hop, not only at the forwarder's discover after two hops.
+          if (!req.connection.networkService) {
+            throw invalidArgument(
+              'request.connection.network_service is empty: say which network service to connect to',
+            );
+          }
           validateConnection(req.connection, 'request.connection');
           req.mechanismPreferences.forEach((m, i) => {
             validateConnection({ ...req.connection!, mechanism: m }, `request.mechanism_preferences[${i}]`);

@@ -22,6 +22,7 @@ import type { RegistryElement } from '../core/types.js';
 import { failedPrecondition } from '../errors/index.js';
 import type { ClientPool, Method } from './client-pool.js';
 import { DEFAULT_CALL_TIMEOUT_MS, ClientPool as Pool } from './client-pool.js';
+import { truncate } from './status.js';
 
 /** Budget of a unary call or one-shot Find when the context has no deadline. */
 export const CALL_TIMEOUT_MS = DEFAULT_CALL_TIMEOUT_MS;
@@ -74,13 +75,13 @@ class Remote<T extends Named, Q extends { watch: boolean }, R> implements Regist
   }
 
   async register(ctx: Context, item: T): Promise<T> {
-    const what = `failed to register ${this.kind} "${item.name}" at ${this.url}`;
+    const what = `failed to register ${this.kind} "${truncate(item.name, 256)}" at ${this.url}`;
     this.check(what);
     return this.pool.unary(ctx, this.url, this.def.register, item, what);
   }
 
   async unregister(ctx: Context, item: T): Promise<void> {
-    const what = `failed to unregister ${this.kind} "${item.name}" at ${this.url}`;
+    const what = `failed to unregister ${this.kind} "${truncate(item.name, 256)}" at ${this.url}`;
     this.check(what);
     await this.pool.unary(ctx, this.url, this.def.unregister, item, what);
   }

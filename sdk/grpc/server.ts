@@ -7,12 +7,18 @@ import { background, type Context, withCancel } from '../core/context.js';
 import { unavailable } from '../errors/index.js';
 import type { Closable } from '../tools/daemon.js';
 import { closeOnce } from '../tools/daemon.js';
-import { listen, shutdown } from './listen.js';
+import { closeUnixListeners, listen, shutdown } from './listen.js';
 
 /** How long open calls get to finish on close before the server is stopped hard. */
 export const SHUTDOWN_GRACE_MS = 2_000;
 /** Largest message accepted (the default, 4 MiB, said out loud). */
 const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * Most calls one connection may have open at once (grpc-js has no limit by default). A peer past it
+ * waits (HTTP/2 queues its streams) instead of making us run unbounded work for it. Generous: one
+ * nsmgr's channel to the registry carries a long watch per local endpoint.
+ */
+export const MAX_CONCURRENT_STREAMS_PER_CONNECTION = 4096;
 
 export interface ServeOptions {
   /** unix:///path or tcp://host:port (port 0: any free port). */
@@ -30,13 +36,17 @@ export interface Served extends Closable, AsyncDisposable {
 
 export async function serve(opts: ServeOptions): Promise<Served> {
   const { ctx, cancel } = withCancel(opts.base ?? background());
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
+    'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS_PER_CONNECTION,
+  });
   opts.register(server, ctx);
   let urls: string[];
   try {
     urls = await listen(server, opts.listenOn);
   } catch (e) {
     cancel();
+    closeUnixListeners(server);
     server.forceShutdown();
     throw e;
   }

@@ -5,8 +5,25 @@ import { Metadata, type ServiceError, type StatusObject, status } from '@grpc/gr
 import type { Context } from '../core/context.js';
 import { getErrorCode, getErrorMessage, NsmError } from '../errors/index.js';
 
+/**
+ * Longest status message sent. The message travels in an HTTP/2 trailer, and a trailer past the
+ * peer's header-list limit (16 KiB in grpc-js) is not delivered: the call never ends and the next
+ * calls on the connection fail. A message quoting a caller's 100 kB name did exactly that.
+ */
+export const MAX_STATUS_DETAILS_CHARS = 4096;
+
+/** `s` cut to `max` characters, saying how much was cut. */
+export function truncate(s: string, max = MAX_STATUS_DETAILS_CHARS): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length - max} more characters)`;
+}
+
+/** Percent-encoded size the details may take (non-ASCII text grows up to 9 times when encoded). */
+const MAX_ENCODED_DETAILS = 8192;
+
 export function toStatus(e: unknown): Partial<StatusObject> {
-  return { code: getErrorCode(e), details: getErrorMessage(e), metadata: new Metadata() };
+  let details = truncate(getErrorMessage(e));
+  if (encodeURIComponent(details).length > MAX_ENCODED_DETAILS) details = truncate(details, 900);
+  return { code: getErrorCode(e), details, metadata: new Metadata() };
 }
 
 /** The stack of whoever starts a call, taken before the call goes async (grpc-js does the same). */

@@ -95,7 +95,9 @@ export function vxlanCreateCommand(end: LinkEnd, v: VxlanParams): string {
   const local = parseIp(v.local, 'local');
   const remote = parseIp(v.remote, 'remote');
   if (local.family !== remote.family) {
-    throw invalidArgument(`invalid remote ${JSON.stringify(v.remote)}: family differs from local ${v.local}`);
+    throw invalidArgument(
+      `VXLAN tunnel addresses must be of one family: local ${v.local}, remote ${JSON.stringify(v.remote)}`,
+    );
   }
   const dev = v.underlayDev === undefined ? '' : ` dev ${checkIfName(v.underlayDev, 'underlayDev')}`;
   return (

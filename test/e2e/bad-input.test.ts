@@ -27,7 +27,9 @@ const CASES: Case[] = [
     conn: () => newConnection('bad-1', ''),
     prefs: (p) => [kernelMechanism({ name: 'x1', inodeURL: nsURL(p) })],
     code: status.INVALID_ARGUMENT,
-    message: /network_service is empty/,
+    // at the first hop (the nsmgr), not after two hops at the forwarder's discover
+    message:
+      /^failed to request at unix:\/\/[^ ]*nsm\.io\.sock: request\.connection\.network_service is empty/,
   },
   {
     name: 'unknown network service',
@@ -115,6 +117,31 @@ const CASES: Case[] = [
     code: status.INVALID_ARGUMENT,
     message: /src_ip.*300\.1\.2\.3/,
   },
+  ...['0.0.0.0', '255.255.255.255', '239.0.0.1'].map(
+    (ip, i): Case => ({
+      name: `VXLAN source address ${ip} from a remote peer`,
+      conn: () => newConnection(`bad-12-${i}`, 'svc'),
+      prefs: () => [{ cls: 'REMOTE', type: 'VXLAN', parameters: { src_ip: ip } }],
+      code: status.INVALID_ARGUMENT,
+      message: new RegExp(`src_ip" must be a unicast address, got "${ip.replace(/\./g, '\\.')}"`),
+    }),
+  ),
+  ...['all', 'default'].map(
+    (name): Case => ({
+      name: `interface name "${name}"`,
+      conn: () => newConnection(`bad-if-${name}`, 'svc'),
+      prefs: (p) => [kernelMechanism({ name, inodeURL: nsURL(p) })],
+      code: status.INVALID_ARGUMENT,
+      message: new RegExp(`"${name}" is not a valid interface name`),
+    }),
+  ),
+  {
+    name: 'a loop: the forwarder named as the endpoint',
+    conn: () => newConnection('bad-loop', 'forwarder', { networkServiceEndpointName: 'forwarder-node1' }),
+    prefs: (p) => [kernelMechanism({ name: 'xl', inodeURL: nsURL(p) })],
+    code: status.FAILED_PRECONDITION,
+    message: /a loop, the path already passes through "forwarder-node1"/,
+  },
   {
     name: 'oversized label value',
     conn: () => newConnection('bad-13', 'svc', { labels: { app: 'x'.repeat(5000) } }),
@@ -183,7 +210,7 @@ describe('bad input (e2e)', function () {
     assert.deepEqual(await sb.podLinks(), []);
   });
 
-  it('refuses a duplicate endpoint registration from another owner', async () => {
+  it('refuses a registration of a socket the caller does not listen on, and a bad name', async () => {
     const reg = newNseRegistryClient(`unix://${node.nsmgrSocket}`);
     const nse = (url: string): NetworkServiceEndpoint => ({
       name: 'nse',
@@ -197,14 +224,29 @@ describe('bad input (e2e)', function () {
     try {
       await rejectsWith(
         () => reg.register(background(), nse('unix:///tmp/impostor.sock')),
-        status.ALREADY_EXISTS,
-        /already registered .*another owner/,
+        status.PERMISSION_DENIED,
+        /the calling process does not listen on unix:\/\/\/tmp\/impostor\.sock/,
       );
       await rejectsWith(
         () => reg.register(background(), { ...nse('tcp://10.9.9.9:1'), name: 'x'.repeat(300) }),
         status.INVALID_ARGUMENT,
         /name/,
       );
+      // Refused by the nsmgr itself: it used to register its own URL in their place, and hand them out.
+      for (const url of [
+        'not a url',
+        'http://',
+        'tcp://10.0.0.1:99999',
+        'unix:///',
+        'tcp://a\nb:1',
+        `tcp://${'a'.repeat(1025)}:1`,
+      ]) {
+        await rejectsWith(
+          () => reg.register(background(), { ...nse(url), name: 'bad-url' }),
+          status.INVALID_ARGUMENT,
+          /url/,
+        );
+      }
     } finally {
       reg.close();
     }

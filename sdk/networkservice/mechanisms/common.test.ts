@@ -25,6 +25,12 @@ describe('mechanisms common', () => {
       { name: 'refuses non-ASCII letters', input: 'nsm-é', want: /may only contain/ },
       { name: 'refuses "."', input: '.', want: /is not a valid interface name/ },
       { name: 'refuses ".."', input: '..', want: /is not a valid interface name/ },
+      {
+        name: 'refuses "all" (an iproute2 keyword)',
+        input: 'all',
+        want: /"all" is not a valid interface name/,
+      },
+      { name: 'refuses "default"', input: 'default', want: /"default" is not a valid interface name/ },
     ];
     for (const c of cases) {
       it(c.name, () => {

@@ -40,7 +40,9 @@ export function validateInterfaceName(name: string, where: string): void {
   if (name && !/^[A-Za-z0-9_.-]+$/.test(name)) {
     throw invalidArgument(`${where} "${name}" may only contain letters, digits, "_", "." and "-"`);
   }
-  if (name === '.' || name === '..')
+  // iproute2 reads "all" and "default" as keywords (and the kernel reserves them in
+  // /proc/sys/net/ipv*/conf), so such a link could never be addressed by name.
+  if (name === '.' || name === '..' || name === 'all' || name === 'default')
     throw invalidArgument(`${where} "${name}" is not a valid interface name`);
 }
 

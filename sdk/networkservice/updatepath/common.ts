@@ -48,3 +48,17 @@ export function updatePath(conn: Connection, name: string): number {
   }
   return nextIndex - 1;
 }
+
+/**
+ * For a Request that came over the wire: the path segment showing it already passed this hop (a
+ * loop: an endpoint whose URL is a forwarder's socket, a service served by the hop itself), or
+ * undefined. The caller's index points at the caller's own segment, so a segment up to and
+ * including it that carries our name means we are calling ourselves, and would wait for ourselves
+ * (begin serialises a connection's events) until the deadline.
+ */
+export function loopSegment(conn: Connection, name: string): number | undefined {
+  const segments = conn.path?.pathSegments ?? [];
+  const upTo = Math.min(conn.path?.index ?? 0, segments.length - 1);
+  for (let i = 0; i <= upTo; i++) if (segments[i].name === name) return i;
+  return undefined;
+}

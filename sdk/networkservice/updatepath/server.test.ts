@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { status } from '@grpc/grpc-js';
 import { background } from '../../core/context.js';
 import { newNetworkServiceChain } from '../../core/next.js';
+import { getErrorCode } from '../../errors/index.js';
 import { recorder } from '../../testing/checks.js';
 import { pathOf, request } from '../../testing/connections.js';
+import { withPeer } from '../../tools/unixpeer/index.js';
 import * as updatepath from './index.js';
 
 describe('updatepath server', () => {
@@ -122,5 +125,34 @@ describe('updatepath client', () => {
 
   it('needs a name', () => {
     assert.throws(() => updatepath.newClient(''), /name is required/);
+  });
+
+  it('refuses a request from another process whose path already passes through this hop (a loop), at once', async () => {
+    const rec = recorder();
+    const chain = newNetworkServiceChain(updatepath.newServer('forwarder-1'), rec);
+    const wire = withPeer(background(), { transport: 'unix', path: '/x.sock', pids: async () => [1] });
+    for (const names of [
+      ['nsc', 'nsmgr', 'forwarder-1'],
+      ['nsc', 'forwarder-1', 'nsmgr'],
+    ]) {
+      const req = request(pathOf(names));
+      req.connection!.path!.index = names.length - 1;
+      req.connection!.id = req.connection!.path!.pathSegments[names.length - 1].id;
+      await assert.rejects(chain.request(wire, req), (e: unknown) => {
+        assert.equal(getErrorCode(e), status.FAILED_PRECONDITION);
+        assert.match(
+          String(e),
+          /a loop, the path already passes through "forwarder-1" \(segment \d: nsc -> /,
+        );
+        return true;
+      });
+    }
+    assert.equal(rec.calls.length, 0, 'nothing after updatepath ran');
+    // The same path re-entering inside the process (no transport) is the usual refresh.
+    const req = request(pathOf(['nsc', 'nsmgr', 'forwarder-1']));
+    req.connection!.path!.index = 2;
+    req.connection!.id = req.connection!.path!.pathSegments[2].id;
+    await chain.request(background(), req);
+    assert.equal(rec.calls.length, 1);
   });
 });

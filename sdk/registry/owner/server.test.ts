@@ -4,11 +4,13 @@ import { NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
 import { newRegistryChain } from '../../core/next.js';
 import { getErrorCode } from '../../errors/index.js';
 import { FakeClock, fakeContext } from '../../testing/clock.js';
+import { withPeer } from '../../tools/unixpeer/index.js';
 import * as begin from '../begin/index.js';
 import * as expire from '../expire/index.js';
 import * as memory from '../memory/index.js';
 import { eventually } from '../testing.js';
 import * as owner from './index.js';
+import { peerIP, urlIP } from './server.js';
 
 const nse = (name: string, url: string) => NetworkServiceEndpoint.fromPartial({ name, url });
 
@@ -78,5 +80,33 @@ describe('owner nse server', () => {
     await chain.unregister(ctx, nse('x', ''));
     assert.deepEqual(await names(), []);
     await close();
+  });
+
+  it("lets only a caller from the holder's IP unregister an endpoint held under tcp://IP:PORT", async () => {
+    const { ctx, chain, names, close } = setup();
+    await chain.register(ctx, nse('x', 'tcp://10.0.0.2:5001'));
+    const from = (address: string) => withPeer(ctx, { transport: 'tcp', address });
+    for (const url of ['', 'tcp://10.0.0.2:5001']) {
+      await assert.rejects(chain.unregister(from('10.0.0.9:40000'), nse('x', url)), (e: unknown) => {
+        assert.equal(getErrorCode(e), status.PERMISSION_DENIED);
+        assert.match(String(e), /registered by tcp:\/\/10\.0\.0\.2:5001; 10\.0\.0\.9 may not unregister it/);
+        return true;
+      });
+    }
+    assert.deepEqual(await names(), ['x@tcp://10.0.0.2:5001']);
+    await chain.unregister(from('::ffff:10.0.0.2:33333'), nse('x', ''));
+    assert.deepEqual(await names(), []);
+    await close();
+  });
+
+  it('reads IPs from grpc-js peer strings and tcp URLs', () => {
+    assert.equal(peerIP('10.0.0.2:5'), '10.0.0.2');
+    assert.equal(peerIP('::ffff:10.0.0.2:5'), '10.0.0.2');
+    assert.equal(peerIP('[fd00::1]:5'), 'fd00::1');
+    assert.equal(peerIP('fd00::1:5'), 'fd00::1');
+    assert.equal(urlIP('tcp://10.0.0.2:5001'), '10.0.0.2');
+    assert.equal(urlIP('tcp://[fd00::1]:5001'), 'fd00::1');
+    assert.equal(urlIP('tcp://nsmgr.example:5001'), undefined);
+    assert.equal(urlIP('unix:///a.sock'), undefined);
   });
 });

@@ -1,10 +1,15 @@
 // owner keeps one endpoint name to one owner, identified by the endpoint's URL. A Register for a
 // name that is held (registered and not expired) under a different URL is refused with
 // ALREADY_EXISTS; the same URL again is a refresh. An Unregister that names a different URL is
-// refused with PERMISSION_DENIED (an empty URL is accepted). Once the holder unregisters or its lease
+// refused with PERMISSION_DENIED (an empty URL is accepted). Over tcp, an endpoint held under
+// tcp://IP:PORT (an nsmgr's URL, as it registers its local endpoints) may be unregistered only by
+// a caller connecting from IP: the registering connection's peer, as near as insecure mode gets to
+// an identity. Once the holder unregisters or its lease
 // passes, anyone may take the name. It sits after begin, so calls for one name are serialised, and
 // before expire, so it learns each lease's end from the Register response and sees expiries as
 // Unregisters.
+
+import { isIP } from 'node:net';
 import { status } from '@grpc/grpc-js';
 import type {
   NetworkServiceEndpoint,
@@ -16,6 +21,20 @@ import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { NseRegistry } from '../../core/types.js';
 import { alreadyExists, NsmError } from '../../errors/index.js';
+import { peerFrom } from '../../tools/unixpeer/index.js';
+
+/** The IP a grpc-js peer string ("1.2.3.4:5", "::ffff:1.2.3.4:5", "[::1]:5") names. */
+export function peerIP(address: string): string {
+  const a = address.replace(/^\[(.*)\](:\d+)?$/, '$1');
+  const ip = a === address ? address.slice(0, Math.max(0, address.lastIndexOf(':'))) : a;
+  return ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+}
+
+/** The host of a tcp:// URL when it is an IP literal, else undefined. */
+export function urlIP(url: string): string | undefined {
+  const m = /^tcp:\/\/\[?([^\]/]+?)\]?:\d+$/.exec(url);
+  return m && isIP(m[1]) ? m[1] : undefined;
+}
 
 interface Holder {
   url: string;
@@ -59,6 +78,16 @@ class Owner implements NseRegistry {
 
   async unregister(ctx: Context, nse: Nse): Promise<void> {
     const h = this.holder(ctx, nse.name);
+    // Without identities, a holder registered as tcp://IP:PORT (an nsmgr) is one that calls from IP:
+    // nobody else may drop its endpoint, whatever URL they send.
+    const peer = peerFrom(ctx);
+    const holderIP = h ? urlIP(h.url) : undefined;
+    if (h && holderIP && peer?.transport === 'tcp' && peerIP(peer.address) !== holderIP) {
+      throw new NsmError(
+        status.PERMISSION_DENIED,
+        `network service endpoint "${nse.name}" is registered by ${h.url}; ${peerIP(peer.address)} may not unregister it`,
+      );
+    }
     if (h && nse.url && h.url !== nse.url) {
       throw new NsmError(
         status.PERMISSION_DENIED,

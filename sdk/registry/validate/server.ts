@@ -20,7 +20,9 @@ class Validate<T extends Named, Q, R> implements RegistryElement<T, Q, R> {
   ) {}
 
   private refuse(verb: string, item: T, problem: string): Error {
-    const name = item?.name ? ` "${item.name}"` : '';
+    // The name may be the problem (100 kB): quote only its start.
+    const shown = item?.name && item.name.length > 64 ? `${item.name.slice(0, 64)}...` : item?.name;
+    const name = shown ? ` "${shown}"` : '';
     return invalidArgument(`failed to ${verb} ${this.what}${name}: ${problem}`);
   }
 

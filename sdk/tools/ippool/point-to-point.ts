@@ -95,6 +95,30 @@ export class PointToPointAllocator {
     return this.held.size;
   }
 
+  /** How many connections the pools can serve at once (the smallest family's free pairs). */
+  get capacity(): number {
+    const held = this.held.size;
+    const pairs = this.pools.map(({ family, pool }) => Number(pool.freeCount(family) / 2n) + held);
+    return Math.min(...pairs);
+  }
+
+  /**
+   * Makes the endpoint side (dst_*) the endpoint's alone: drops the destination addresses a request
+   * carries outside this allocator's CIDRs and every destination route, so a client cannot have
+   * addresses or routes (a default route via itself) installed in the endpoint's namespace.
+   * Addresses inside the CIDRs stay for `allocate` to keep or recover (an endpoint restart).
+   */
+  ownEndpointSide(ipContext: IPContext): void {
+    ipContext.dstIpAddrs = ipContext.dstIpAddrs.filter((text) => {
+      const addr = tryParseAddress(text);
+      return (
+        addr !== undefined &&
+        this.pools.some(({ family, pool }) => addr.family === family && pool.inCidrs(family, addr.value))
+      );
+    });
+    ipContext.dstRoutes = [];
+  }
+
   /** Gives the connection its pairs and writes them into ipContext (see the file comment). */
   allocate(connId: string, ipContext: IPContext): PointToPointAllocation {
     const skip = PrefixSet.parse(ipContext.excludedPrefixes);

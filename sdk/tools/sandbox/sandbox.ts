@@ -42,6 +42,12 @@ export interface SandboxOptions {
   env?: Record<string, string>;
   /** Where daemon logs go (default: the sandbox's run directory). */
   logDir?: string;
+  /**
+   * Let the nsmgrs accept requests naming a pod's namespace from a process outside it (default
+   * true: tests send raw requests for pods from the test process). False: the ownership check of
+   * sdk/networkservice/netnsowner holds, as in production.
+   */
+  allowForeignNetns?: boolean;
 }
 
 export interface SandboxNode {
@@ -152,6 +158,7 @@ export class Sandbox {
       NODE_NAME: node.name,
       NSM_LISTEN_ON: `unix://${node.nsmgrSocket},${node.nsmgrURL}`,
       NSM_REGISTRY_URL: this.registryURL,
+      NSM_ALLOW_FOREIGN_NETNS: String(this.opts.allowForeignNetns ?? true),
     });
     return node.nsmgr;
   }

@@ -1,1 +1,1 @@
-export { emptyIpContext, newServer } from './server.js';
+export { clientOf, emptyIpContext, newServer, type Point2PointIpamOptions } from './server.js';

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { status } from '@grpc/grpc-js';
 import { background } from '../../../core/context.js';
 import { newNetworkServiceChain } from '../../../core/next.js';
+import { getErrorCode } from '../../../errors/index.js';
 import { request } from '../../../testing/connections.js';
 import { injectError } from '../../../testing/inject.js';
 import * as point2pointipam from './index.js';
@@ -103,5 +105,62 @@ describe('point2pointipam server', () => {
       () => point2pointipam.newServer(['not-a-cidr']),
       (e: Error & { code?: number }) => e.code === 3,
     );
+  });
+});
+
+describe('point2pointipam server: the endpoint side and the per-client bound', () => {
+  const withPath = (id: string, client: string) => {
+    const r = request({ id });
+    r.connection!.path = {
+      index: 0,
+      pathSegments: [{ name: client, id, token: '', expires: undefined, metrics: {} }],
+    };
+    return r;
+  };
+
+  it("ignores the client's destination addresses outside the pool and all its destination routes", async () => {
+    const chain = newNetworkServiceChain(point2pointipam.newServer(['172.16.1.100/31']));
+    const req = request({ id: 'a' });
+    req.connection!.context = {
+      ipContext: {
+        ...point2pointipam.emptyIpContext(),
+        dstIpAddrs: ['10.9.9.9/24'],
+        dstRoutes: [
+          { prefix: '0.0.0.0/0', nextHop: '172.16.1.101', nextHops: [] },
+          { prefix: '192.168.0.0/16', nextHop: '', nextHops: [] },
+        ],
+      },
+    } as never;
+    const conn = await chain.request(background(), req);
+    assert.deepEqual(conn.context?.ipContext?.dstIpAddrs, ['172.16.1.100/32']);
+    assert.deepEqual(
+      conn.context?.ipContext?.dstRoutes.map((r) => `${r.prefix} via ${r.nextHop || '-'}`),
+      ['172.16.1.101/32 via -'],
+    );
+  });
+
+  it('lets one client hold at most maxLeasesPerClient connections; others still get addresses; close frees', async () => {
+    const chain = newNetworkServiceChain(
+      point2pointipam.newServer(['10.0.0.0/24'], { maxLeasesPerClient: 3 }),
+    );
+    const held = [];
+    for (const i of [1, 2, 3]) held.push(await chain.request(background(), withPath(`m${i}`, 'mallory')));
+    await assert.rejects(chain.request(background(), withPath('m4', 'mallory')), (e: unknown) => {
+      assert.equal(getErrorCode(e), status.RESOURCE_EXHAUSTED);
+      assert.match(String(e), /client "mallory" already holds 3/);
+      return true;
+    });
+    await chain.request(background(), withPath('a1', 'alice'));
+    await chain.request(background(), { connection: held[0], mechanismPreferences: [] }); // a refresh is no new lease
+    await chain.close(background(), held[0]);
+    await chain.request(background(), withPath('m4', 'mallory'));
+  });
+
+  it('bounds a client at half of the pool by default', async () => {
+    const chain = newNetworkServiceChain(point2pointipam.newServer(['10.0.0.0/29'])); // 4 pairs
+    await chain.request(background(), withPath('m1', 'mallory'));
+    await chain.request(background(), withPath('m2', 'mallory'));
+    await assert.rejects(chain.request(background(), withPath('m3', 'mallory')), /already holds 2/);
+    await chain.request(background(), withPath('a1', 'alice'));
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connection } from '../../../testing/connections.js';
 import type { End } from '../../xconnect/mechanism.js';
 import { mechanism } from '../common.js';
-import { planVxlan, tunnelMtu } from './common.js';
+import { ipParam, planVxlan, tunnelMtu } from './common.js';
 
 const settings = { tunnelIP: '10.0.0.1', port: 4789, mtu: 1450 };
 const kernelEnd = (name: string, path: string): End => ({
@@ -107,4 +107,28 @@ describe('vxlan mechanism planning', () => {
       undefined,
     );
   });
+});
+
+describe('vxlan ipParam', () => {
+  const cases: { name: string; ip: string; want?: RegExp }[] = [
+    { name: 'accepts a unicast IPv4 address', ip: '10.0.0.2' },
+    { name: 'accepts a unicast IPv6 address', ip: 'fd00::2' },
+    {
+      name: 'refuses 0.0.0.0',
+      ip: '0.0.0.0',
+      want: /must be a unicast address, got "0.0.0.0" \(unspecified\)/,
+    },
+    { name: 'refuses ::', ip: '::', want: /\(unspecified\)/ },
+    { name: 'refuses 255.255.255.255', ip: '255.255.255.255', want: /\(broadcast\)/ },
+    { name: 'refuses IPv4 multicast', ip: '239.1.2.3', want: /got "239.1.2.3" \(multicast\)/ },
+    { name: 'refuses IPv6 multicast', ip: 'ff02::1', want: /\(multicast\)/ },
+    { name: 'refuses a non-address', ip: 'not-an-ip', want: /must be an IP address, got "not-an-ip"/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const m = mechanism('REMOTE', 'VXLAN', { src_ip: c.ip });
+      if (!c.want) assert.equal(ipParam(m, 'src_ip', 'VXLAN mechanism'), c.ip);
+      else assert.throws(() => ipParam(m, 'src_ip', 'VXLAN mechanism'), c.want);
+    });
+  }
 });

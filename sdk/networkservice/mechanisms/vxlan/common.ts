@@ -51,7 +51,25 @@ export function vniOf(m: Mechanism, where: string): number {
 export function ipParam(m: Mechanism, key: string, where: string): string {
   const v = m.parameters[key] ?? '';
   if (!isIP(v)) throw invalidArgument(`${where} parameter "${key}" must be an IP address, got "${v}"`);
+  const why = notUnicast(v);
+  if (why)
+    throw invalidArgument(`${where} parameter "${key}" must be a unicast address, got "${v}" (${why})`);
   return v;
+}
+
+/** Why a tunnel endpoint address cannot be one (the kernel would refuse it, or flood), or undefined. */
+export function notUnicast(ip: string): string | undefined {
+  if (!ip.includes(':')) {
+    const [a] = ip.split('.').map(Number);
+    if (ip === '0.0.0.0') return 'unspecified';
+    if (ip === '255.255.255.255') return 'broadcast';
+    if (a >= 224 && a <= 239) return 'multicast';
+    return undefined;
+  }
+  const lower = ip.toLowerCase();
+  if (/^(0*:)*:?0*$/.test(lower) || lower === '::') return 'unspecified';
+  if (lower.startsWith('ff')) return 'multicast';
+  return undefined;
 }
 
 export interface VxlanTunnel {

@@ -1,0 +1,1 @@
+export { type AllowPeerOptions, newServer } from './server.js';

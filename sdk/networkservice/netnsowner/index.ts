@@ -1,0 +1,1 @@
+export { type NetnsOwnerOptions, namespacesNamed, newServer } from './server.js';

@@ -1,0 +1,2 @@
+export { listeningPaths, parseInodeURL, resolveSocketInode } from './common.js';
+export { newNseServer } from './server.js';
