@@ -50,15 +50,26 @@ export function updatePath(conn: Connection, name: string): number {
 }
 
 /**
- * For a Request that came over the wire: the path segment showing it already passed this hop (a
- * loop: an endpoint whose URL is a forwarder's socket, a service served by the hop itself), or
- * undefined. The caller's index points at the caller's own segment, so a segment up to and
- * including it that carries our name means we are calling ourselves, and would wait for ourselves
- * (begin serialises a connection's events) until the deadline.
+ * For a Request that came over the wire: the path segment showing it loops through this hop, or
+ * undefined. The caller's index points at the caller's own segment, so that segment carrying our
+ * name means we are calling ourselves (an endpoint whose URL is a forwarder's socket, a service
+ * served by the hop itself), and would wait for ourselves (begin serialises a connection's events)
+ * until the deadline. A hop seen earlier on the path is not a loop by itself: a CNF chain passes
+ * the same nsmgr and forwarder again, through another endpoint each time. It is one when the way
+ * from our last visit back to us repeats the way before it (nsmgr → forwarder → nsmgr → forwarder
+ * → nsmgr): refused on the second round.
  */
 export function loopSegment(conn: Connection, name: string): number | undefined {
   const segments = conn.path?.pathSegments ?? [];
   const upTo = Math.min(conn.path?.index ?? 0, segments.length - 1);
-  for (let i = 0; i <= upTo; i++) if (segments[i].name === name) return i;
-  return undefined;
+  if (upTo < 0) return undefined;
+  if (segments[upTo].name === name) return upTo;
+  const visits: number[] = [];
+  for (let i = 0; i <= upTo; i++) if (segments[i].name === name) visits.push(i);
+  if (visits.length < 2) return undefined;
+  const [before, last] = visits.slice(-2);
+  const names = segments.map((s) => s.name);
+  const round = names.slice(last, upTo + 1).join('\u0000');
+  const previous = names.slice(before, last).join('\u0000');
+  return round === previous ? last : undefined;
 }

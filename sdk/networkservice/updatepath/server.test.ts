@@ -133,7 +133,7 @@ describe('updatepath client', () => {
     const wire = withPeer(background(), { transport: 'unix', path: '/x.sock', pids: async () => [1] });
     for (const names of [
       ['nsc', 'nsmgr', 'forwarder-1'],
-      ['nsc', 'forwarder-1', 'nsmgr'],
+      ['nsc', 'forwarder-1', 'nsmgr', 'forwarder-1', 'nsmgr'],
     ]) {
       const req = request(pathOf(names));
       req.connection!.path!.index = names.length - 1;
@@ -148,6 +148,14 @@ describe('updatepath client', () => {
       });
     }
     assert.equal(rec.calls.length, 0, 'nothing after updatepath ran');
+    // A CNF chain passes this hop again, through another endpoint each round: not a loop.
+    const chained = ['nsc', 'forwarder-1', 'nse-firewall', 'forwarder-1', 'nse-passthrough'];
+    const through = request(pathOf(chained));
+    through.connection!.path!.index = chained.length - 1;
+    through.connection!.id = through.connection!.path!.pathSegments[chained.length - 1].id;
+    await chain.request(wire, through);
+    assert.equal(rec.calls.length, 1);
+    rec.calls.length = 0;
     // The same path re-entering inside the process (no transport) is the usual refresh.
     const req = request(pathOf(['nsc', 'nsmgr', 'forwarder-1']));
     req.connection!.path!.index = 2;
