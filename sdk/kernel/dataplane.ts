@@ -25,6 +25,7 @@ import {
   vethCreateCommand,
   vxlanCreateCommand,
 } from './commands.js';
+import { type JsonAddr, type JsonLink, type JsonRoute, toLinkInfo, toRouteInfo } from './dataplane-json.js';
 import {
   type IpRunner,
   isKernelCommandError,
@@ -32,6 +33,7 @@ import {
   newIpRunner,
   type RunOptions,
 } from './iproute2.js';
+import { clearPolicyRules } from './policy.js';
 import { checkIfName, parseIp } from './validate.js';
 
 export interface LinkInfo {
@@ -112,6 +114,12 @@ export interface Dataplane {
    * it deleted the link, false when there was none.
    */
   deleteLink(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<boolean>;
+  /**
+   * Removes the policy rules whose table lies in the connection's range starting at `tableBase`
+   * (see policy.ts). A namespace that is gone has none. Configure and create call it themselves for a
+   * config with policies, since `ip rule add` is not idempotent.
+   */
+  clearPolicies(netns: NetnsRef | null, tableBase: number, opts?: RunOptions): Promise<void>;
   /** Whether netns has a link of this name (one batch line, no JSON). */
   linkExists(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<boolean>;
   /**
@@ -148,29 +156,6 @@ function isIpRunner(x: DataplaneOptions | IpRunner): x is IpRunner {
   return typeof (x as IpRunner).batch === 'function' && typeof (x as IpRunner).json === 'function';
 }
 
-interface JsonLink {
-  ifindex: number;
-  ifname: string;
-  ifalias?: string;
-  mtu: number;
-  address?: string;
-  flags?: string[];
-  linkinfo?: { info_kind?: string; info_data?: { id?: number } };
-}
-
-interface JsonAddr extends Partial<JsonLink> {
-  addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
-}
-
-interface JsonRoute {
-  dst: string;
-  gateway?: string;
-  via?: { family: string; host: string };
-  scope?: string;
-  protocol?: string;
-  flags?: string[];
-}
-
 class KernelDataplane implements Dataplane {
   constructor(private readonly runner: IpRunner) {}
 
@@ -190,7 +175,9 @@ class KernelDataplane implements Dataplane {
     cfg: InterfaceConfig,
     opts: RunOptions = {},
   ): Promise<void> {
-    await this.runner.batch(netns, configureCommands(ifname, cfg), opts);
+    const commands = configureCommands(ifname, cfg);
+    if (cfg.policies) await this.clearPolicies(netns, cfg.policies.tableBase, opts);
+    await this.runner.batch(netns, commands, opts);
   }
 
   async configureInterfaces(targets: readonly InterfaceTarget[], opts: RunOptions = {}): Promise<void> {
@@ -202,6 +189,11 @@ class KernelDataplane implements Dataplane {
       group.commands.push(...configureCommands(t.ifname, t.config));
       byNetns.set(key, group);
     }
+    await Promise.all(
+      targets.flatMap((t) =>
+        t.config.policies ? [this.clearPolicies(t.netns, t.config.policies.tableBase, opts)] : [],
+      ),
+    );
     const results = await Promise.allSettled(
       [...byNetns.values()].map((g) => this.runner.batch(g.netns, g.commands, opts)),
     );
@@ -217,6 +209,10 @@ class KernelDataplane implements Dataplane {
       if (isKernelCommandError(e) && e.code === status.NOT_FOUND) return false;
       throw e;
     }
+  }
+
+  async clearPolicies(netns: NetnsRef | null, tableBase: number, opts: RunOptions = {}): Promise<void> {
+    await clearPolicyRules(this.runner, netns, tableBase, opts);
   }
 
   async linkExists(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<boolean> {
@@ -324,6 +320,12 @@ class KernelDataplane implements Dataplane {
     const first = [create, ...(groups.get(makerKey)?.commands ?? [])];
     groups.delete(makerKey);
     if (opts.signal?.aborted) throw new NsmError(status.CANCELLED, `failed to run "ip ${create}": cancelled`);
+    // Rules a crashed run left for this connection would be added twice (`ip rule add` is not idempotent).
+    await Promise.all(
+      ends.flatMap((e) =>
+        e.config?.policies ? [this.clearPolicies(e.netns ?? maker, e.config.policies.tableBase, opts)] : [],
+      ),
+    );
     try {
       await this.runner.batch(maker, first, opts);
     } catch (e) {
@@ -367,34 +369,4 @@ class KernelDataplane implements Dataplane {
       }
     }
   }
-}
-
-function toLinkInfo(l: JsonLink): LinkInfo {
-  return {
-    ifindex: l.ifindex,
-    name: l.ifname,
-    ...(l.ifalias ? { alias: l.ifalias } : {}),
-    mtu: l.mtu,
-    address: l.address ?? '',
-    ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
-    ...(l.linkinfo?.info_kind === 'vxlan' && typeof l.linkinfo.info_data?.id === 'number'
-      ? { vni: l.linkinfo.info_data.id }
-      : {}),
-    up: (l.flags ?? []).includes('UP'),
-  };
-}
-
-function toRouteInfo(r: JsonRoute, family: 4 | 6): RouteInfo {
-  let prefix = r.dst;
-  if (prefix === 'default') prefix = family === 4 ? '0.0.0.0/0' : '::/0';
-  else if (!prefix.includes('/')) prefix = `${prefix}/${family === 4 ? 32 : 128}`;
-  const via = r.gateway ?? r.via?.host;
-  return {
-    prefix,
-    ...(via ? { via } : {}),
-    ...(r.scope ? { scope: r.scope } : {}),
-    ...(r.protocol && r.protocol !== 'boot' ? { protocol: r.protocol } : {}),
-    family,
-    flags: r.flags ?? [],
-  };
 }
