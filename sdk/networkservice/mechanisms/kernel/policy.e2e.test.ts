@@ -106,7 +106,9 @@ describe('policy routes on the real kernel', function () {
       const gotA = waitForLine(listeners[0], /^5353 /);
       const gotB = waitForLine(listeners[1], /^9999 /);
       const heard: string[][] = [[], []];
-      listeners.forEach((l, i) => l.stdout?.on('data', (d: Buffer) => heard[i].push(d.toString().trim())));
+      listeners.forEach((l, i) => {
+        l.stdout?.on('data', (d: Buffer) => heard[i].push(d.toString().trim()));
+      });
       await spaces.nodeIn(
         client,
         `const s = require('node:dgram').createSocket('udp4');
