@@ -33,5 +33,11 @@ export const nsmgrSchema = {
     description: 'Service name under which forwarders register.',
     default: 'forwarder',
   }),
+  excludedPrefixesFile: t.string({
+    env: 'NSM_EXCLUDED_PREFIXES_FILE',
+    description:
+      'YAML file (`prefixes: [CIDR, ...]`) of prefixes no endpoint may hand out, e.g. the pod and service CIDRs; read again when it changes. A missing file means none.',
+    default: '/var/lib/networkservicemesh/config/excluded_prefixes.yaml',
+  }),
   ...loggingSchema,
 };

@@ -12,5 +12,6 @@ await runDaemon('nsmgr', nsmgrSchema, (config) =>
     registryURL: config.registryURL,
     maxTokenLifetimeMs: config.maxTokenLifetime,
     forwarderServiceName: config.forwarderServiceName,
+    excludedPrefixesFile: config.excludedPrefixesFile,
   }),
 );

@@ -10,6 +10,7 @@ import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
 import { newFinder } from '../sdk/networkservice/discover/index.js';
 import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/index.js';
+import * as excludedprefixes from '../sdk/networkservice/excludedprefixes/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
 import { closeOnce, disposable } from '../sdk/tools/daemon.js';
@@ -24,6 +25,8 @@ export interface NsmgrOptions {
   registryURL: string;
   maxTokenLifetimeMs: number;
   forwarderServiceName: string;
+  /** YAML file of prefixes every endpoint IPAM must avoid (see excludedprefixes); absent: none. */
+  excludedPrefixesFile?: string;
 }
 
 export interface Nsmgr {
@@ -62,6 +65,9 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     registryNse, // the central registry
   );
 
+  const excluded = opts.excludedPrefixesFile
+    ? excludedprefixes.newFilePrefixSource({ path: opts.excludedPrefixesFile })
+    : excludedprefixes.staticPrefixes([]);
   const connections = new monitor.ConnectionMonitor();
   const relay = monitor.newRelay(connections, pool);
   const nsmgr = endpoint.newServer({
@@ -69,6 +75,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     monitor: connections,
     additionalFunctionality: [
+      excludedprefixes.newServer({ source: excluded }), // endpoints' IPAM keeps out of the node's excluded prefixes
       discoverforwarder.newServer({
         finder: newFinder(nsRegistry, nseRegistry),
         nsmgrURL: publicURL,
@@ -80,6 +87,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
   });
 
   const closeClients = async () => {
+    excluded.close();
     await relay.close();
     await pool.close();
   };

@@ -48,6 +48,8 @@ export interface SandboxNode {
   nsmgrSocket: string;
   nsmgrURL: string;
   forwarderSocket: string;
+  /** The nsmgr's NSM_EXCLUDED_PREFIXES_FILE (absent until a test writes it). */
+  excludedPrefixesFile: string;
   nsmgr?: Daemon;
   forwarder?: Daemon;
 }
@@ -126,6 +128,7 @@ export class Sandbox {
         nsmgrSocket: join(dir, 'nsm.io.sock'),
         nsmgrURL: `tcp://${ip}:5001`,
         forwarderSocket: join(dir, 'forwarder.sock'),
+        excludedPrefixesFile: join(dir, 'excluded_prefixes.yaml'),
       });
     }
     const first = this.nodes[0];
@@ -148,6 +151,8 @@ export class Sandbox {
       NSM_NAME: `nsmgr-${node.name}`,
       NSM_LISTEN_ON: `unix://${node.nsmgrSocket},${node.nsmgrURL}`,
       NSM_REGISTRY_URL: this.registryURL,
+      // The sandbox's own file, never the host's: tests write it to exclude prefixes.
+      NSM_EXCLUDED_PREFIXES_FILE: node.excludedPrefixesFile,
     });
     return node.nsmgr;
   }
