@@ -123,10 +123,10 @@ export async function startIcmpResponder(
 const REGISTRY_BACKOFF = cappedDoubling({ initialMs: 100, maxMs: 1_000 });
 
 /** Registers each service that the registry does not know yet (never overwrites its matches). */
-async function registerServices(
+export async function registerServices(
   nsRegistry: NsRegistryClient,
   nseRegistry: NseRegistryClient,
-  opts: IcmpResponderOptions,
+  opts: Pick<IcmpResponderOptions, 'serviceNames' | 'payload'>,
 ): Promise<void> {
   const { ctx, cancel } = withTimeout(background(), 30_000);
   try {

@@ -25,6 +25,8 @@ export const SCRIPTS = {
   forwarder: join(DIST, 'forwarder', 'main.js'),
   icmpResponder: join(DIST, 'examples', 'icmp-responder', 'main.js'),
   nsc: join(DIST, 'examples', 'nsc', 'main.js'),
+  vl3: join(DIST, 'examples', 'vl3', 'main.js'),
+  vl3Ipam: join(DIST, 'vl3-ipam', 'main.js'),
   probe: join(DIST, 'sdk', 'tools', 'sandbox', 'probe.js'),
 };
 const READY_TIMEOUT_MS = 20_000;
@@ -190,6 +192,38 @@ export class Sandbox {
       NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
       ...env,
     });
+  }
+
+  /** Where vl3-ipam serves: a unix socket, since pods have no network but the mesh's (in k8s: a Service). */
+  vl3IpamURL(node: SandboxNode): string {
+    return `unix://${join(this.runDir, node.name, 'vl3-ipam.sock')}`;
+  }
+
+  /** Starts vl3-ipam in the node's namespace, serving on `vl3IpamURL(node)`. */
+  startVl3Ipam(node: SandboxNode, env: Record<string, string> = {}): Promise<Daemon> {
+    return this.spawn(
+      'vl3-ipam',
+      node.netns,
+      SCRIPTS.vl3Ipam,
+      { NSM_LISTEN_ON: this.vl3IpamURL(node), ...env },
+      (l) => l.includes('"msg":"vl3-ipam serving"'),
+    );
+  }
+
+  /** Starts a vL3 endpoint replica in the pod; resolves once it serves (it has its slice and is registered). */
+  startVl3(pod: Pod, env: Record<string, string>): Promise<Daemon> {
+    return this.spawn(
+      `vl3-${pod.name}`,
+      pod.netns,
+      SCRIPTS.vl3,
+      {
+        NSM_NAME: pod.name,
+        NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
+        NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
+        ...env,
+      },
+      (l) => l.includes('"msg":"vL3 endpoint serving"'),
+    );
   }
 
   /** Starts a client in the pod; resolves with its connections once all are established. */

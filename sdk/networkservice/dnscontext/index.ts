@@ -1,0 +1,1 @@
+export { type DnsContextServerOptions, newServer } from './server.js';

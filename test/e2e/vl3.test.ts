@@ -1,0 +1,85 @@
+// End-to-end: a vL3 network of two replicas (one per node) sharing 172.16.0.0/16 through vl3-ipam,
+// with members on both nodes: every member reaches every other by address, each member's address lies
+// in its replica's slice, and the replicas hold distinct slices.
+import assert from 'node:assert/strict';
+import type { Connection } from '../../api/gen/networkservice/connection.js';
+import type { Daemon } from '../../sdk/tools/sandbox/daemon.js';
+import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
+import { hostIP, resetPool } from './helpers.js';
+
+const SERVICE = 'my-vl3';
+const PORT = 7300;
+
+describe('vL3 network (e2e)', function () {
+  this.timeout(120_000);
+  let sb: Sandbox;
+  const members: { pod: Pod; conn: Connection; echo?: Daemon }[] = [];
+
+  before(async () => {
+    sb = await Sandbox.create({ nodes: 2, logDir: process.env.NSM_TEST_LOG_DIR });
+    const node1 = sb.node('node1');
+    await sb.startVl3Ipam(node1, { NSM_PREFIX: '172.16.0.0/16', NSM_SLICE_PREFIX_LENGTH: '24' });
+    for (const node of [sb.node('node1'), sb.node('node2')]) {
+      const pod = await sb.addPod(node, `vl3-${node.name}`);
+      await sb.startVl3(pod, {
+        NSM_SERVICE_NAMES: SERVICE,
+        NSM_PREFIX_SERVER_URL: sb.vl3IpamURL(node1),
+        NSM_VL3_PREFIX: '172.16.0.0/16',
+      });
+    }
+    for (const node of [sb.node('node1'), sb.node('node2')]) {
+      for (const i of [1, 2]) {
+        const pod = await sb.addPod(node, `m${i}-${node.name}`);
+        const { connections } = await sb.startClient(
+          pod,
+          `kernel://${SERVICE}/nsm-1?dnsName=m${i}-${node.name}`,
+        );
+        members.push({ pod, conn: connections[0] });
+      }
+    }
+  });
+
+  after(async () => {
+    for (const m of members) await m.echo?.stop();
+    resetPool();
+    await sb?.close();
+  });
+
+  it('gives every member an address in its replica slice and a route to the whole prefix', () => {
+    const addrs = members.map((m) => m.conn.context!.ipContext!.srcIpAddrs[0]);
+    assert.equal(new Set(addrs).size, addrs.length, `distinct: ${addrs.join(', ')}`);
+    for (const m of members) {
+      const ip = m.conn.context!.ipContext!;
+      assert.match(ip.srcIpAddrs[0], /^172\.16\.\d+\.\d+\/32$/);
+      assert.deepEqual(
+        ip.srcRoutes.map((r) => r.prefix),
+        ['172.16.0.0/16'],
+      );
+      const replica = hostIP(ip.dstIpAddrs[0]);
+      assert.equal(
+        replica.split('.').slice(0, 3).join('.'),
+        hostIP(ip.srcIpAddrs[0]).split('.').slice(0, 3).join('.'),
+      );
+      assert.equal(m.conn.context?.dnsContext?.configs[0]?.dnsServerIps[0], replica);
+    }
+  });
+
+  it('lets every member reach every other member by address, across replicas and nodes', async () => {
+    for (const m of members) {
+      m.echo = await sb.echoServer(m.pod.netns, hostIP(m.conn.context!.ipContext!.srcIpAddrs[0]), PORT);
+    }
+    const failures: string[] = [];
+    for (const from of members) {
+      for (const to of members) {
+        if (from === to) continue;
+        const ip = hostIP(to.conn.context!.ipContext!.srcIpAddrs[0]);
+        const msg = `${from.pod.name}->${to.pod.name}`;
+        const got = (
+          await sb.probe(from.pod.netns, ['udp', ip, String(PORT), msg]).catch((e: Error) => e.message)
+        ).trim();
+        if (got !== msg) failures.push(`${msg} (${ip}): ${got}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+});
