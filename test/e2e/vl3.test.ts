@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import type { Daemon } from '../../sdk/tools/sandbox/daemon.js';
 import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
+import { sh } from '../../sdk/tools/sandbox/shell.js';
 import { hostIP, resetPool } from './helpers.js';
 
 const SERVICE = 'my-vl3';
@@ -81,5 +82,29 @@ describe('vL3 network (e2e)', function () {
       }
     }
     assert.deepEqual(failures, []);
+  });
+
+  it('resolves every member by name, full (<dnsName>.my-vl3) and short (search domain), from every member', async () => {
+    const names = members.map((m) => m.pod.name);
+    const byName = new Map(
+      members.map((m) => [m.pod.name, hostIP(m.conn.context!.ipContext!.srcIpAddrs[0])]),
+    );
+    const script = `const dns = require('node:dns').promises;
+      Promise.all(${JSON.stringify(names)}.flatMap((n) => [n + '.${SERVICE}', n].map((q) =>
+        dns.lookup(q, { family: 4 }).then((r) => q + ' ' + r.address, (e) => q + ' ' + e.code))))
+        .then((l) => console.log(l.join('\\n')));`;
+    for (const from of members) {
+      const out = await sh('ip', ['netns', 'exec', from.pod.netns, process.execPath, '-e', script]);
+      const got = new Map(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ') as [string, string]),
+      );
+      for (const n of names) {
+        assert.equal(got.get(`${n}.${SERVICE}`), byName.get(n), `${from.pod.name} resolves ${n}.${SERVICE}`);
+        assert.equal(got.get(n), byName.get(n), `${from.pod.name} resolves ${n} through the search domain`);
+      }
+    }
   });
 });

@@ -226,6 +226,12 @@ export class Sandbox {
     );
   }
 
+  /** The pod's resolv.conf as processes started with `ip netns exec` see it (the nsc writes it). */
+  resolvConf(pod: Pod): string {
+    mkdirSync(join('/etc/netns', pod.netns), { recursive: true });
+    return join('/etc/netns', pod.netns, 'resolv.conf');
+  }
+
   /** Starts a client in the pod; resolves with its connections once all are established. */
   async startClient(
     pod: Pod,
@@ -242,6 +248,7 @@ export class Sandbox {
         NSM_NAME: pod.name,
         NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
         NSM_NETWORK_SERVICES: networkServices,
+        NSM_DNS_RESOLV_CONF: this.resolvConf(pod),
         ...env,
       },
       (line) => {
@@ -378,6 +385,8 @@ export class Sandbox {
     const existing = new Set(await listNetns());
     for (const ns of [...this.netns].reverse()) {
       if (existing.has(ns)) await sh('ip', ['netns', 'delete', ns]).catch(() => undefined);
+      // A client's mesh DNS (NSM_DNS_RESOLV_CONF) lives here; `ip netns delete` leaves it.
+      rmSync(join('/etc/netns', ns), { recursive: true, force: true });
     }
     rmSync(this.runDir, { recursive: true, force: true });
   }
