@@ -56,6 +56,12 @@ export const vl3Schema = {
     description: 'Timeout of one peer link request.',
     default: '15s',
   }),
+  stateFile: t.string({
+    env: 'NSM_STATE_FILE',
+    description:
+      'File for the member table (which member holds which address), so that a replica restarted under its name gives members their addresses back. Empty: only what the kernel shows.',
+    default: '',
+  }),
   maxTokenLifetime: t.duration({
     env: 'NSM_MAX_TOKEN_LIFETIME',
     description: 'Lifetime of the tokens and expiry this endpoint puts on path segments.',

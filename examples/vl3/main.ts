@@ -17,5 +17,6 @@ await runDaemon('vl3', vl3Schema, (c) =>
     peerPollMs: c.peerPollInterval,
     requestTimeoutMs: c.requestTimeout,
     maxTokenLifetimeMs: c.maxTokenLifetime,
+    stateFile: c.stateFile || undefined,
   }),
 );

@@ -32,6 +32,8 @@ import { registerServices } from '../icmp-responder/server.js';
 import { type DnsServer, MemberRecords, recordNames, startDnsServer } from './dns.js';
 import { type Peers, startPeers } from './peers.js';
 import { newPrefixClient } from './prefix-client.js';
+import { memberAddressesInKernel } from './recover.js';
+import { loadState, stateSaver } from './state.js';
 
 const log = logger('vl3');
 /** How long the first slice may take (vl3-ipam starting at the same time). */
@@ -49,6 +51,8 @@ export interface Vl3Options {
   peerPollMs: number;
   requestTimeoutMs: number;
   maxTokenLifetimeMs: number;
+  /** The member table on disk (state.ts); absent: a restart keeps only what the kernel shows. */
+  stateFile?: string;
 }
 
 export interface Vl3Endpoint {
@@ -82,7 +86,8 @@ function enableForwarding(): void {
 
 export async function startVl3Endpoint(opts: Vl3Options, base: Context = background()): Promise<Vl3Endpoint> {
   const prefixes = newPrefixClient({ url: opts.prefixServerURL, owner: opts.name });
-  const addresses = new vl3ipam.SliceAddresses();
+  let saver: ReturnType<typeof stateSaver> | undefined;
+  const addresses = new vl3ipam.SliceAddresses(Date.now, () => saver?.schedule());
   const pool = new ClientPool();
   let server: Served | undefined;
   let dns: DnsServer | undefined;
@@ -91,6 +96,17 @@ export async function startVl3Endpoint(opts: Vl3Options, base: Context = backgro
     const slice = await prefixes.first(FIRST_SLICE_TIMEOUT_MS);
     addresses.setSlice(slice);
     const own = vl3ipam.replicaAddress(slice);
+    // Members of an earlier run of this replica keep their addresses: reserved until they come back.
+    if (opts.stateFile) {
+      const saved = loadState(opts.stateFile);
+      if (saved?.slice === slice) addresses.restore(saved.members, Date.now() + opts.maxTokenLifetimeMs);
+      const file = opts.stateFile;
+      saver = stateSaver(file, () => ({ slice, members: addresses.snapshot() }));
+      saver.flush();
+    }
+    const inUse = (await memberAddressesInKernel(slice).catch(() => [])).filter((a) => a !== own);
+    addresses.reserve(inUse, Date.now() + opts.maxTokenLifetimeMs);
+    if (inUse.length) log.info({ count: inUse.length }, 'member addresses of an earlier run reserved');
     enableForwarding();
     const records = new MemberRecords(opts.serviceName);
     const nse = endpoint.newServer({
@@ -176,6 +192,7 @@ export async function startVl3Endpoint(opts: Vl3Options, base: Context = backgro
         await registration.close();
         await served.close();
         await dnsServer?.close();
+        saver?.flush();
         prefixes.close();
         await pool.close();
       }),

@@ -220,6 +220,7 @@ export class Sandbox {
         NSM_NAME: pod.name,
         NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
         NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
+        NSM_STATE_FILE: join(this.runDir, pod.node.name, `vl3-${pod.name}.json`),
         ...env,
       },
       (l) => l.includes('"msg":"vL3 endpoint serving"'),

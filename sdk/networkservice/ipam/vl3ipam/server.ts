@@ -6,8 +6,9 @@
 //   peer replica:     (request label vl3Slice=<its slice>, src = its own address) dst = our address;
 //                     each side routes the other's slice via the other's address.
 //
-// A member keeps its address across refreshes and, after this replica restarted, gets the one it
-// carries back if it is still free (addresses survive restarts; none is handed out twice). Addresses
+// A member (known by its originating path segment id) keeps its address across refreshes and heals;
+// after this replica restarted it gets its address back from the restored state (or the one it carries,
+// if free), and a new member never gets an address a member still holds. Addresses
 // are freed on Close and when a first Request fails further down.
 // Chain placement: in the vL3 endpoint, before the mechanism.
 import { ConnectionContext, IPContext } from '../../../../api/gen/networkservice/connectioncontext.js';
@@ -50,8 +51,9 @@ class Vl3IpamServer implements NetworkServiceServer {
       ip.srcRoutes = [{ prefix: slice, nextHop: hostOf(own) }];
       ip.dstRoutes = [{ prefix: peerSlice, nextHop: hostOf(peerAddr) }];
     } else {
-      fresh = !this.opts.addresses.has(conn.id);
-      const addr = this.opts.addresses.allocate(conn.id, ip.srcIpAddrs, ip.excludedPrefixes);
+      fresh = !this.opts.addresses.has(memberKey(conn));
+      const addr = this.opts.addresses.allocate(memberKey(conn), ip.srcIpAddrs, ip.excludedPrefixes);
+      this.opts.addresses.setHolder(memberKey(conn), conn.id);
       ip.srcIpAddrs = [addr];
       ip.dstIpAddrs = [own!];
       ip.srcRoutes = [{ prefix: this.opts.network, nextHop: hostOf(own!) }];
@@ -60,7 +62,7 @@ class Vl3IpamServer implements NetworkServiceServer {
     try {
       return await next.server(ctx).request(ctx, req);
     } catch (e) {
-      if (fresh && !peerSlice) this.opts.addresses.release(conn.id);
+      if (fresh && !peerSlice) this.opts.addresses.releaseIfHeldBy(memberKey(conn), conn.id);
       throw e;
     }
   }
@@ -69,9 +71,17 @@ class Vl3IpamServer implements NetworkServiceServer {
     try {
       await next.server(ctx).close(ctx, conn);
     } finally {
-      this.opts.addresses.release(conn.id);
+      this.opts.addresses.releaseIfHeldBy(memberKey(conn), conn.id);
     }
   }
+}
+
+/**
+ * A member is known by its own (originating) path segment id: it stays the same when the member heals
+ * to a new path or comes back after this replica restarted, while our segment's id may not.
+ */
+export function memberKey(conn: Connection): string {
+  return conn.path?.pathSegments[0]?.id || conn.id;
 }
 
 function hostOf(cidr: string): string {
