@@ -1,11 +1,12 @@
 // `npm start`: the demo mesh on this machine. Two nodes and a few pods, all network namespaces;
 // a registry; an nsmgr and a kernel forwarder per node; an icmp-responder endpoint on node 2; a
 // client on node 2 (local path: one veth pair) and one on node 1 (remote path: VXLAN). It prints
-// each connection, proves traffic flows both ways on each, and runs until Ctrl-C, then removes
-// everything it created.
+// each connection, proves traffic flows both ways on each, then builds a vL3 network of four named
+// members on both nodes (vl3.ts), and runs until Ctrl-C, then removes everything it created.
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
 import { addresses, links } from '../../sdk/tools/sandbox/shell.js';
+import { demoVl3 } from './vl3.js';
 
 const SERVICE = 'icmp-responder';
 const ECHO_PORT = 5555;
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
         say(`  traffic         : ${line}`);
       }
     }
+    await demoVl3(sb, say);
     say();
     say(`Demo mesh ready in ${((Date.now() - t0) / 1000).toFixed(1)} s. Logs: ${sb.runDir}/logs`);
     say('Reach it from this host (any NetworkService/MonitorConnection/registry gRPC client works):');
