@@ -13,7 +13,8 @@ import { resetPool } from './helpers.js';
 const SERVICE = 'vl3-restart';
 const MEMBERS = Number(process.env.NSM_TEST_VL3_MEMBERS ?? 50);
 /** Members refresh about every third of this. */
-const TOKEN_LIFETIME = '6s';
+const TOKEN_LIFETIME = '15s';
+const TOKEN_LIFETIME_MS = 15_000;
 
 describe('vL3 replica restart under live connections (e2e)', function () {
   this.timeout(600_000);
@@ -61,7 +62,7 @@ describe('vL3 replica restart under live connections (e2e)', function () {
     const lateAddr = connections[0].context!.ipContext!.srcIpAddrs[0];
     assert.ok(!before.includes(lateAddr), `the newcomer got ${lateAddr}, which a member holds`);
     // Two refresh rounds later every member's interface still has its address.
-    await new Promise((r) => setTimeout(r, 2 * 6_000));
+    await new Promise((r) => setTimeout(r, TOKEN_LIFETIME_MS));
     await eventually(async () => {
       const now = await Promise.all(members.map(async (m) => (await addresses(m.pod.netns, 'nsm-1'))[0]));
       assert.deepEqual(now, before, 'no member address changed');
