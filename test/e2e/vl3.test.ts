@@ -3,9 +3,10 @@
 // in its replica's slice, and the replicas hold distinct slices.
 import assert from 'node:assert/strict';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
+import { eventually } from '../../sdk/testing/eventually.js';
 import type { Daemon } from '../../sdk/tools/sandbox/daemon.js';
 import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
-import { sh } from '../../sdk/tools/sandbox/shell.js';
+import { addresses, sh } from '../../sdk/tools/sandbox/shell.js';
 import { hostIP, resetPool } from './helpers.js';
 
 const SERVICE = 'my-vl3';
@@ -15,6 +16,7 @@ describe('vL3 network (e2e)', function () {
   this.timeout(120_000);
   let sb: Sandbox;
   const members: { pod: Pod; conn: Connection; echo?: Daemon }[] = [];
+  const replicas = new Map<string, Daemon>();
 
   before(async () => {
     sb = await Sandbox.create({ nodes: 2, logDir: process.env.NSM_TEST_LOG_DIR });
@@ -22,11 +24,14 @@ describe('vL3 network (e2e)', function () {
     await sb.startVl3Ipam(node1, { NSM_PREFIX: '172.16.0.0/16', NSM_SLICE_PREFIX_LENGTH: '24' });
     for (const node of [sb.node('node1'), sb.node('node2')]) {
       const pod = await sb.addPod(node, `vl3-${node.name}`);
-      await sb.startVl3(pod, {
-        NSM_SERVICE_NAMES: SERVICE,
-        NSM_PREFIX_SERVER_URL: sb.vl3IpamURL(node1),
-        NSM_VL3_PREFIX: '172.16.0.0/16',
-      });
+      replicas.set(
+        pod.name,
+        await sb.startVl3(pod, {
+          NSM_SERVICE_NAMES: SERVICE,
+          NSM_PREFIX_SERVER_URL: sb.vl3IpamURL(node1),
+          NSM_VL3_PREFIX: '172.16.0.0/16',
+        }),
+      );
     }
     for (const node of [sb.node('node1'), sb.node('node2')]) {
       for (const i of [1, 2]) {
@@ -104,6 +109,49 @@ describe('vL3 network (e2e)', function () {
       for (const n of names) {
         assert.equal(got.get(`${n}.${SERVICE}`), byName.get(n), `${from.pod.name} resolves ${n}.${SERVICE}`);
         assert.equal(got.get(n), byName.get(n), `${from.pod.name} resolves ${n} through the search domain`);
+      }
+    }
+  });
+
+  it('heals the members of a killed replica to the other one, where they reach the rest again', async () => {
+    const count = (name: string) => members.filter((m) => m.conn.networkServiceEndpointName === name).length;
+    const victim = [...replicas.keys()].sort((a, b) => count(b) - count(a))[0];
+    const survivor = [...replicas.keys()].find((r) => r !== victim)!;
+    const moved = members.filter((m) => m.conn.networkServiceEndpointName === victim);
+    const stayed = members.filter((m) => m.conn.networkServiceEndpointName !== victim);
+    replicas.get(victim)!.kill('SIGKILL');
+    // The members on the surviving replica (if any) never depend on the dead one.
+    for (const a of stayed)
+      for (const b of stayed)
+        if (a !== b) {
+          const ip = hostIP(b.conn.context!.ipContext!.srcIpAddrs[0]);
+          assert.equal((await sb.probe(a.pod.netns, ['udp', ip, String(PORT), 'x'])).trim(), 'x');
+        }
+    const survivorSlice = members.find((m) => m.conn.networkServiceEndpointName === survivor)?.conn.context!
+      .ipContext!.dstIpAddrs[0];
+    await eventually(async () => {
+      for (const m of moved) {
+        const [addr] = await addresses(m.pod.netns, 'nsm-1');
+        assert.ok(
+          addr && addr !== m.conn.context!.ipContext!.srcIpAddrs[0],
+          `${m.pod.name} has a new address (${addr})`,
+        );
+        if (survivorSlice)
+          assert.equal(addr.split('.').slice(0, 3).join('.'), survivorSlice.split('.').slice(0, 3).join('.'));
+      }
+    }, 60_000);
+    // A healed member reaches another member again (new addresses need new echo servers).
+    const [a, b] = moved.length >= 2 ? moved : [moved[0], stayed[0]];
+    if (a && b) {
+      const [ipB] = await addresses(b.pod.netns, 'nsm-1');
+      const echo = await sb.echoServer(b.pod.netns, hostIP(ipB), PORT + 1);
+      try {
+        assert.equal(
+          (await sb.probe(a.pod.netns, ['udp', hostIP(ipB), String(PORT + 1), 'healed'])).trim(),
+          'healed',
+        );
+      } finally {
+        await echo.stop();
       }
     }
   });
