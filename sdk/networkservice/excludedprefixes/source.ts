@@ -1,8 +1,9 @@
 // The nsmgr's excluded prefixes, read from a YAML file and read again when it changes (in clusters a
-// sidecar rewrites it with the pod and service CIDRs). The file is polled by stat (fs.watchFile), not
-// watched by inotify: it may not exist yet, and writers replace it by rename, which an inotify watch on
-// the old inode would not see.
-import { readFileSync, type Stats, unwatchFile, watchFile } from 'node:fs';
+// sidecar rewrites it with the pod and service CIDRs). The file is polled by stat, not watched by
+// inotify: it may not exist yet, and writers replace it by rename, which an inotify watch on the old
+// inode would not see. The stat a change is detected against is taken right before the file is read,
+// so a change between the two is never missed.
+import { readFileSync, statSync } from 'node:fs';
 import { getErrorMessage } from '../../errors/index.js';
 import { logger } from '../../tools/log.js';
 import { parsePrefixesFile } from './common.js';
@@ -40,8 +41,17 @@ export function staticPrefixes(prefixes: readonly string[]): PrefixSource {
 export function newFilePrefixSource(opts: FilePrefixSourceOptions = {}): PrefixSource {
   const path = opts.path ?? DEFAULT_EXCLUDED_PREFIXES_FILE;
   let list: readonly string[] = [];
-  let closed = false;
+  let seen = '';
+  const signature = () => {
+    try {
+      const st = statSync(path);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
   const load = () => {
+    seen = signature();
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
@@ -61,15 +71,12 @@ export function newFilePrefixSource(opts: FilePrefixSourceOptions = {}): PrefixS
     }
   };
   load();
-  const onStat = (cur: Stats, prev: Stats) => {
-    if (!closed && (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino)) load();
-  };
-  watchFile(path, { interval: opts.pollMs ?? DEFAULT_POLL_MS, persistent: false }, onStat);
+  // Unreferenced: a background poll must not keep a daemon alive on its own.
+  const timer = setInterval(() => {
+    if (signature() !== seen) load();
+  }, opts.pollMs ?? DEFAULT_POLL_MS).unref();
   return {
     current: () => list,
-    close: () => {
-      closed = true;
-      unwatchFile(path, onStat);
-    },
+    close: () => clearInterval(timer),
   };
 }
