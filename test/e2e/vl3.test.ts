@@ -133,8 +133,8 @@ describe('vL3 network (e2e)', function () {
           const ip = hostIP(b.conn.context!.ipContext!.srcIpAddrs[0]);
           assert.equal((await sb.probe(a.pod.netns, ['udp', ip, String(PORT), 'x'])).trim(), 'x');
         }
-    const survivorSlice = members.find((m) => m.conn.networkServiceEndpointName === survivor)?.conn.context!
-      .ipContext!.dstIpAddrs[0];
+    const survivorSlice = members.find((m) => m.conn.networkServiceEndpointName === survivor)?.conn.context
+      ?.ipContext?.dstIpAddrs[0];
     await eventually(async () => {
       for (const m of moved) {
         const [addr] = await addresses(m.pod.netns, 'nsm-1');
