@@ -4,7 +4,7 @@
 // again (capped backoff) with the same slice asked for. A new slice (the old one was lost) is reported
 // through `onSlice`.
 import * as grpc from '@grpc/grpc-js';
-import { IPAMClient, type PrefixResponse, Type } from '../../api/gen/ipam/ipam.js';
+import { IPAMClient, type PrefixRequest, type PrefixResponse, Type } from '../../api/gen/ipam/ipam.js';
 import { unavailable } from '../../sdk/errors/index.js';
 import { grpcTarget } from '../../sdk/grpc/status.js';
 import { logger } from '../../sdk/tools/log.js';
