@@ -33,9 +33,7 @@ export function newPrefixClient(opts: PrefixClientOptions): PrefixClient {
   const client = new IPAMClient(grpcTarget(opts.url), grpc.credentials.createInsecure());
   let slice: string | undefined;
   let closed = false;
-  let call:
-    | grpc.ClientDuplexStream<import('../../api/gen/ipam/ipam.js').PrefixRequest, PrefixResponse>
-    | undefined;
+  let call: grpc.ClientDuplexStream<PrefixRequest, PrefixResponse> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let delay = RETRY_MIN_MS;
   const waiters: Array<(s: string) => void> = [];
