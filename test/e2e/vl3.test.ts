@@ -17,7 +17,7 @@ const PER_NODE = Number(process.env.NSM_TEST_VL3_MEMBERS_PER_NODE ?? 2);
 const MAX_PAIRS = 240;
 
 describe('vL3 network (e2e)', function () {
-  this.timeout(120_000);
+  this.timeout(120_000 + PER_NODE * 2 * 15_000); // joining and probing grow with the members
   let sb: Sandbox;
   const members: { pod: Pod; conn: Connection; echo?: Daemon }[] = [];
   const replicas = new Map<string, Daemon>();
