@@ -44,5 +44,11 @@ export const nsmgrSchema = {
       "Test harnesses only: accept KERNEL requests naming a network namespace the calling process is not in (by default such a request is refused with PERMISSION_DENIED, as upstream's fd passing guarantees).",
     default: 'false',
   }),
+  excludedPrefixesFile: t.string({
+    env: 'NSM_EXCLUDED_PREFIXES_FILE',
+    description:
+      'YAML file (`prefixes: [CIDR, ...]`) of prefixes no endpoint may hand out, e.g. the pod and service CIDRs; read again when it changes. A missing file means none.',
+    default: '/var/lib/networkservicemesh/config/excluded_prefixes.yaml',
+  }),
   ...loggingSchema,
 };

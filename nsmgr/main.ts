@@ -14,5 +14,6 @@ await runDaemon('nsmgr', nsmgrSchema, (config) =>
     forwarderServiceName: config.forwarderServiceName,
     nodeName: config.nodeName ?? hostname(),
     allowForeignNetns: config.allowForeignNetns,
+    excludedPrefixesFile: config.excludedPrefixesFile,
   }),
 );

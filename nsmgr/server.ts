@@ -11,6 +11,7 @@ import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
 import { newFinder } from '../sdk/networkservice/discover/index.js';
 import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/index.js';
+import * as excludedprefixes from '../sdk/networkservice/excludedprefixes/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
 import * as netnsowner from '../sdk/networkservice/netnsowner/index.js';
 import * as requestlabels from '../sdk/networkservice/requestlabels/index.js';
@@ -35,6 +36,8 @@ export interface NsmgrOptions {
   allowForeignNetns?: boolean;
   /** Resolves the namespaces clients name; default: the real /proc and /var/run/netns. */
   netnsResolver?: NetnsResolver;
+  /** YAML file of prefixes every endpoint IPAM must avoid (see excludedprefixes); absent: none. */
+  excludedPrefixesFile?: string;
 }
 
 export interface Nsmgr {
@@ -75,6 +78,9 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     registryNse, // the central registry
   );
 
+  const excluded = opts.excludedPrefixesFile
+    ? excludedprefixes.newFilePrefixSource({ path: opts.excludedPrefixesFile })
+    : excludedprefixes.staticPrefixes([]);
   const connections = new monitor.ConnectionMonitor();
   const relay = monitor.newRelay(connections, pool);
   const nsmgr = endpoint.newServer({
@@ -86,6 +92,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
         ? []
         : [netnsowner.newServer({ resolver: opts.netnsResolver ?? newNetnsResolver() })]), // a caller wires only its own namespace: before anything acts on the request
       requestlabels.newServer({ nodeName: opts.nodeName }), // nodeName and clientName labels, for matches
+      excludedprefixes.newServer({ source: excluded }), // endpoints' IPAM keeps out of the node's excluded prefixes
       discoverforwarder.newServer({
         finder: newFinder(nsRegistry, nseRegistry),
         nsmgrURL: publicURL,
@@ -97,6 +104,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
   });
 
   const closeClients = async () => {
+    excluded.close();
     await relay.close();
     await pool.close();
   };

@@ -6,11 +6,13 @@ import { icmpResponderSchema } from '../examples/icmp-responder/config.js';
 import { nscK8sSchema } from '../examples/k8s/nsc/config.js';
 import { nscSchema } from '../examples/nsc/config.js';
 import { passthroughSchema } from '../examples/passthrough/config.js';
+import { vl3Schema } from '../examples/vl3/config.js';
 import { forwarderSchema } from '../forwarder/config.js';
 import { nsmgrSchema } from '../nsmgr/config.js';
 import { applySchema } from '../registry/apply/config.js';
 import { registrySchema } from '../registry/config.js';
 import { envTable } from '../sdk/tools/config/index.js';
+import { vl3IpamSchema } from '../vl3-ipam/config.js';
 import { webhookSchema } from '../webhook/config.js';
 
 export const ENV_TABLES: Record<string, string> = {
@@ -24,6 +26,8 @@ export const ENV_TABLES: Record<string, string> = {
   'nsc-k8s': envTable(nscK8sSchema),
   passthrough: envTable(passthroughSchema),
   firewall: envTable(firewallSchema),
+  vl3: envTable(vl3Schema),
+  'vl3-ipam': envTable(vl3IpamSchema),
 };
 
 if (process.argv[1]?.endsWith('env-tables.js')) {

@@ -13,6 +13,7 @@ const SOURCE_DIRS = [
   'nsmgr',
   'forwarder',
   'registry',
+  'vl3-ipam',
   'examples',
   'bench',
   'cluster',

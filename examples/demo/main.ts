@@ -3,7 +3,8 @@
 // client on node 2 (local path: one veth pair) and one on node 1 (remote path: VXLAN). It prints
 // each connection, proves traffic flows both ways on each, then builds the CNF chain
 // (client → firewall → passthrough-1 → passthrough-2 → responder, chain.ts) and shows it hop by
-// hop, and runs until Ctrl-C, then removes everything it created.
+// hop, then a vL3 network of four named members on both nodes (vl3.ts), and runs until Ctrl-C,
+// then removes everything it created.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
@@ -11,6 +12,7 @@ import { DEMO_MARKER } from '../../nsmctl/targets.js';
 import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
 import { addresses, links } from '../../sdk/tools/sandbox/shell.js';
 import { showChain } from './chain.js';
+import { demoVl3 } from './vl3.js';
 
 const SERVICE = 'icmp-responder';
 const ECHO_PORT = 5555;
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
       }
     }
     await showChain(sb, say);
+    await demoVl3(sb, say);
     say();
     say(`Demo mesh ready in ${((Date.now() - t0) / 1000).toFixed(1)} s. Logs: ${sb.runDir}/logs`);
     say('Reach it from this host (any NetworkService/MonitorConnection/registry gRPC client works):');

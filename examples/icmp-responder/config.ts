@@ -32,6 +32,12 @@ export const icmpResponderSchema = {
     description: 'Address pools for point-to-point IPAM (comma-separated CIDRs; IPv4 and/or IPv6).',
     default: '169.254.0.0/16',
   }),
+  pbrConfigPath: t.string({
+    env: 'NSM_PBR_CONFIG_PATH',
+    description:
+      "Upstream's policy-based-routing YAML (a list of {from, proto, srcport, dstport, routes: [{prefix, nexthop}]}), handed to clients as ip_context.policies. Empty: none.",
+    default: '',
+  }),
   payload: t.enumOf(['ETHERNET', 'IP'] as const, {
     env: 'NSM_PAYLOAD',
     description: 'Payload of the network services it registers.',

@@ -13,6 +13,7 @@ await runDaemon('icmp-responder', icmpResponderSchema, (config) =>
     serviceNames: config.serviceNames,
     labels: config.labels,
     cidrPrefix: config.cidrPrefix,
+    pbrConfigPath: config.pbrConfigPath || undefined,
     payload: config.payload,
     registerService: config.registerService,
     maxTokenLifetimeMs: config.maxTokenLifetime,

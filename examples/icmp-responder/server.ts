@@ -19,6 +19,7 @@ import { newFinder } from '../../sdk/networkservice/discover/index.js';
 import * as point2pointipam from '../../sdk/networkservice/ipam/point2pointipam/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
 import type * as monitor from '../../sdk/networkservice/monitor/index.js';
+import * as policyroute from '../../sdk/networkservice/policyroute/index.js';
 import { keepRegistered } from '../../sdk/registry/refresh/index.js';
 import { cappedDoubling, retry } from '../../sdk/tools/backoff/index.js';
 import { closeOnce, disposable } from '../../sdk/tools/daemon.js';
@@ -33,6 +34,8 @@ export interface IcmpResponderOptions {
   serviceNames: string[];
   labels: Record<string, string>;
   cidrPrefix: string[];
+  /** Upstream's policy-based-routing YAML (NSM_PBR_CONFIG_PATH); absent: no policies. */
+  pbrConfigPath?: string;
   payload: 'ETHERNET' | 'IP';
   registerService: boolean;
   maxTokenLifetimeMs: number;
@@ -68,11 +71,13 @@ export async function startIcmpResponder(
   opts: IcmpResponderOptions,
   base: Context = background(),
 ): Promise<Endpoint> {
+  const policies = opts.pbrConfigPath ? policyroute.loadPolicyFile(opts.pbrConfigPath) : undefined;
   const nse = endpoint.newServer({
     name: opts.name,
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     additionalFunctionality: [
       point2pointipam.newServer(opts.cidrPrefix, { maxLeasesPerClient: opts.maxLeasesPerClient }), // an address for each end, routes to the other; the endpoint side is ours; a bounded share per client
+      ...(policies ? [policyroute.newServer({ policies: () => policies })] : []), // policy routes for the client side
       kernel.newServer(), // the interface goes into this endpoint's namespace
       accept,
     ],
@@ -125,10 +130,10 @@ export async function startIcmpResponder(
 const REGISTRY_BACKOFF = cappedDoubling({ initialMs: 100, maxMs: 1_000 });
 
 /** Registers each service that the registry does not know yet (never overwrites its matches). */
-async function registerServices(
+export async function registerServices(
   nsRegistry: NsRegistryClient,
   nseRegistry: NseRegistryClient,
-  opts: IcmpResponderOptions,
+  opts: Pick<IcmpResponderOptions, 'serviceNames' | 'payload'>,
 ): Promise<void> {
   const { ctx, cancel } = withTimeout(background(), 30_000);
   try {

@@ -9,6 +9,8 @@ import { getErrorCode, getErrorMessage } from '../../sdk/errors/index.js';
 import { ClientPool } from '../../sdk/grpc/client-pool.js';
 import * as client from '../../sdk/networkservice/chains/client/index.js';
 import * as clientinfo from '../../sdk/networkservice/clientinfo/index.js';
+import * as dnscontext from '../../sdk/networkservice/dnscontext/index.js';
+import * as excludedprefixes from '../../sdk/networkservice/excludedprefixes/index.js';
 import * as heal from '../../sdk/networkservice/heal/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
 import { sleep } from '../../sdk/tools/backoff/index.js';
@@ -66,6 +68,8 @@ export interface NscOptions {
   livenessCheck?: boolean;
   livenessIntervalMs?: number;
   livenessTimeoutMs?: number;
+  /** Apply dns_context through this resolv.conf (see dnscontext.newClient); absent: not applied. */
+  dnsResolvConf?: string;
 }
 
 export interface Nsc {
@@ -88,6 +92,8 @@ export async function startNsc(opts: NscOptions): Promise<Nsc> {
     }, // watches the connection (monitor stream, data plane) and repairs or reselects
     additionalFunctionality: [
       clientinfo.newClient(), // nodeName/podName/clusterName labels from the environment
+      excludedprefixes.newClient(), // this client's connections never get overlapping addresses or routes
+      ...(opts.dnsResolvConf ? [dnscontext.newClient({ resolvConfPath: opts.dnsResolvConf })] : []), // mesh names via the mesh's DNS
       kernel.newClient(), // our namespace goes into the KERNEL mechanism
     ],
   });

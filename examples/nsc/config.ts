@@ -46,5 +46,11 @@ export const nscSchema = {
     description: 'How long one data-plane check waits for an answer.',
     default: '1s',
   }),
+  dnsResolvConf: t.string({
+    env: 'NSM_DNS_RESOLV_CONF',
+    description:
+      "resolv.conf to point at the client's DNS forwarder (127.0.0.1:53) while a connection carries dns_context: mesh domains go to the mesh, other names to the nameservers the file had. Empty: dns_context is not applied. In a pod: /etc/resolv.conf; for `ip netns exec NAME`: /etc/netns/NAME/resolv.conf.",
+    default: '',
+  }),
   ...loggingSchema,
 };

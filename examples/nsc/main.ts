@@ -16,6 +16,7 @@ await runDaemon('nsc', nscSchema, async (config) => {
     livenessCheck: config.livenessCheckEnabled,
     livenessIntervalMs: config.livenessCheckInterval,
     livenessTimeoutMs: config.livenessCheckTimeout,
+    dnsResolvConf: config.dnsResolvConf || undefined,
   });
   for (const conn of nsc.connections) process.stdout.write(`${JSON.stringify({ connection: conn })}\n`);
   // The connections are held by timers (refresh, heal); this keeps the process up in between.

@@ -4,6 +4,7 @@
 import { invalidArgument } from '../errors/index.js';
 import type { NeighborSpec, RouteSpec } from './connection-context.js';
 import type { NetnsRef } from './iproute2.js';
+import { type PolicyConfig, policyCommands } from './policy.js';
 import {
   checkAlias,
   checkIfName,
@@ -49,6 +50,8 @@ export interface InterfaceConfig {
   readonly routes: readonly RouteSpec[];
   readonly neighbors: readonly NeighborSpec[];
   readonly mtu?: number;
+  /** Policy routes (rules + tables) of the connection; see policy.ts. Rules are not idempotent: clear first. */
+  readonly policies?: PolicyConfig;
 }
 
 function checkEnd(end: LinkEnd, field: string): void {
@@ -155,6 +158,7 @@ function configBody(ifname: string, cfg: InterfaceConfig): string[] {
     const mac = checkMac(n.mac, `neighbors[${i}].mac`);
     out.push(`neigh replace ${ip.ip} lladdr ${mac} dev ${ifname} nud permanent`);
   });
+  if (cfg.policies) out.push(...policyCommands(ifname, cfg.policies));
   return out;
 }
 

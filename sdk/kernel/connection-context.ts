@@ -12,11 +12,13 @@
 //             dst prefix (then it stays a link route, e.g.
 //             the point-to-point /32 of the peer)
 //   neigh     ip_neighbors                                 ip_neighbors
+//   policies  policies (rule + table each, policy.ts)       -
 //
 // Everything is validated here (INVALID_ARGUMENT naming the proto field) and returned in canonical
 // form, so the plan can go straight into configureInterface.
 import type { IPContext } from '../../api/gen/networkservice/connectioncontext.js';
 import { invalidArgument } from '../errors/index.js';
+import { type PolicySpec, policyPlan } from './policy.js';
 import { type Cidr, checkMac, cidrString, contains, networkString, parseCidr, parseIp } from './validate.js';
 
 export type Side = 'client' | 'endpoint';
@@ -38,6 +40,8 @@ export interface InterfacePlan {
   /** Routes with network prefixes ("10.0.0.0/24"), in the order they should be installed. */
   readonly routes: RouteSpec[];
   readonly neighbors: NeighborSpec[];
+  /** Client side only, present when the context has `policies` (see policy.ts). */
+  readonly policyRoutes?: PolicySpec[];
 }
 
 interface Route {
@@ -74,7 +78,14 @@ export function contextPlan(side: Side, ipContext: IPContext | undefined): Inter
     mac: checkMac(n.hardwareAddress, `ip_neighbors[${i}].hardware_address`),
   }));
 
-  return { addresses, routes: [...routes.values()], neighbors };
+  // Upstream applies policies where the client's traffic starts: in the client's namespace.
+  const policies = side === 'client' ? policyPlan(ctx?.policies) : [];
+  return {
+    addresses,
+    routes: [...routes.values()],
+    neighbors,
+    ...(policies.length ? { policyRoutes: policies } : {}),
+  };
 }
 
 function routeSpec(r: Route, peer: readonly Cidr[], field: string): RouteSpec {

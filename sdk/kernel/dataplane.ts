@@ -26,7 +26,15 @@ import {
   vxlanCreateCommand,
 } from './commands.js';
 import { instrumentDataplane } from './instrument.js';
-import { type JsonRoute, type LinkStats, readLinkStats, toRouteInfo } from './ip-json.js';
+import {
+  type JsonAddr,
+  type JsonLink,
+  type JsonRoute,
+  type LinkStats,
+  readLinkStats,
+  toLinkInfo,
+  toRouteInfo,
+} from './ip-json.js';
 import {
   type IpRunner,
   isKernelCommandError,
@@ -34,6 +42,7 @@ import {
   newIpRunner,
   type RunOptions,
 } from './iproute2.js';
+import { clearPolicyRules } from './policy.js';
 import { checkIfName, parseIp } from './validate.js';
 
 export interface LinkInfo {
@@ -114,6 +123,12 @@ export interface Dataplane {
    * it deleted the link, false when there was none.
    */
   deleteLink(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<boolean>;
+  /**
+   * Removes the policy rules whose table lies in the connection's range starting at `tableBase`
+   * (see policy.ts). A namespace that is gone has none. Configure and create call it themselves for a
+   * config with policies, since `ip rule add` is not idempotent.
+   */
+  clearPolicies(netns: NetnsRef | null, tableBase: number, opts?: RunOptions): Promise<void>;
   /** Whether netns has a link of this name (one batch line, no JSON). */
   linkExists(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<boolean>;
   /**
@@ -152,20 +167,6 @@ function isIpRunner(x: DataplaneOptions | IpRunner): x is IpRunner {
   return typeof (x as IpRunner).batch === 'function' && typeof (x as IpRunner).json === 'function';
 }
 
-interface JsonLink {
-  ifindex: number;
-  ifname: string;
-  ifalias?: string;
-  mtu: number;
-  address?: string;
-  flags?: string[];
-  linkinfo?: { info_kind?: string; info_data?: { id?: number } };
-}
-
-interface JsonAddr extends Partial<JsonLink> {
-  addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
-}
-
 class KernelDataplane implements Dataplane {
   constructor(private readonly runner: IpRunner) {}
 
@@ -185,7 +186,9 @@ class KernelDataplane implements Dataplane {
     cfg: InterfaceConfig,
     opts: RunOptions = {},
   ): Promise<void> {
-    await this.runner.batch(netns, configureCommands(ifname, cfg), opts);
+    const commands = configureCommands(ifname, cfg);
+    if (cfg.policies) await this.clearPolicies(netns, cfg.policies.tableBase, opts);
+    await this.runner.batch(netns, commands, opts);
   }
 
   async configureInterfaces(targets: readonly InterfaceTarget[], opts: RunOptions = {}): Promise<void> {
@@ -197,6 +200,11 @@ class KernelDataplane implements Dataplane {
       group.commands.push(...configureCommands(t.ifname, t.config));
       byNetns.set(key, group);
     }
+    await Promise.all(
+      targets.flatMap((t) =>
+        t.config.policies ? [this.clearPolicies(t.netns, t.config.policies.tableBase, opts)] : [],
+      ),
+    );
     const results = await Promise.allSettled(
       [...byNetns.values()].map((g) => this.runner.batch(g.netns, g.commands, opts)),
     );
@@ -212,6 +220,10 @@ class KernelDataplane implements Dataplane {
       if (isKernelCommandError(e) && e.code === status.NOT_FOUND) return false;
       throw e;
     }
+  }
+
+  async clearPolicies(netns: NetnsRef | null, tableBase: number, opts: RunOptions = {}): Promise<void> {
+    await clearPolicyRules(this.runner, netns, tableBase, opts);
   }
 
   async linkExists(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<boolean> {
@@ -323,6 +335,12 @@ class KernelDataplane implements Dataplane {
     const first = [create, ...(groups.get(makerKey)?.commands ?? [])];
     groups.delete(makerKey);
     if (opts.signal?.aborted) throw new NsmError(status.CANCELLED, `failed to run "ip ${create}": cancelled`);
+    // Rules a crashed run left for this connection would be added twice (`ip rule add` is not idempotent).
+    await Promise.all(
+      ends.flatMap((e) =>
+        e.config?.policies ? [this.clearPolicies(e.netns ?? maker, e.config.policies.tableBase, opts)] : [],
+      ),
+    );
     try {
       await this.runner.batch(maker, first, opts);
     } catch (e) {
@@ -366,19 +384,4 @@ class KernelDataplane implements Dataplane {
       }
     }
   }
-}
-
-function toLinkInfo(l: JsonLink): LinkInfo {
-  return {
-    ifindex: l.ifindex,
-    name: l.ifname,
-    ...(l.ifalias ? { alias: l.ifalias } : {}),
-    mtu: l.mtu,
-    address: l.address ?? '',
-    ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
-    ...(l.linkinfo?.info_kind === 'vxlan' && typeof l.linkinfo.info_data?.id === 'number'
-      ? { vni: l.linkinfo.info_data.id }
-      : {}),
-    up: (l.flags ?? []).includes('UP'),
-  };
 }

@@ -39,6 +39,8 @@ export {
 } from './iproute2.js';
 export type { ListedNetns, NetnsResolver, NetnsResolverOptions, ResolvedNetns } from './netns.js';
 export { netnsInodeURL, newNetnsResolver, ownNetnsInodeURL } from './netns.js';
+export type { PolicyConfig, PolicySpec } from './policy.js';
+export { MAX_POLICIES, policyPlan, policyTableBase } from './policy.js';
 export type { RecordedBatch, RecordedQuery, RecordingIpRunner } from './recording-ip-runner.js';
 export { newRecordingIpRunner } from './recording-ip-runner.js';
 export { checkIfName, IFNAME_MAX_LENGTH, VNI_MAX } from './validate.js';

@@ -1,6 +1,7 @@
-// What `ip -json` prints, parsed: routes, and a link's traffic counters (`ip -s -json link show dev
-// NAME`, the kernel's stats64), which the stats element puts on the forwarder's path segment.
-import type { RouteInfo } from './dataplane.js';
+// What `ip -json` prints, parsed: links, addresses, routes, and a link's traffic counters (`ip -s
+// -json link show dev NAME`, the kernel's stats64), which the stats element puts on the forwarder's
+// path segment.
+import type { LinkInfo, RouteInfo } from './dataplane.js';
 import type { IpRunner, NetnsRef, RunOptions } from './iproute2.js';
 
 /** A link's counters since it was created. */
@@ -45,6 +46,20 @@ export async function readLinkStats(
   };
 }
 
+export interface JsonLink {
+  ifindex: number;
+  ifname: string;
+  ifalias?: string;
+  mtu: number;
+  address?: string;
+  flags?: string[];
+  linkinfo?: { info_kind?: string; info_data?: { id?: number } };
+}
+
+export interface JsonAddr extends Partial<JsonLink> {
+  addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
+}
+
 export interface JsonRoute {
   dst: string;
   gateway?: string;
@@ -52,6 +67,21 @@ export interface JsonRoute {
   scope?: string;
   protocol?: string;
   flags?: string[];
+}
+
+export function toLinkInfo(l: JsonLink): LinkInfo {
+  return {
+    ifindex: l.ifindex,
+    name: l.ifname,
+    ...(l.ifalias ? { alias: l.ifalias } : {}),
+    mtu: l.mtu,
+    address: l.address ?? '',
+    ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
+    ...(l.linkinfo?.info_kind === 'vxlan' && typeof l.linkinfo.info_data?.id === 'number'
+      ? { vni: l.linkinfo.info_data.id }
+      : {}),
+    up: (l.flags ?? []).includes('UP'),
+  };
 }
 
 export function toRouteInfo(r: JsonRoute, family: 4 | 6): RouteInfo {

@@ -18,6 +18,7 @@ import {
   type InterfaceConfig,
   type LinkEnd,
   type NetnsRef,
+  policyTableBase,
 } from '../../kernel/index.js';
 
 /** One side of a connection: the mechanism agreed with that hop and what its parameters resolved to. */
@@ -61,6 +62,8 @@ export interface MadeLink {
   readonly name: string;
   /** A VNI this link holds on this node (released when it is removed). */
   readonly vni?: number;
+  /** The first routing table of policy routes in this link's namespace (their rules are removed with it). */
+  readonly policyTableBase?: number;
 }
 
 /** A link an earlier run of this forwarder made (found by the reconciler). */
@@ -145,6 +148,7 @@ export function interfaceConfig(
   ipContext: IPContext | undefined,
   mtu: number,
   peerMac?: string,
+  connId = '',
 ): InterfaceConfig {
   const plan = ipContext ? contextPlan(side, ipContext) : { addresses: [], routes: [], neighbors: [] };
   const neighbors = [...plan.neighbors];
@@ -152,7 +156,30 @@ export function interfaceConfig(
     const peerIPs = side === 'client' ? ipContext.dstIpAddrs : ipContext.srcIpAddrs;
     for (const cidr of peerIPs) neighbors.push({ ip: cidr.split('/')[0], mac: peerMac });
   }
-  return { ...plan, neighbors, mtu };
+  const { policyRoutes: policies, ...rest } = plan;
+  return {
+    ...rest,
+    neighbors,
+    mtu,
+    ...(policies ? { policies: { tableBase: policyTableBase(connId), policies } } : {}),
+  };
+}
+
+/** What to record for a planned end besides its link: the policy tables whose rules go with it. */
+export function policyRecord(end: PlannedEnd): Pick<MadeLink, 'policyTableBase'> {
+  const base = end.config.policies?.tableBase;
+  return base === undefined ? {} : { policyTableBase: base };
+}
+
+/** Removes the policy rules of recorded links (their tables' routes went with the links). */
+export async function removePolicies(dataplane: Dataplane, links: readonly MadeLink[]): Promise<void> {
+  const results = await Promise.allSettled(
+    links
+      .filter((l) => l.policyTableBase !== undefined)
+      .map((l) => dataplane.clearPolicies(l.netns, l.policyTableBase!)),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 export function requireParam(m: Mechanism, key: string, where: string): string {

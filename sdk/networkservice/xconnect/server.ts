@@ -28,6 +28,7 @@ import {
   type MadeLink,
   type OrphanLink,
   planConnection,
+  removePolicies,
   type XconnectMechanism,
 } from './mechanism.js';
 import type { Reconciler } from './reconcile.js';
@@ -123,9 +124,15 @@ class XconnectServer implements NetworkServiceServer {
     if (downstream.status === 'rejected') throw downstream.reason;
   }
 
-  private remove(p: Programmed): Promise<void> {
+  private async remove(p: Programmed): Promise<void> {
     log.debug({ links: p.links.map((l) => `${l.netns.path}:${l.name}`) }, 'removing links');
-    return p.mechanism.remove(p.links, this.opts.dataplane);
+    // Policy rules name a table, not a link, so they outlive the link: removed here, whatever the mechanism.
+    const [links, rules] = await Promise.allSettled([
+      p.mechanism.remove(p.links, this.opts.dataplane),
+      removePolicies(this.opts.dataplane, p.links),
+    ]);
+    if (links.status === 'rejected') throw links.reason;
+    if (rules.status === 'rejected') throw rules.reason;
   }
 
   /** Chooses the incoming hop's mechanism and lets its implementation check and complete it. */

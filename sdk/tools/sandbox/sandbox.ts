@@ -28,6 +28,8 @@ export const SCRIPTS = {
   passthrough: join(DIST, 'examples', 'passthrough', 'main.js'),
   firewall: join(DIST, 'examples', 'firewall', 'main.js'),
   apply: join(DIST, 'registry', 'apply', 'main.js'),
+  vl3: join(DIST, 'examples', 'vl3', 'main.js'),
+  vl3Ipam: join(DIST, 'vl3-ipam', 'main.js'),
   probe: join(DIST, 'sdk', 'tools', 'sandbox', 'probe.js'),
 };
 const READY_TIMEOUT_MS = 20_000;
@@ -57,6 +59,8 @@ export interface SandboxNode {
   nsmgrSocket: string;
   nsmgrURL: string;
   forwarderSocket: string;
+  /** The nsmgr's NSM_EXCLUDED_PREFIXES_FILE (absent until a test writes it). */
+  excludedPrefixesFile: string;
   nsmgr?: Daemon;
   forwarder?: Daemon;
 }
@@ -135,6 +139,7 @@ export class Sandbox {
         nsmgrSocket: join(dir, 'nsm.io.sock'),
         nsmgrURL: `tcp://${ip}:5001`,
         forwarderSocket: join(dir, 'forwarder.sock'),
+        excludedPrefixesFile: join(dir, 'excluded_prefixes.yaml'),
       });
     }
     const first = this.nodes[0];
@@ -159,6 +164,8 @@ export class Sandbox {
       NSM_LISTEN_ON: `unix://${node.nsmgrSocket},${node.nsmgrURL}`,
       NSM_REGISTRY_URL: this.registryURL,
       NSM_ALLOW_FOREIGN_NETNS: String(this.opts.allowForeignNetns ?? true),
+      // The sandbox's own file, never the host's: tests write it to exclude prefixes.
+      NSM_EXCLUDED_PREFIXES_FILE: node.excludedPrefixesFile,
     });
     return node.nsmgr;
   }
@@ -222,6 +229,45 @@ export class Sandbox {
     ]);
   }
 
+  /** Where vl3-ipam serves: a unix socket, since pods have no network but the mesh's (in k8s: a Service). */
+  vl3IpamURL(node: SandboxNode): string {
+    return `unix://${join(this.runDir, node.name, 'vl3-ipam.sock')}`;
+  }
+
+  /** Starts vl3-ipam in the node's namespace, serving on `vl3IpamURL(node)`. */
+  startVl3Ipam(node: SandboxNode, env: Record<string, string> = {}): Promise<Daemon> {
+    return this.spawn(
+      'vl3-ipam',
+      node.netns,
+      SCRIPTS.vl3Ipam,
+      { NSM_LISTEN_ON: this.vl3IpamURL(node), ...env },
+      (l) => l.includes('"msg":"vl3-ipam serving"'),
+    );
+  }
+
+  /** Starts a vL3 endpoint replica in the pod; resolves once it serves (it has its slice and is registered). */
+  startVl3(pod: Pod, env: Record<string, string>): Promise<Daemon> {
+    return this.spawn(
+      `vl3-${pod.name}`,
+      pod.netns,
+      SCRIPTS.vl3,
+      {
+        NSM_NAME: pod.name,
+        NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
+        NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
+        NSM_STATE_FILE: join(this.runDir, pod.node.name, `vl3-${pod.name}.json`),
+        ...env,
+      },
+      (l) => l.includes('"msg":"vL3 endpoint serving"'),
+    );
+  }
+
+  /** The pod's resolv.conf as processes started with `ip netns exec` see it (the nsc writes it). */
+  resolvConf(pod: Pod): string {
+    mkdirSync(join('/etc/netns', pod.netns), { recursive: true });
+    return join('/etc/netns', pod.netns, 'resolv.conf');
+  }
+
   /** Starts a client in the pod; resolves with its connections once all are established. */
   async startClient(
     pod: Pod,
@@ -238,6 +284,7 @@ export class Sandbox {
         NSM_NAME: pod.name,
         NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
         NSM_NETWORK_SERVICES: networkServices,
+        NSM_DNS_RESOLV_CONF: this.resolvConf(pod),
         ...env,
       },
       (line) => {
@@ -374,6 +421,8 @@ export class Sandbox {
     const existing = new Set(await listNetns());
     for (const ns of [...this.netns].reverse()) {
       if (existing.has(ns)) await sh('ip', ['netns', 'delete', ns]).catch(() => undefined);
+      // A client's mesh DNS (NSM_DNS_RESOLV_CONF) lives here; `ip netns delete` leaves it.
+      rmSync(join('/etc/netns', ns), { recursive: true, force: true });
     }
     rmSync(this.runDir, { recursive: true, force: true });
   }

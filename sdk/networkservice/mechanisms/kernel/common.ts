@@ -54,7 +54,7 @@ export function planVeth(input: PlanInput, vethMtu: number): VethPlan | undefine
       alias: linkAlias(owner, conn.id, 'client'),
       mtu,
       mac: clientMac,
-      config: interfaceConfig('client', ipContext, mtu, ip ? endpointMac : undefined),
+      config: interfaceConfig('client', ipContext, mtu, ip ? endpointMac : undefined, conn.id),
     },
     endpoint: {
       netns: netnsOf(outgoing, 'endpoint'),

@@ -29,6 +29,7 @@ import {
   type MadeLink,
   type PlanInput,
   type PlannedEnd,
+  policyRecord,
   requireParam,
   type XconnectMechanism,
 } from '../../xconnect/mechanism.js';
@@ -101,7 +102,7 @@ class KernelForwarderMechanism implements XconnectMechanism {
     // One end deleted takes its peer with it: `remove` deletes the first of these that exists.
     const made = (e: PlannedEnd): MadeLink[] => [
       { netns: e.netns, name: e.name },
-      { netns: client.netns, name: client.name },
+      { netns: client.netns, name: client.name, ...policyRecord(client) },
     ];
     // Links an earlier run of this forwarder made for this connection (see xconnect/reconcile.ts).
     const adoptedClient = io.rebuilding ? undefined : await io.adopt(client.alias, client.netns);

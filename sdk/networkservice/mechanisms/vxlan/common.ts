@@ -114,7 +114,7 @@ export function planVxlan(input: PlanInput, s: VxlanSettings): VxlanPlan | undef
     alias: linkAlias(owner, conn.id, side),
     mtu,
     mac: macFor(conn.id, side),
-    config: interfaceConfig(side, conn.context?.ipContext, mtu),
+    config: interfaceConfig(side, conn.context?.ipContext, mtu, undefined, conn.id),
   };
   const tunnel: VxlanTunnel = clientSide
     ? {

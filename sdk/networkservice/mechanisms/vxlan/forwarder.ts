@@ -17,6 +17,7 @@ import {
   type KernelPlan,
   type MadeLink,
   type PlanInput,
+  policyRecord,
   type XconnectMechanism,
 } from '../../xconnect/mechanism.js';
 import {
@@ -88,7 +89,7 @@ class VxlanForwarderMechanism implements XconnectMechanism {
 
   async apply(p: KernelPlan, io: ApplyIO): Promise<void> {
     const { end, tunnel } = p as VxlanPlan;
-    const made: MadeLink[] = [{ netns: end.netns, name: end.name, vni: tunnel.vni }];
+    const made: MadeLink[] = [{ netns: end.netns, name: end.name, vni: tunnel.vni, ...policyRecord(end) }];
     const adopted = io.rebuilding ? undefined : await io.adopt(end.alias, end.netns);
     if (adopted?.name === end.name && adopted.kind === 'vxlan' && adopted.vni === tunnel.vni) {
       io.record(made);

@@ -1,0 +1,88 @@
+// Pure helpers of excludedprefixes: the file format, merging lists, and finding overlaps between what
+// a connection got and what it must stay out of.
+import { parse as parseYaml } from 'yaml';
+import type { IPContext } from '../../../api/gen/networkservice/connectioncontext.js';
+import { getErrorMessage, invalidArgument } from '../../errors/index.js';
+import { parsePrefix } from '../../tools/ippool/ip.js';
+
+/**
+ * Parses upstream's excluded_prefixes.yaml (`prefixes: [CIDR, ...]`, written by cmd-exclude-prefixes-k8s).
+ * An empty file means no prefixes. Throws INVALID_ARGUMENT naming the file and the bad entry.
+ */
+export function parsePrefixesFile(text: string, where: string): string[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw invalidArgument(`failed to parse ${where}: ${getErrorMessage(e)}`, e);
+  }
+  if (doc === null || doc === undefined) return [];
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw invalidArgument(`failed to parse ${where}: want a mapping with a "prefixes" list`);
+  }
+  const list = (doc as { prefixes?: unknown }).prefixes;
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw invalidArgument(`failed to parse ${where}: "prefixes" must be a list`);
+  return list.map((p, i) => {
+    if (typeof p !== 'string') throw invalidArgument(`invalid prefixes[${i}] in ${where}: not a string`);
+    try {
+      parsePrefix(p.trim());
+    } catch (e) {
+      throw invalidArgument(`invalid prefixes[${i}] in ${where}: ${getErrorMessage(e)}`, e);
+    }
+    return p.trim();
+  });
+}
+
+/** `a` followed by the entries of `b` it does not have, in order. */
+export function mergePrefixes(a: readonly string[], b: readonly string[]): string[] {
+  const seen = new Set(a);
+  return [...a, ...b.filter((p) => !seen.has(p) && seen.add(p))];
+}
+
+/** A prefix a connection got that overlaps one it must avoid. */
+export interface Overlap {
+  readonly got: string;
+  readonly excluded: string;
+}
+
+/** Every pair (got, excluded) whose address ranges intersect. Malformed entries are skipped. */
+export function overlaps(got: readonly string[], excluded: readonly string[]): Overlap[] {
+  const ranges = excluded.flatMap((e) => rangeOf(e).map((r) => ({ text: e, ...r })));
+  const out: Overlap[] = [];
+  for (const g of got) {
+    for (const r of rangeOf(g)) {
+      for (const x of ranges) {
+        if (x.family === r.family && x.first <= r.last && r.first <= x.last)
+          out.push({ got: g, excluded: x.text });
+      }
+    }
+  }
+  return out;
+}
+
+/** "10.0.0.1/32 (in 10.0.0.0/8), ..." for messages. */
+export function describeOverlaps(list: readonly Overlap[]): string {
+  return list.map((o) => `${o.got} (in ${o.excluded})`).join(', ');
+}
+
+/** The addresses and routes a connection puts into the client's namespace. */
+export function clientPrefixes(ip: IPContext | undefined): string[] {
+  if (!ip) return [];
+  return [...ip.srcIpAddrs, ...ip.dstIpAddrs, ...ip.srcRoutes.map((r) => r.prefix)].filter(Boolean);
+}
+
+/** The addresses an endpoint handed out (the ones IPAM must keep outside the excluded prefixes). */
+export function grantedAddresses(ip: IPContext | undefined): string[] {
+  if (!ip) return [];
+  return [...ip.srcIpAddrs, ...ip.dstIpAddrs];
+}
+
+function rangeOf(text: string): { family: 4 | 6; first: bigint; last: bigint }[] {
+  try {
+    const { family, first, last } = parsePrefix(text);
+    return [{ family, first, last }];
+  } catch {
+    return [];
+  }
+}

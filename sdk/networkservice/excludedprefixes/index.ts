@@ -1,0 +1,5 @@
+export { newClient } from './client.js';
+export { clientPrefixes, mergePrefixes, overlaps, parsePrefixesFile } from './common.js';
+export { newServer } from './server.js';
+export type { FilePrefixSourceOptions, PrefixSource } from './source.js';
+export { DEFAULT_EXCLUDED_PREFIXES_FILE, newFilePrefixSource, staticPrefixes } from './source.js';
