@@ -8,12 +8,14 @@ import {
   type ConnectionEvent,
   MonitorConnectionService,
   type MonitorScopeSelector,
+  type PathSegment,
 } from '../../api/gen/networkservice/connection.js';
 import { NetworkServiceService } from '../../api/gen/networkservice/networkservice.js';
 import { background, type Context } from '../core/context.js';
 import type { Connection, NetworkServiceRequest } from '../core/types.js';
 import { failedPrecondition, unavailable } from '../errors/index.js';
 import { grpcReconnectOptions } from '../tools/backoff/index.js';
+import { toMetadata } from '../tools/token/index.js';
 import { callError, callerStack, grpcTarget } from './status.js';
 
 /** Budget of a unary call (or a one-shot stream) whose context has no deadline. */
@@ -43,6 +45,10 @@ export interface MonitorStream {
   close(): Promise<void>;
 }
 
+function currentSegment(conn: Connection | undefined): PathSegment | undefined {
+  return conn?.path?.pathSegments[conn.path.index];
+}
+
 function callOptions(ctx: Context, fallbackMs: number | undefined): grpc.CallOptions {
   const deadline = ctx.deadline ?? (fallbackMs === undefined ? undefined : Date.now() + fallbackMs);
   return deadline === undefined ? {} : { deadline: new Date(deadline) };
@@ -68,7 +74,14 @@ export class ClientPool implements AsyncDisposable {
   }
 
   /** One unary call; `what` is the caller's "failed to <verb> <object> at <url>". */
-  unary<Req, Res>(ctx: Context, url: string, m: Method<Req, Res>, message: Req, what: string): Promise<Res> {
+  unary<Req, Res>(
+    ctx: Context,
+    url: string,
+    m: Method<Req, Res>,
+    message: Req,
+    what: string,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<Res> {
     const stack = callerStack();
     return new Promise<Res>((resolve, reject) => {
       if (ctx.signal.aborted) return reject(callError(undefined, what, ctx, stack));
@@ -77,7 +90,7 @@ export class ClientPool implements AsyncDisposable {
         m.requestSerialize,
         m.responseDeserialize,
         message,
-        new grpc.Metadata(),
+        metadata,
         callOptions(ctx, DEFAULT_CALL_TIMEOUT_MS),
         (err, res) => {
           ctx.signal.removeEventListener('abort', onAbort);
@@ -142,13 +155,17 @@ export class ClientPool implements AsyncDisposable {
     });
   }
 
+  // Request and Close carry our segment's token and expiry as upstream's per-call metadata too:
+  // upstream servers read them only from there (and warn on every call without them).
   request(ctx: Context, url: string, req: NetworkServiceRequest): Promise<Connection> {
-    return this.unary(ctx, url, NetworkServiceService.request, req, `failed to request at ${url}`);
+    const md = toMetadata(currentSegment(req.connection));
+    return this.unary(ctx, url, NetworkServiceService.request, req, `failed to request at ${url}`, md);
   }
 
   /** NetworkService.Close (the RPC); `close()` without arguments closes the pool. */
   async closeConnection(ctx: Context, url: string, conn: Connection): Promise<void> {
-    await this.unary(ctx, url, NetworkServiceService.close, conn, `failed to close at ${url}`);
+    const md = toMetadata(currentSegment(conn));
+    await this.unary(ctx, url, NetworkServiceService.close, conn, `failed to close at ${url}`, md);
   }
 
   /** Opens MonitorConnections; `onEnd` runs once, with why the stream ended, unless it was closed. */

@@ -1,11 +1,13 @@
 // Builds a Context for an incoming gRPC call: aborted when the caller cancels or goes away, or when
 // `base` is aborted (the server is closing: in-flight work must stop, not outlive the daemon), with
-// the caller's deadline when it set one, or base's when that is earlier.
+// the caller's deadline when it set one, or base's when that is earlier. It also carries the token
+// and expiry the caller sent as upstream's per-call metadata (updatetoken reads them).
 
 import { status } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
 import { background, type Context } from '../core/context.js';
 import { NsmError } from '../errors/index.js';
+import { fromMetadata, withPeerToken } from '../tools/token/index.js';
 
 export function contextFromCall(call: ServerSurfaceCall, base: Context = background()): Context {
   const controller = new AbortController();
@@ -17,9 +19,10 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
   const callDeadline =
     deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined;
   const deadlines = [callDeadline, base.deadline].filter((d): d is number => d !== undefined);
-  return {
+  const ctx: Context = {
     ...base,
     signal: AbortSignal.any([controller.signal, base.signal]),
     deadline: deadlines.length > 0 ? Math.min(...deadlines) : undefined,
   };
+  return withPeerToken(ctx, fromMetadata(call.metadata));
 }

@@ -20,7 +20,11 @@ import { SHUTDOWN_GRACE_MS, serve } from './server.js';
 
 /** Just enough of a grpc-js server call for contextFromCall. */
 function fakeCall(deadline: Date | number = Number.POSITIVE_INFINITY) {
-  const call = Object.assign(new EventEmitter(), { cancelled: false, getDeadline: () => deadline });
+  const call = Object.assign(new EventEmitter(), {
+    cancelled: false,
+    getDeadline: () => deadline,
+    metadata: new grpc.Metadata(),
+  });
   return call as unknown as ServerSurfaceCall & EventEmitter;
 }
 
