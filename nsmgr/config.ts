@@ -1,6 +1,7 @@
 // nsmgr's configuration: one schema, read from NSM_* variables; the README's env table is
 // generated from it (npm run env-tables).
 import { loggingSchema, t } from '../sdk/tools/config/index.js';
+import { identitySchema } from '../sdk/tools/spiffe/config.js';
 
 export const nsmgrSchema = {
   name: t.string({
@@ -33,5 +34,6 @@ export const nsmgrSchema = {
     description: 'Service name under which forwarders register.',
     default: 'forwarder',
   }),
+  ...identitySchema,
   ...loggingSchema,
 };

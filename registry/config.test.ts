@@ -26,6 +26,11 @@ describe('registry config', () => {
       expirePeriodMs: 60_000,
       backend: 'memory',
       k8sNamespace: undefined,
+      certFile: undefined,
+      keyFile: undefined,
+      bundleFile: undefined,
+      insecure: false,
+      socketGroup: undefined,
       logLevel: 'info',
       trace: [],
     });

@@ -1,5 +1,6 @@
 // The client's configuration (upstream cmd-nsc's names).
 import { loggingSchema, t } from '../../sdk/tools/config/index.js';
+import { identitySchema } from '../../sdk/tools/spiffe/config.js';
 
 export const nscSchema = {
   name: t.string({
@@ -46,5 +47,6 @@ export const nscSchema = {
     description: 'How long one data-plane check waits for an answer.',
     default: '1s',
   }),
+  ...identitySchema,
   ...loggingSchema,
 };

@@ -17,6 +17,7 @@ import { failedPrecondition, unavailable } from '../errors/index.js';
 import { grpcReconnectOptions } from '../tools/backoff/index.js';
 import { toMetadata } from '../tools/token/index.js';
 import { callError, callerStack, grpcTarget } from './status.js';
+import { channelCredentials, defaultSecurity, type TransportSecurity } from './transport-security.js';
 
 /** Budget of a unary call (or a one-shot stream) whose context has no deadline. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
@@ -26,6 +27,9 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.enable_retries': 0,
   ...grpcReconnectOptions(),
 };
+
+/** The SNI name our TLS clients send (any fixed name: servers present their SVID whatever it is). */
+const TLS_SERVER_NAME = 'nsm';
 
 /** A method of a generated service definition. */
 export interface Method<Req, Res> {
@@ -54,9 +58,19 @@ function callOptions(ctx: Context, fallbackMs: number | undefined): grpc.CallOpt
   return deadline === undefined ? {} : { deadline: new Date(deadline) };
 }
 
+export interface ClientPoolOptions {
+  /** mTLS or plaintext per URL (default: what the daemon's main set up, transport-security.ts). */
+  security?: TransportSecurity;
+}
+
 export class ClientPool implements AsyncDisposable {
   private readonly channels = new Map<string, grpc.Client>();
   private closed = false;
+  private readonly security: TransportSecurity;
+
+  constructor(opts: ClientPoolOptions = {}) {
+    this.security = opts.security ?? defaultSecurity();
+  }
 
   /** How many channels are open (for tests and debugging). */
   get size(): number {
@@ -67,7 +81,13 @@ export class ClientPool implements AsyncDisposable {
     if (this.closed) throw failedPrecondition(`${what}: the client pool is closed`);
     let c = this.channels.get(url);
     if (!c) {
-      c = new grpc.Client(grpcTarget(url), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      const creds = channelCredentials(url, this.security);
+      // SVIDs name no host: TLS must not send an IP address as SNI (node warns); the peer is
+      // checked by its SPIFFE ID instead (spiffe/credentials.ts).
+      const options = creds._isSecure()
+        ? { ...CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': TLS_SERVER_NAME }
+        : CHANNEL_OPTIONS;
+      c = new grpc.Client(grpcTarget(url), creds, options);
       this.channels.set(url, c);
     }
     return c;

@@ -1,12 +1,15 @@
 // Builds a Context for an incoming gRPC call: aborted when the caller cancels or goes away, or when
 // `base` is aborted (the server is closing: in-flight work must stop, not outlive the daemon), with
 // the caller's deadline when it set one, or base's when that is earlier. It also carries the token
-// and expiry the caller sent as upstream's per-call metadata (updatetoken reads them).
+// and expiry the caller sent as upstream's per-call metadata (updatetoken reads them), and the
+// caller's SPIFFE ID when the call came over mTLS.
 
 import { status } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
 import { background, type Context } from '../core/context.js';
 import { NsmError } from '../errors/index.js';
+import { peerSpiffeId } from '../tools/spiffe/credentials.js';
+import { withPeerIdentity } from '../tools/spiffe/peer.js';
 import { fromMetadata, withPeerToken } from '../tools/token/index.js';
 
 export function contextFromCall(call: ServerSurfaceCall, base: Context = background()): Context {
@@ -24,5 +27,11 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
     signal: AbortSignal.any([controller.signal, base.signal]),
     deadline: deadlines.length > 0 ? Math.min(...deadlines) : undefined,
   };
-  return withPeerToken(ctx, fromMetadata(call.metadata));
+  // The TLS layer accepted only peers chaining to our bundle; a peer whose certificate still has no
+  // usable SPIFFE ID is treated as anonymous (authorization then refuses what needs an identity).
+  const id = peerSpiffeId(call.getAuthContext?.());
+  return withPeerToken(
+    withPeerIdentity(ctx, id instanceof Error ? undefined : id),
+    fromMetadata(call.metadata),
+  );
 }

@@ -105,7 +105,8 @@ describe('upstream Go peer (github.com/networkservicemesh/api) against our daemo
     built = await buildPeer();
     bin = built.bin;
 
-    sb = await Sandbox.create({ nodes: 1 });
+    // Insecure mode: the peer dials the registry's tcp port directly, in plaintext as before.
+    sb = await Sandbox.create({ nodes: 1, tls: false });
     node = sb.node('node1');
     await sb.startEndpoint(await sb.addPod(node, 'nse'), {
       NSM_SERVICE_NAMES: 'svc',
