@@ -8,8 +8,8 @@ import { status } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
 import { background, type Context } from '../core/context.js';
 import { NsmError } from '../errors/index.js';
-import { peerSpiffeId } from '../tools/spiffe/credentials.js';
-import { withPeerIdentity } from '../tools/spiffe/peer.js';
+import { peerFromAuthContext } from '../tools/spiffe/credentials.js';
+import { withPeer } from '../tools/spiffe/peer.js';
 import { fromMetadata, withPeerToken } from '../tools/token/index.js';
 
 export function contextFromCall(call: ServerSurfaceCall, base: Context = background()): Context {
@@ -27,11 +27,10 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
     signal: AbortSignal.any([controller.signal, base.signal]),
     deadline: deadlines.length > 0 ? Math.min(...deadlines) : undefined,
   };
-  // The TLS layer accepted only peers chaining to our bundle; a peer whose certificate still has no
-  // usable SPIFFE ID is treated as anonymous (authorization then refuses what needs an identity).
-  const id = peerSpiffeId(call.getAuthContext?.());
+  // The TLS layer accepted only peers chaining to our bundle; one whose certificate still has no
+  // usable SPIFFE ID is carried as an Error, which authorize refuses.
   return withPeerToken(
-    withPeerIdentity(ctx, id instanceof Error ? undefined : id),
+    withPeer(ctx, peerFromAuthContext(call.getAuthContext?.())),
     fromMetadata(call.metadata),
   );
 }

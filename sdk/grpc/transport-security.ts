@@ -12,10 +12,13 @@ import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../tools/config/config-error.js';
 import { parseNsmUrl } from '../tools/config/url.js';
 import type { SpiffeCredentials } from '../tools/spiffe/credentials.js';
+import type { X509Source } from '../tools/spiffe/source.js';
 
 export interface TransportSecurity {
   /** mTLS credentials from the daemon's identity; absent: no identity. */
   readonly credentials?: SpiffeCredentials;
+  /** The identity itself: updatetoken signs path tokens with its SVID. */
+  readonly source?: X509Source;
   /** NSM_INSECURE: plaintext tcp on any address is allowed. */
   readonly insecure: boolean;
   /** Group id given to unix sockets (NSM_SOCKET_GROUP); absent: the process's group. */

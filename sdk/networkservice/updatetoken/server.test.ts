@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { background } from '../../core/context.js';
 import { newNetworkServiceChain } from '../../core/next.js';
 import { recorder } from '../../testing/checks.js';
 import { FakeClock } from '../../testing/clock.js';
 import { pathOf, request } from '../../testing/connections.js';
 import { injectClock } from '../../testing/inject.js';
+import { newCA } from '../../tools/spiffe/ca.js';
+import { withPeer } from '../../tools/spiffe/peer.js';
+import type { X509Source } from '../../tools/spiffe/source.js';
+import { parseSpiffeId } from '../../tools/spiffe/spiffe-id.js';
 import { type PeerTokenResult, withPeerToken } from '../../tools/token/index.js';
+import { isJwt, verifySegmentToken } from '../../tools/token/jwt.js';
 import * as updatepath from '../updatepath/index.js';
 import * as updatetoken from './index.js';
 
@@ -170,5 +176,46 @@ describe('updatetoken server with upstream token metadata', () => {
     const prev = rec.calls[1].request!.connection!.path!.pathSegments[0];
     assert.equal(prev.expires?.getTime(), NOW + 18_000);
     assert.equal(decode(prev.token).exp, (NOW + 18_000) / 1000);
+  });
+});
+
+describe('updatetoken server with an identity', () => {
+  it('signs our segment as an ES256 JWT: sub = our SPIFFE ID, aud = the TLS caller, cid = our segment id', async () => {
+    const ca = await newCA('example.org');
+    const issued = await ca.issue('spiffe://example.org/nsmgr', { ttlMs: 3_600_000 });
+    const leaf = new X509Certificate(issued.certPem);
+    const source: X509Source = {
+      kind: 'test',
+      svid: () => ({
+        spiffeId: parseSpiffeId('spiffe://example.org/nsmgr'),
+        certChainPem: issued.certPem,
+        keyPem: issued.keyPem,
+        key: createPrivateKey(issued.keyPem),
+        leaf,
+        notAfterMs: Date.parse(leaf.validTo),
+      }),
+      bundlePem: () => ca.bundlePem,
+      onUpdate: () => () => {},
+      close: async () => {},
+    };
+    const rec = recorder();
+    const chain = newNetworkServiceChain(
+      updatepath.newServer('nsmgr'),
+      updatetoken.newServer({ maxTokenLifetimeMs: 60_000, source }),
+      rec,
+    );
+    const ctx = withPeer(background(), {
+      spiffeId: parseSpiffeId('spiffe://example.org/forwarder'),
+      publicKey: leaf.publicKey,
+    });
+    await chain.request(ctx, request(pathOf(['forwarder'])));
+    const ours = rec.calls[0].request!.connection!.path!.pathSegments[1];
+    const claims = await verifySegmentToken(ours.token, leaf.publicKey, Date.now());
+    assert.equal(claims.sub, 'spiffe://example.org/nsmgr');
+    assert.equal(claims.aud, 'spiffe://example.org/forwarder');
+    assert.equal(claims.cid, ours.id);
+    assert.equal(claims.exp, Math.floor(ours.expires!.getTime() / 1000));
+    // The caller's plain segment is not ours to sign.
+    assert.ok(!isJwt(rec.calls[0].request!.connection!.path!.pathSegments[0].token));
   });
 });

@@ -12,26 +12,36 @@
 //    stamp this element put there on an earlier call (recognised by recomputing it), so a plain
 //    client that sends back the connection it got is renewed, not left to expire.
 // Malformed metadata (one key alone, a bad time) is refused with InvalidArgument naming the key.
-// Tokens are plain for now: an opaque JSON claim set {sub, aud, exp}.
+//
+// Our own token: with an identity (an X509Source, by default the daemon's, transport-security.ts)
+// a JWT signed ES256 with the SVID key, sub = our SPIFFE ID, aud = the TLS caller's SPIFFE ID (empty
+// for a unix-socket caller), exp = the segment's expiry, capped at the SVID's expiry (tools/token/
+// jwt.ts). Without one (insecure mode) a plain, unsigned claim set {sub, aud, exp} as before.
 
 import { clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
+import { defaultSecurity } from '../../grpc/transport-security.js';
+import { peerIdentity } from '../../tools/spiffe/peer.js';
+import type { X509Source } from '../../tools/spiffe/source.js';
 import { peerToken } from '../../tools/token/index.js';
+import { signSegmentToken } from '../../tools/token/jwt.js';
 
 export const DEFAULT_MAX_TOKEN_LIFETIME_MS = 10 * 60_000;
 
 export interface TokenOptions {
   /** NSM_MAX_TOKEN_LIFETIME in milliseconds. */
   maxTokenLifetimeMs?: number;
+  /** Signs our tokens; default: the identity the daemon's main set up (none: plain tokens). */
+  source?: X509Source;
 }
 
 export function plainToken(sub: string, aud: string, expiresMs: number): string {
   return Buffer.from(JSON.stringify({ sub, aud, exp: Math.floor(expiresMs / 1000) })).toString('base64url');
 }
 
-function stamp(ctx: Context, conn: Connection, lifetimeMs: number): void {
+async function stamp(ctx: Context, conn: Connection, lifetimeMs: number, source?: X509Source): Promise<void> {
   const path = conn.path;
   if (!path) return;
   const now = clock(ctx).now();
@@ -56,29 +66,51 @@ function stamp(ctx: Context, conn: Connection, lifetimeMs: number): void {
       }
     }
   }
-  if (current) {
+  if (current && source) {
+    const svid = source.svid();
+    const expiresMs = Math.min(expires.getTime(), svid.notAfterMs);
+    current.expires = new Date(expiresMs);
+    current.token = await signSegmentToken(
+      svid.key,
+      {
+        sub: svid.spiffeId.id,
+        aud: peerIdentity(ctx)?.id ?? '',
+        expiresMs,
+        segmentId: current.id,
+      },
+      svid.leaf,
+    );
+  } else if (current) {
     current.expires = expires;
     current.token = plainToken(current.name, previous?.name ?? '', expires.getTime());
   }
 }
 
 class UpdateTokenServer implements NetworkServiceServer {
-  constructor(private readonly lifetimeMs: number) {}
+  constructor(
+    private readonly lifetimeMs: number,
+    private readonly source: X509Source | undefined,
+  ) {}
+
+  // Looked up per call: chains are built before or after the main sets the identity up.
+  private signer(): X509Source | undefined {
+    return this.source ?? defaultSecurity().source;
+  }
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
-    if (req.connection) stamp(ctx, req.connection, this.lifetimeMs);
+    if (req.connection) await stamp(ctx, req.connection, this.lifetimeMs, this.signer());
     return next.server(ctx).request(ctx, req);
   }
 
   // Close too: upstream's does, and the next hop's Close then carries our current token.
   async close(ctx: Context, conn: Connection): Promise<void> {
-    stamp(ctx, conn, this.lifetimeMs);
+    await stamp(ctx, conn, this.lifetimeMs, this.signer());
     return next.server(ctx).close(ctx, conn);
   }
 }
 
 export function newServer(opts: TokenOptions = {}): NetworkServiceServer {
-  return new UpdateTokenServer(opts.maxTokenLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_MS);
+  return new UpdateTokenServer(opts.maxTokenLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_MS, opts.source);
 }
 
 /** The originating client stamps its own segment the same way. */

@@ -123,7 +123,7 @@ export async function openIdentity(config: IdentityConfig): Promise<Identity> {
     );
     return {
       source,
-      security: { credentials: spiffeCredentials(source), insecure: false, socketGroup },
+      security: { credentials: spiffeCredentials(source), source, insecure: false, socketGroup },
       close: closeOnce(() => source.close()),
     };
   }

@@ -3,6 +3,7 @@
 // of our trust domain (checked here: SVIDs have no DNS names, so the usual hostname check is
 // replaced by this one). The credentials follow the source through grpc-js certificate providers:
 // after a rotation new connections use the new SVID and bundle, connections already up stay up.
+import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { AuthContext } from '@grpc/grpc-js/build/src/auth-context.js';
@@ -11,6 +12,7 @@ import type {
   CertificateProvider,
   IdentityCertificateUpdateListener,
 } from '@grpc/grpc-js/build/src/certificate-provider.js';
+import type { Peer } from './peer.js';
 import type { X509Source } from './source.js';
 import { parseSpiffeId, type SpiffeId } from './spiffe-id.js';
 
@@ -119,10 +121,14 @@ export function spiffeCredentials(source: X509Source): SpiffeCredentials {
 }
 
 /**
- * The caller's SPIFFE ID from a server call's auth context: undefined on a plaintext transport
- * (unix socket, insecure mode), an Error when the TLS peer has no usable SPIFFE ID.
+ * The caller from a server call's auth context: undefined on a plaintext transport (unix socket,
+ * insecure mode), an Error when the TLS peer has no usable SPIFFE ID.
  */
-export function peerSpiffeId(auth: AuthContext | null | undefined): SpiffeId | Error | undefined {
-  if (!auth?.transportSecurityType || auth.transportSecurityType !== 'ssl') return undefined;
-  return spiffeIdOfPeer(auth.sslPeerCertificate);
+export function peerFromAuthContext(auth: AuthContext | null | undefined): Peer | Error | undefined {
+  if (auth?.transportSecurityType !== 'ssl') return undefined;
+  const cert = auth.sslPeerCertificate;
+  const id = spiffeIdOfPeer(cert);
+  if (id instanceof Error) return id;
+  if (!cert?.raw) return new Error('the TLS peer sent no certificate');
+  return { spiffeId: id, publicKey: new X509Certificate(cert.raw).publicKey };
 }

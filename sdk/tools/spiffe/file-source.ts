@@ -36,7 +36,7 @@ export function pemCertificates(pem: string): X509Certificate[] {
   return blocks.map((b) => new X509Certificate(b));
 }
 
-function chainsTo(
+export function chainsTo(
   leaf: X509Certificate,
   intermediates: X509Certificate[],
   roots: X509Certificate[],

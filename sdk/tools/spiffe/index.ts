@@ -7,7 +7,12 @@ export {
   resolveGroup,
   withIdentity,
 } from './config.js';
-export { peerSpiffeId, type SpiffeCredentials, spiffeCredentials, spiffeIdOfPeer } from './credentials.js';
+export {
+  peerFromAuthContext,
+  type SpiffeCredentials,
+  spiffeCredentials,
+  spiffeIdOfPeer,
+} from './credentials.js';
 export {
   DEFAULT_POLL_INTERVAL_MS,
   type FileSourceOptions,
@@ -16,6 +21,6 @@ export {
   pemCertificates,
   type SvidFiles,
 } from './file-source.js';
-export { peerIdentity, withPeerIdentity } from './peer.js';
+export { type Peer, peerIdentity, peerOf, withPeer } from './peer.js';
 export type { Svid, X509Source } from './source.js';
 export { parseSpiffeId, type SpiffeId, spiffeIdOfCertificate } from './spiffe-id.js';

@@ -8,6 +8,7 @@ import type { Context } from '../../../core/context.js';
 import { newNetworkServiceChain } from '../../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../../core/types.js';
 import { addNetworkServiceServices } from '../../../grpc/networkservice-server.js';
+import * as authorize from '../../authorize/index.js';
 import * as begin from '../../begin/index.js';
 import * as metadata from '../../metadata/index.js';
 import * as monitor from '../../monitor/index.js';
@@ -44,6 +45,7 @@ class EndpointServer implements Endpoint {
       updatepath.newServer(opts.name), // this hop's path segment and connection id
       begin.newServer(), // one event at a time per connection; mid-chain events (expiry, heal) re-enter here
       updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
+      authorize.newServer(), // over mTLS: the caller signed its segment, no token expired, the chain holds
       metadata.newServer(), // per-connection state for every element below
       timeout.newServer({ previousHopWatching: (c) => this.monitor.watched(c) }), // closes connections whose client stopped refreshing (needs begin and metadata above); holds them while the previous hop, hung, still watches
       monitor.newServer(this.monitor), // MonitorConnections sees what this hop holds, as the elements below left it
