@@ -5,7 +5,6 @@
 //  2. otherwise no identity: plaintext, on unix sockets and loopback tcp only, unless NSM_INSECURE=true
 //     allows plaintext tcp anywhere (the demo, a sandbox without certificates). Insecure mode is
 //     logged at warn level at start, so nobody runs it without being told.
-// The SPIFFE Workload API (SPIFFE_ENDPOINT_SOCKET) is another X509Source and slots in before 1.
 import { readFileSync } from 'node:fs';
 import { getErrorMessage } from '../../errors/index.js';
 import { setup, type TransportSecurity } from '../../grpc/transport-security.js';
@@ -17,10 +16,16 @@ import { logger } from '../log.js';
 import { spiffeCredentials } from './credentials.js';
 import { openFileSource } from './file-source.js';
 import type { X509Source } from './source.js';
+import { openWorkloadApiSource } from './workload-source.js';
 
 const log = logger('spiffe');
 
 export const identitySchema = {
+  spiffeEndpointSocket: t.string({
+    env: 'SPIFFE_ENDPOINT_SOCKET',
+    description:
+      "The SPIFFE Workload API (unix:///path, e.g. SPIRE agent's socket): this daemon's X.509-SVID and bundle come from it, rotations included. Takes precedence over the files.",
+  }),
   certFile: t.string({
     env: 'NSM_CERT_FILE',
     description:
@@ -47,6 +52,7 @@ export const identitySchema = {
 };
 
 export interface IdentityConfig {
+  spiffeEndpointSocket?: string;
   certFile?: string;
   keyFile?: string;
   bundleFile?: string;
@@ -75,9 +81,34 @@ export interface Identity extends Closable {
   readonly source?: X509Source;
 }
 
+function fromSource(source: X509Source, socketGroup: number | undefined): Identity {
+  const svid = source.svid();
+  log.info(
+    { spiffeId: svid.spiffeId.id, notAfter: new Date(svid.notAfterMs).toISOString(), source: source.kind },
+    'identity: mTLS on every tcp link',
+  );
+  return {
+    source,
+    security: { credentials: spiffeCredentials(source), source, insecure: false, socketGroup },
+    close: closeOnce(() => source.close()),
+  };
+}
+
 /** Opens the configured source (or none); throws a ConfigError naming the variable at fault. */
 export async function openIdentity(config: IdentityConfig): Promise<Identity> {
   const socketGroup = config.socketGroup ? resolveGroup(config.socketGroup) : undefined;
+  if (config.spiffeEndpointSocket) {
+    if (config.insecure) {
+      throw new ConfigError('NSM_INSECURE', 'cannot be true when SPIFFE_ENDPOINT_SOCKET is set', 'true');
+    }
+    let source: X509Source;
+    try {
+      source = await openWorkloadApiSource({ socket: config.spiffeEndpointSocket });
+    } catch (e) {
+      throw new ConfigError('SPIFFE_ENDPOINT_SOCKET', getErrorMessage(e), config.spiffeEndpointSocket);
+    }
+    return fromSource(source, socketGroup);
+  }
   const files = {
     NSM_CERT_FILE: config.certFile,
     NSM_KEY_FILE: config.keyFile,
@@ -116,16 +147,7 @@ export async function openIdentity(config: IdentityConfig): Promise<Identity> {
           : 'NSM_CERT_FILE';
       throw new ConfigError(env, message);
     }
-    const svid = source.svid();
-    log.info(
-      { spiffeId: svid.spiffeId.id, notAfter: new Date(svid.notAfterMs).toISOString(), source: source.kind },
-      'identity: mTLS on every tcp link',
-    );
-    return {
-      source,
-      security: { credentials: spiffeCredentials(source), source, insecure: false, socketGroup },
-      close: closeOnce(() => source.close()),
-    };
+    return fromSource(source, socketGroup);
   }
   if (config.insecure) {
     log.warn(

@@ -24,3 +24,9 @@ export {
 export { type Peer, peerIdentity, peerOf, withPeer } from './peer.js';
 export type { Svid, X509Source } from './source.js';
 export { parseSpiffeId, type SpiffeId, spiffeIdOfCertificate } from './spiffe-id.js';
+export {
+  openWorkloadApiSource,
+  splitDer,
+  type WorkloadApiSourceOptions,
+  workloadApiTarget,
+} from './workload-source.js';
