@@ -44,7 +44,10 @@ export interface SandboxOptions {
   env?: Record<string, string>;
   /** Where daemon logs go (default: the sandbox's run directory). */
   logDir?: string;
-  /** mTLS with SVID files made by the sandbox (default), or insecure mode (false; also when env sets NSM_INSECURE=true). */
+  /**
+   * mTLS with SVID files made by the sandbox (default), or insecure mode (false; also when env sets
+   * NSM_INSECURE=true). With SPIFFE_ENDPOINT_SOCKET in env, every daemon gets its SVID from there.
+   */
   tls?: boolean;
 }
 
@@ -94,7 +97,9 @@ export class Sandbox {
     recordDir(runDir);
     const sb = new Sandbox(id, runDir, opts);
     try {
-      if (opts.tls ?? opts.env?.NSM_INSECURE !== 'true') sb.ca = await newCA(`${id}.sandbox`);
+      // Its own CA unless told otherwise: insecure mode, or SVIDs from a Workload API (SPIRE) in env.
+      const ownCA = opts.env?.NSM_INSECURE !== 'true' && !opts.env?.SPIFFE_ENDPOINT_SOCKET;
+      if (opts.tls ?? ownCA) sb.ca = await newCA(`${id}.sandbox`);
       await sb.build(opts.nodes ?? 2);
       return sb;
     } catch (e) {
@@ -234,6 +239,7 @@ export class Sandbox {
    * them up within a second), optionally under another SPIFFE ID; returns the NSM_* variables.
    */
   async issueIdentity(name: string, spiffeId = this.spiffeId(name)): Promise<Record<string, string>> {
+    if (this.opts.env?.SPIFFE_ENDPOINT_SOCKET) return {}; // the Workload API gives it
     if (!this.ca) return { NSM_INSECURE: 'true' };
     const f = await this.ca.writeSvid(join(this.runDir, 'certs', name), name, spiffeId);
     return { NSM_CERT_FILE: f.certFile, NSM_KEY_FILE: f.keyFile, NSM_BUNDLE_FILE: f.bundleFile };
