@@ -161,10 +161,12 @@ describe('transport security', () => {
       assert.equal(peerIdentity(seen[2])?.id, 'spiffe://example.org/client-rotated');
     });
 
-    it('keeps unix sockets plaintext, created 0660', async () => {
+    it('keeps unix sockets plaintext, created 0660 with the socket group', async () => {
       const sock = join(dir, 'nsm.sock');
-      await start((await identity('nsmgr')).sec, [`unix://${sock}`]);
+      const gid = process.getgid!(); // a group we may give it without root
+      await start({ ...(await identity('nsmgr')).sec, socketGroup: gid }, [`unix://${sock}`]);
       assert.equal(statSync(sock).mode & 0o777, 0o660);
+      assert.equal(statSync(sock).gid, gid);
       await pool({ insecure: false }).request(background(), `unix://${sock}`, request({ id: 'u1' }));
       assert.equal(peerIdentity(seen[0]), undefined, 'no TLS peer on a unix socket');
     });
