@@ -1,5 +1,6 @@
 // The kernel forwarder's configuration, read from NSM_* variables.
 import { loggingSchema, t } from '../sdk/tools/config/index.js';
+import { identitySchema } from '../sdk/tools/spiffe/config.js';
 
 export const forwarderSchema = {
   name: t.string({
@@ -54,5 +55,6 @@ export const forwarderSchema = {
     description:
       'After a restart, how long links made by the previous run wait for their connection to be refreshed before they are deleted. Default: NSM_MAX_TOKEN_LIFETIME.',
   }),
+  ...identitySchema,
   ...loggingSchema,
 };

@@ -1,6 +1,7 @@
 // nsmgr's configuration: one schema, read from NSM_* variables; the README's env table is
 // generated from it (npm run env-tables).
 import { loggingSchema, t } from '../sdk/tools/config/index.js';
+import { identitySchema } from '../sdk/tools/spiffe/config.js';
 
 export const nsmgrSchema = {
   name: t.string({
@@ -50,5 +51,6 @@ export const nsmgrSchema = {
       'YAML file (`prefixes: [CIDR, ...]`) of prefixes no endpoint may hand out, e.g. the pod and service CIDRs; read again when it changes. A missing file means none.',
     default: '/var/lib/networkservicemesh/config/excluded_prefixes.yaml',
   }),
+  ...identitySchema,
   ...loggingSchema,
 };

@@ -1,5 +1,6 @@
 // The registry daemon's configuration: one schema, read from NSM_* environment variables.
 import { type ConfigOf, loggingSchema, t } from '../sdk/tools/config/index.js';
+import { identitySchema } from '../sdk/tools/spiffe/config.js';
 
 export { LOG_LEVELS } from '../sdk/tools/log.js';
 
@@ -32,6 +33,7 @@ export const registrySchema = {
     description:
       "k8s store: namespace of the objects (default: the pod's, else the kubeconfig's, else default)",
   }),
+  ...identitySchema,
   ...loggingSchema,
 };
 

@@ -1,5 +1,6 @@
 // The icmp-responder endpoint's configuration (upstream cmd-nse-icmp-responder's names).
 import { loggingSchema, t } from '../../sdk/tools/config/index.js';
+import { identitySchema } from '../../sdk/tools/spiffe/config.js';
 
 export const icmpResponderSchema = {
   name: t.string({
@@ -60,5 +61,6 @@ export const icmpResponderSchema = {
     description: 'Lifetime of the tokens and expiry this endpoint puts on path segments.',
     default: '10m',
   }),
+  ...identitySchema,
   ...loggingSchema,
 };

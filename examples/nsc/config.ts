@@ -1,5 +1,6 @@
 // The client's configuration (upstream cmd-nsc's names).
 import { loggingSchema, t } from '../../sdk/tools/config/index.js';
+import { identitySchema } from '../../sdk/tools/spiffe/config.js';
 
 export const nscSchema = {
   name: t.string({
@@ -52,5 +53,6 @@ export const nscSchema = {
       "resolv.conf to point at the client's DNS forwarder (127.0.0.1:53) while a connection carries dns_context: mesh domains go to the mesh, other names to the nameservers the file had. Empty: dns_context is not applied. In a pod: /etc/resolv.conf; for `ip netns exec NAME`: /etc/netns/NAME/resolv.conf.",
     default: '',
   }),
+  ...identitySchema,
   ...loggingSchema,
 };

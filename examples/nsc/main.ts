@@ -2,29 +2,32 @@
 // Prints one JSON line per connection on stdout, holds the connections until SIGTERM/SIGINT.
 import { hostname } from 'node:os';
 import { runDaemon } from '../../sdk/tools/daemon.js';
+import { withIdentity } from '../../sdk/tools/spiffe/config.js';
 import { startNsc } from './client.js';
 import { nscSchema } from './config.js';
 
-await runDaemon('nsc', nscSchema, async (config) => {
-  const nsc = await startNsc({
-    name: config.name ?? `nsc-${hostname()}`,
-    connectTo: config.connectTo,
-    networkServices: config.networkServices,
-    labels: config.labels,
-    requestTimeoutMs: config.requestTimeout,
-    maxTokenLifetimeMs: config.maxTokenLifetime,
-    livenessCheck: config.livenessCheckEnabled,
-    livenessIntervalMs: config.livenessCheckInterval,
-    livenessTimeoutMs: config.livenessCheckTimeout,
-    dnsResolvConf: config.dnsResolvConf || undefined,
-  });
-  for (const conn of nsc.connections) process.stdout.write(`${JSON.stringify({ connection: conn })}\n`);
-  // The connections are held by timers (refresh, heal); this keeps the process up in between.
-  const keepAlive = setInterval(() => {}, 1 << 30);
-  return {
-    close: async () => {
-      clearInterval(keepAlive);
-      await nsc.close();
-    },
-  };
-});
+await runDaemon('nsc', nscSchema, (config) =>
+  withIdentity(config, async () => {
+    const nsc = await startNsc({
+      name: config.name ?? `nsc-${hostname()}`,
+      connectTo: config.connectTo,
+      networkServices: config.networkServices,
+      labels: config.labels,
+      requestTimeoutMs: config.requestTimeout,
+      maxTokenLifetimeMs: config.maxTokenLifetime,
+      livenessCheck: config.livenessCheckEnabled,
+      livenessIntervalMs: config.livenessCheckInterval,
+      livenessTimeoutMs: config.livenessCheckTimeout,
+      dnsResolvConf: config.dnsResolvConf || undefined,
+    });
+    for (const conn of nsc.connections) process.stdout.write(`${JSON.stringify({ connection: conn })}\n`);
+    // The connections are held by timers (refresh, heal); this keeps the process up in between.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    return {
+      close: async () => {
+        clearInterval(keepAlive);
+        await nsc.close();
+      },
+    };
+  }),
+);

@@ -8,14 +8,17 @@ import {
   type ConnectionEvent,
   MonitorConnectionService,
   type MonitorScopeSelector,
+  type PathSegment,
 } from '../../api/gen/networkservice/connection.js';
 import { NetworkServiceService } from '../../api/gen/networkservice/networkservice.js';
 import { background, type Context } from '../core/context.js';
 import type { Connection, NetworkServiceRequest } from '../core/types.js';
 import { failedPrecondition, unavailable } from '../errors/index.js';
 import { grpcReconnectOptions } from '../tools/backoff/index.js';
+import { toMetadata } from '../tools/token/index.js';
 import { outgoingMetadata } from './metadata.js';
 import { callError, callerStack, grpcTarget } from './status.js';
+import { channelCredentials, defaultSecurity, type TransportSecurity } from './transport-security.js';
 
 /** Budget of a unary call (or a one-shot stream) whose context has no deadline. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
@@ -25,6 +28,9 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.enable_retries': 0,
   ...grpcReconnectOptions(),
 };
+
+/** The SNI name our TLS clients send (any fixed name: servers present their SVID whatever it is). */
+const TLS_SERVER_NAME = 'nsm';
 
 /** A method of a generated service definition. */
 export interface Method<Req, Res> {
@@ -44,14 +50,28 @@ export interface MonitorStream {
   close(): Promise<void>;
 }
 
+function currentSegment(conn: Connection | undefined): PathSegment | undefined {
+  return conn?.path?.pathSegments[conn.path.index];
+}
+
 function callOptions(ctx: Context, fallbackMs: number | undefined): grpc.CallOptions {
   const deadline = ctx.deadline ?? (fallbackMs === undefined ? undefined : Date.now() + fallbackMs);
   return deadline === undefined ? {} : { deadline: new Date(deadline) };
 }
 
+export interface ClientPoolOptions {
+  /** mTLS or plaintext per URL (default: what the daemon's main set up, transport-security.ts). */
+  security?: TransportSecurity;
+}
+
 export class ClientPool implements AsyncDisposable {
   private readonly channels = new Map<string, grpc.Client>();
   private closed = false;
+  private readonly security: TransportSecurity;
+
+  constructor(opts: ClientPoolOptions = {}) {
+    this.security = opts.security ?? defaultSecurity();
+  }
 
   /** How many channels are open (for tests and debugging). */
   get size(): number {
@@ -62,14 +82,27 @@ export class ClientPool implements AsyncDisposable {
     if (this.closed) throw failedPrecondition(`${what}: the client pool is closed`);
     let c = this.channels.get(url);
     if (!c) {
-      c = new grpc.Client(grpcTarget(url), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      const creds = channelCredentials(url, this.security);
+      // SVIDs name no host: TLS must not send an IP address as SNI (node warns); the peer is
+      // checked by its SPIFFE ID instead (spiffe/credentials.ts).
+      const options = creds._isSecure()
+        ? { ...CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': TLS_SERVER_NAME }
+        : CHANNEL_OPTIONS;
+      c = new grpc.Client(grpcTarget(url), creds, options);
       this.channels.set(url, c);
     }
     return c;
   }
 
   /** One unary call; `what` is the caller's "failed to <verb> <object> at <url>". */
-  unary<Req, Res>(ctx: Context, url: string, m: Method<Req, Res>, message: Req, what: string): Promise<Res> {
+  unary<Req, Res>(
+    ctx: Context,
+    url: string,
+    m: Method<Req, Res>,
+    message: Req,
+    what: string,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<Res> {
     const stack = callerStack();
     return new Promise<Res>((resolve, reject) => {
       if (ctx.signal.aborted) return reject(callError(undefined, what, ctx, stack));
@@ -78,7 +111,7 @@ export class ClientPool implements AsyncDisposable {
         m.requestSerialize,
         m.responseDeserialize,
         message,
-        outgoingMetadata(ctx), // headers the chain asked to pass on (trace's traceparent)
+        outgoingMetadata(ctx, metadata), // the token (if any), then the headers the chain asked to pass on (trace's traceparent)
         callOptions(ctx, DEFAULT_CALL_TIMEOUT_MS),
         (err, res) => {
           ctx.signal.removeEventListener('abort', onAbort);
@@ -143,13 +176,17 @@ export class ClientPool implements AsyncDisposable {
     });
   }
 
+  // Request and Close carry our segment's token and expiry as upstream's per-call metadata too:
+  // upstream servers read them only from there (and warn on every call without them).
   request(ctx: Context, url: string, req: NetworkServiceRequest): Promise<Connection> {
-    return this.unary(ctx, url, NetworkServiceService.request, req, `failed to request at ${url}`);
+    const md = toMetadata(currentSegment(req.connection));
+    return this.unary(ctx, url, NetworkServiceService.request, req, `failed to request at ${url}`, md);
   }
 
   /** NetworkService.Close (the RPC); `close()` without arguments closes the pool. */
   async closeConnection(ctx: Context, url: string, conn: Connection): Promise<void> {
-    await this.unary(ctx, url, NetworkServiceService.close, conn, `failed to close at ${url}`);
+    const md = toMetadata(currentSegment(conn));
+    await this.unary(ctx, url, NetworkServiceService.close, conn, `failed to close at ${url}`, md);
   }
 
   /** Opens MonitorConnections; `onEnd` runs once, with why the stream ended, unless it was closed. */

@@ -1,11 +1,16 @@
 // Builds a Context for an incoming gRPC call: aborted when the caller cancels or goes away, or when
 // `base` is aborted (the server is closing: in-flight work must stop, not outlive the daemon), with
-// the caller's deadline when it set one, or base's when that is earlier, and the caller's Peer.
+// the caller's deadline when it set one, or base's when that is earlier, and the caller's Peer. It
+// also carries the token and expiry the caller sent as upstream's per-call metadata (updatetoken
+// reads them), the caller's SPIFFE ID when the call came over mTLS, and the caller's other headers.
 
 import { status } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
 import { background, type Context } from '../core/context.js';
 import { NsmError } from '../errors/index.js';
+import { peerFromAuthContext } from '../tools/spiffe/credentials.js';
+import { withPeer as withSpiffePeer } from '../tools/spiffe/peer.js';
+import { fromMetadata, withPeerToken } from '../tools/token/index.js';
 import { peerOfCall, withPeer } from '../tools/unixpeer/index.js';
 import { withIncomingMetadata } from './metadata.js';
 
@@ -21,7 +26,7 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
   const deadlines = [callDeadline, base.deadline].filter((d): d is number => d !== undefined);
   // Who is calling (unix: the peer process, looked up lazily; tcp: the address), for the elements
   // that decide by the caller (sdk/tools/unixpeer).
-  const ctx = withPeer(
+  const ctx: Context = withPeer(
     {
       ...base,
       signal: AbortSignal.any([controller.signal, base.signal]),
@@ -29,6 +34,12 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
     },
     peerOfCall(call.getPeer()),
   );
+  // The TLS layer accepted only peers chaining to our bundle; one whose certificate still has no
+  // usable SPIFFE ID is carried as an Error, which authorize refuses.
+  const secured = withPeerToken(
+    withSpiffePeer(ctx, peerFromAuthContext(call.getAuthContext?.())),
+    fromMetadata(call.metadata),
+  );
   // the caller's headers (e.g. W3C traceparent) for the elements; see metadata.ts
-  return call.metadata ? withIncomingMetadata(ctx, call.metadata) : ctx;
+  return call.metadata ? withIncomingMetadata(secured, call.metadata) : secured;
 }

@@ -23,8 +23,8 @@ export function withOutgoingMetadata(ctx: Context, entries: Readonly<Record<stri
 }
 
 /** The metadata an outgoing call made under this context sends. */
-export function outgoingMetadata(ctx: Context): grpc.Metadata {
-  const md = new grpc.Metadata();
+export function outgoingMetadata(ctx: Context, base?: grpc.Metadata): grpc.Metadata {
+  const md = base?.clone() ?? new grpc.Metadata();
   const entries = value<Readonly<Record<string, string>>>(ctx, OUTGOING_KEY);
   if (entries) for (const [k, v] of Object.entries(entries)) md.set(k, v);
   return md;

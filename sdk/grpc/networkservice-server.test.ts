@@ -18,6 +18,7 @@ import { recorder } from '../testing/checks.js';
 import { pathOf, request } from '../testing/connections.js';
 import { eventually, tick } from '../testing/eventually.js';
 import { type LeakCheck, snapshot } from '../testing/leaks.js';
+import { peerToken } from '../tools/token/index.js';
 import { ClientPool } from './client-pool.js';
 import { listen, shutdown } from './listen.js';
 import { addNetworkServiceServices } from './networkservice-server.js';
@@ -108,6 +109,26 @@ describe('networkservice grpc server', () => {
   it('serves Close through the chain', async () => {
     await pool.closeConnection(background(), url, request({ id: 'c1' }).connection!);
     assert.deepEqual(rec.ops(), ['close c1']);
+  });
+
+  it("sends the current segment's token and expiry as upstream's call metadata; the server reads them", async () => {
+    const expires = new Date(Date.UTC(2030, 0, 1, 0, 0, 0, 250));
+    const req = request({
+      id: 'c5',
+      path: { index: 0, pathSegments: [{ name: 'nsc', id: 'c5', token: 'tok-5', expires }] },
+    });
+    await pool.request(background(), url, req);
+    assert.deepEqual(peerToken(seen[0]), {
+      ok: true,
+      value: { token: 'tok-5', expiresMs: expires.getTime() },
+    });
+    await pool.closeConnection(background(), url, req.connection!);
+    assert.deepEqual(peerToken(seen[1]), {
+      ok: true,
+      value: { token: 'tok-5', expiresMs: expires.getTime() },
+    });
+    await pool.request(background(), url, request({ id: 'c6' }));
+    assert.deepEqual(peerToken(seen[2]), { ok: true, value: undefined }, 'no token yet: no metadata');
   });
 
   it('delivers an NsmError thrown in the chain with its status code and message', async () => {

@@ -24,6 +24,7 @@ function fakeCall(deadline: Date | number = Number.POSITIVE_INFINITY) {
     cancelled: false,
     getDeadline: () => deadline,
     getPeer: () => '127.0.0.1:1',
+    metadata: new grpc.Metadata(),
   });
   return call as unknown as ServerSurfaceCall & EventEmitter;
 }

@@ -8,6 +8,7 @@ import { unavailable } from '../errors/index.js';
 import type { Closable } from '../tools/daemon.js';
 import { closeOnce } from '../tools/daemon.js';
 import { closeUnixListeners, listen, shutdown } from './listen.js';
+import type { TransportSecurity } from './transport-security.js';
 
 /** How long open calls get to finish on close before the server is stopped hard. */
 export const SHUTDOWN_GRACE_MS = 2_000;
@@ -27,6 +28,8 @@ export interface ServeOptions {
   register(server: grpc.Server, ctx: Context): void;
   /** Values (logger, clock) for every call; aborting it closes nothing, it only cancels calls. */
   base?: Context;
+  /** mTLS or plaintext (default: what the daemon's main set up, transport-security.ts). */
+  security?: TransportSecurity;
 }
 
 export interface Served extends Closable, AsyncDisposable {
@@ -43,7 +46,7 @@ export async function serve(opts: ServeOptions): Promise<Served> {
   opts.register(server, ctx);
   let urls: string[];
   try {
-    urls = await listen(server, opts.listenOn);
+    urls = await listen(server, opts.listenOn, opts.security);
   } catch (e) {
     cancel();
     closeUnixListeners(server);

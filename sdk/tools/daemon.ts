@@ -7,7 +7,7 @@
 //     longer than STOP_TIMEOUT_MS, exits at once: a stuck close must not outlive the orchestrator's
 //     patience, which would then SIGKILL us without a word.
 import { getErrorMessage } from '../errors/index.js';
-import { CONFIG_EXIT_CODE, type ConfigOf, loadConfig, type Schema } from './config/index.js';
+import { CONFIG_EXIT_CODE, type ConfigOf, isConfigError, loadConfig, type Schema } from './config/index.js';
 import type { LineSink, LogLevel } from './log.js';
 import { logger, setupLogging } from './log.js';
 import { type ObservabilityConfig, setupObservability } from './observability.js';
@@ -108,6 +108,9 @@ export async function runDaemon<S extends Schema>(
     observability = await setupObservability(binary, config as unknown as ObservabilityConfig, opts.env);
     daemon = await start(config);
   } catch (e) {
+    // A setting found unusable only at start (identity files, a listen address refused without
+    // TLS) is still a config error: the same one line and exit code as a bad value.
+    if (isConfigError(e)) return fail(CONFIG_EXIT_CODE, getErrorMessage(e));
     log.error({ err: e }, `${binary} failed to start`);
     await observability?.close().catch(() => {});
     return fail(START_FAILED_EXIT_CODE, getErrorMessage(e));

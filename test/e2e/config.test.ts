@@ -38,6 +38,30 @@ const CASES: { binary: string; script: string; env: Record<string, string>; vari
   },
   { binary: 'nsc', script: SCRIPTS.nsc, env: {}, variable: 'NSM_NETWORK_SERVICES' },
   {
+    // Plaintext on the network without saying so: refused at start, still one line and exit 2.
+    binary: 'nsmgr',
+    script: SCRIPTS.nsmgr,
+    env: { NSM_LISTEN_ON: 'tcp://0.0.0.0:0', NSM_PUBLIC_URL: 'tcp://10.0.0.1:5001' },
+    variable: 'NSM_INSECURE',
+  },
+  {
+    binary: 'registry',
+    script: SCRIPTS.registry,
+    env: { NSM_CERT_FILE: '/etc/hostname' },
+    variable: 'NSM_KEY_FILE',
+  },
+  {
+    binary: 'forwarder',
+    script: SCRIPTS.forwarder,
+    env: {
+      NSM_TUNNEL_IP: '10.0.0.1',
+      NSM_CERT_FILE: '/etc/hostname',
+      NSM_KEY_FILE: '/nonexistent.key',
+      NSM_BUNDLE_FILE: '/etc/hostname',
+    },
+    variable: 'NSM_KEY_FILE',
+  },
+  {
     binary: 'registry',
     script: SCRIPTS.registry,
     env: { NSM_EXPIRE_PERIOD: 'abc' },

@@ -1,5 +1,5 @@
-// nsm-upstream-peer: a tiny NSM client built only from upstream's generated code
-// (github.com/networkservicemesh/api) and grpc-go. The e2e test peer.test.ts runs it against our
+// nsm-upstream-peer: a tiny NSM client built from upstream's generated code
+// (github.com/networkservicemesh/api) and grpc-go; `hold` runs upstream's SDK client chain (hold.go). The e2e test peer.test.ts runs it against our
 // daemons to check wire compatibility with upstream NSM.
 //
 // Every subcommand prints one JSON line on stdout on success (protojson, default values included). On failure it prints
@@ -36,6 +36,8 @@ commands:
   request        --id X --service S --netns /var/run/netns/NAME --ifname nsm-1 [--nse N] [--label k=v,...] [--client-name C]
                  [--conn-json '<connection JSON printed by request>' to refresh it]
   bad-request    --kind long-ifname|unknown-service|empty-service|unknown-mechanism|no-inode-url|bad-inode-url [request flags]
+  hold           [request flags] --lifetime 10s --duration 30s: upstream's SDK client chain (tokens in
+                 metadata, its own refresh) holds a connection, then closes it
   close          --conn-json '<connection JSON printed by request>'
   monitor        [--segment-id X] [--service S] [--events N (default 1: the INITIAL_STATE_TRANSFER)]
   register-nse   --name N --service S[,S2] --url tcp://10.0.0.9:5000 [--labels k=v,...] [--expires-in 1m]
@@ -87,6 +89,7 @@ type options struct {
 	segmentID                                                 string
 	events                                                    int
 	name, url, expiresIn, payload                             string
+	lifetime, duration                                        string
 }
 
 func parse(cmd string, args []string) (*options, error) {
@@ -111,6 +114,8 @@ func parse(cmd string, args []string) (*options, error) {
 	fs.StringVar(&o.url, "url", "", "NSE url")
 	fs.StringVar(&o.expiresIn, "expires-in", "", "NSE expiration, from now (Go duration)")
 	fs.StringVar(&o.payload, "payload", payload.Ethernet, "NS payload")
+	fs.StringVar(&o.lifetime, "lifetime", "10s", "hold: token lifetime (Go duration)")
+	fs.StringVar(&o.duration, "duration", "30s", "hold: how long to hold the connection")
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{err.Error()}
 	}
@@ -207,6 +212,8 @@ func run(cmd string, args []string) (string, error) {
 		return marshal(conn), nil
 	case "bad-request":
 		return o.badRequest(ctx, cc)
+	case "hold":
+		return o.hold(ctx)
 	case "close":
 		if o.connJSON == "" {
 			return "", usageError{"--conn-json is required"}

@@ -6,42 +6,16 @@
 //
 // Needs Go (CI has it): without `go` on PATH this test fails rather than skips.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { type Pod, Sandbox, type SandboxNode } from '../../sdk/tools/sandbox/sandbox.js';
 import { addresses, links } from '../../sdk/tools/sandbox/shell.js';
-
-// The Go sources stay in the source tree: dist/test/upstream-peer -> test/upstream-peer.
-const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'upstream-peer');
-const BUILD_TIMEOUT_MS = 5 * 60_000; // a fresh machine downloads the modules first
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(cmd: string, args: string[], opts: { cwd?: string; timeout?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { ...opts, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
-      if (e && typeof e.code === 'string') {
-        reject(e); // could not start (ENOENT...)
-        return;
-      }
-      resolve({ code: e ? Number(e.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { BUILD_TIMEOUT_MS, buildPeer, exec, type PeerBinary, type Run } from './build.js';
 
 describe('upstream Go peer (github.com/networkservicemesh/api) against our daemons (e2e)', function () {
   this.timeout(60_000);
   let bin = '';
-  let binDir = '';
+  let built: PeerBinary | undefined;
   let sb: Sandbox | undefined;
   let node: SandboxNode;
   let pod: Pod;
@@ -128,29 +102,11 @@ describe('upstream Go peer (github.com/networkservicemesh/api) against our daemo
 
   before('build the upstream peer with go, start a one-node mesh with an endpoint', async function () {
     this.timeout(BUILD_TIMEOUT_MS + 30_000);
-    // `go` from PATH, else the standard install location (a shell without Go's profile line).
-    const go = (await exec('go', ['version']).then(
-      () => true,
-      () => false,
-    ))
-      ? 'go'
-      : '/usr/local/go/bin/go';
-    const version = await exec(go, ['version']).catch((e: NodeJS.ErrnoException) => {
-      throw new Error(
-        `Go is not installed (\`go version\`: ${e.code ?? e.message}). This test builds a peer from ` +
-          `upstream NSM's generated Go code and needs Go >= 1.26 (go.mod) on PATH; CI has it.`,
-      );
-    });
-    assert.equal(version.code, 0, `go version failed: ${version.stderr}`);
-    binDir = mkdtempSync(join(tmpdir(), 'nsm-upstream-peer-'));
-    bin = join(binDir, 'nsm-upstream-peer');
-    const build = await exec(go, ['build', '-buildvcs=false', '-o', bin, '.'], {
-      cwd: SRC,
-      timeout: BUILD_TIMEOUT_MS,
-    });
-    assert.equal(build.code, 0, `go build in ${SRC} failed:\n${build.stderr}`);
+    built = await buildPeer();
+    bin = built.bin;
 
-    sb = await Sandbox.create({ nodes: 1 });
+    // Insecure mode: the peer dials the registry's tcp port directly, in plaintext as before.
+    sb = await Sandbox.create({ nodes: 1, tls: false });
     node = sb.node('node1');
     await sb.startEndpoint(await sb.addPod(node, 'nse'), {
       NSM_SERVICE_NAMES: 'svc',
@@ -161,7 +117,7 @@ describe('upstream Go peer (github.com/networkservicemesh/api) against our daemo
 
   after(async () => {
     await sb?.close();
-    if (binDir) rmSync(binDir, { recursive: true, force: true });
+    built?.remove();
   });
 
   describe('networkservice: request, monitor, close', () => {

@@ -7,6 +7,10 @@
 //
 // Everything it creates carries its id; close() kills its processes and deletes its namespaces
 // (which deletes every veth and VXLAN netdev inside them) and its socket directory.
+//
+// Identities: by default the sandbox is its own CA (trust domain `<id>.sandbox`) and gives every
+// daemon an X.509-SVID `spiffe://<id>.sandbox/<daemon name>` as files under <runDir>/certs, so the
+// tcp links (nsmgr <-> nsmgr, nsmgr <-> registry) run mTLS; `tls: false` runs insecure mode instead.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
@@ -14,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
+import { type CA, newCA } from '../spiffe/ca.js';
 import { Daemon, Stream } from './daemon.js';
 import { recordDir, recordNetns } from './owned.js';
 import { ipBatch, links, listNetns, sh } from './shell.js';
@@ -50,6 +55,11 @@ export interface SandboxOptions {
    * sdk/networkservice/netnsowner holds, as in production.
    */
   allowForeignNetns?: boolean;
+  /**
+   * mTLS with SVID files made by the sandbox (default), or insecure mode (false; also when env sets
+   * NSM_INSECURE=true). With SPIFFE_ENDPOINT_SOCKET in env, every daemon gets its SVID from there.
+   */
+  tls?: boolean;
 }
 
 export interface SandboxNode {
@@ -77,6 +87,8 @@ export class Sandbox {
   readonly pods: Pod[] = [];
   registry?: Daemon;
   registryURL = '';
+  /** The sandbox's CA when it runs mTLS. */
+  ca?: CA;
   private readonly subnet: string;
   private readonly netns: string[] = [];
   /** The teardown in progress or done; every close() caller waits for the same one. */
@@ -98,6 +110,9 @@ export class Sandbox {
     recordDir(runDir);
     const sb = new Sandbox(id, runDir, opts);
     try {
+      // Its own CA unless told otherwise: insecure mode, or SVIDs from a Workload API (SPIRE) in env.
+      const ownCA = opts.env?.NSM_INSECURE !== 'true' && !opts.env?.SPIFFE_ENDPOINT_SOCKET;
+      if (opts.tls ?? ownCA) sb.ca = await newCA(`${id}.sandbox`);
       await sb.build(opts.nodes ?? 2);
       return sb;
     } catch (e) {
@@ -296,15 +311,32 @@ export class Sandbox {
     return { daemon, connections };
   }
 
-  /** Spawns `ip netns exec NETNS node SCRIPT` and waits until `ready` says so (default: a "serving" log line). */
-  spawn(
+  /** The SPIFFE ID the sandbox gives the daemon `name`. */
+  spiffeId(name: string): string {
+    return `spiffe://${this.ca?.trustDomain ?? `${this.id}.sandbox`}/${name}`;
+  }
+
+  /**
+   * Writes a new SVID for the daemon `name` (its files are replaced atomically; the daemon picks
+   * them up within a second), optionally under another SPIFFE ID; returns the NSM_* variables.
+   */
+  async issueIdentity(name: string, spiffeId = this.spiffeId(name)): Promise<Record<string, string>> {
+    if (this.opts.env?.SPIFFE_ENDPOINT_SOCKET) return {}; // the Workload API gives it
+    if (!this.ca) return { NSM_INSECURE: 'true' };
+    const f = await this.ca.writeSvid(join(this.runDir, 'certs', name), name, spiffeId);
+    return { NSM_CERT_FILE: f.certFile, NSM_KEY_FILE: f.keyFile, NSM_BUNDLE_FILE: f.bundleFile };
+  }
+
+  /** Spawns `ip netns exec NETNS node SCRIPT` with its identity and waits until `ready` says so (default: a "serving" log line). */
+  async spawn(
     name: string,
     netns: string,
     script: string,
     env: Record<string, string>,
     ready: (line: string) => boolean = (l) => /"msg":"[a-z-]+ serving"/.test(l),
   ): Promise<Daemon> {
-    return this.spawnArgs(name, netns, [...DAEMON_NODE_FLAGS, script], ready, env);
+    const identity = await this.issueIdentity(name);
+    return this.spawnArgs(name, netns, [...DAEMON_NODE_FLAGS, script], ready, { ...identity, ...env });
   }
 
   private async spawnArgs(

@@ -8,6 +8,7 @@ import type { Context } from '../../../core/context.js';
 import { newNetworkServiceChain } from '../../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../../core/types.js';
 import { addNetworkServiceServices } from '../../../grpc/networkservice-server.js';
+import * as authorize from '../../authorize/index.js';
 import * as begin from '../../begin/index.js';
 import * as logscope from '../../logscope/index.js';
 import * as metadata from '../../metadata/index.js';
@@ -49,6 +50,7 @@ class EndpointServer implements Endpoint {
       logscope.newServer({ name: opts.name }), // every log line below carries hop and connection id
       trace.newServer({ name: opts.name }), // this hop's span, child of the caller's traceparent (after begin: expiry Closes get theirs)
       updatetoken.newServer({ maxTokenLifetimeMs: opts.maxTokenLifetimeMs }), // token and expiry on our segment
+      authorize.newServer(), // over mTLS: the caller signed its segment, no token expired, the chain holds
       metadata.newServer(), // per-connection state for every element below
       metrics.newServer({ name: opts.name }), // Prometheus counts and latency (needs metadata above: setup or refresh); sees the Closes timeout sends
       timeout.newServer({ previousHopWatching: (c) => this.monitor.watched(c) }), // closes connections whose client stopped refreshing (needs begin and metadata above); holds them while the previous hop, hung, still watches

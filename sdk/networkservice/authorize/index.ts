@@ -1,0 +1,1 @@
+export { type AuthorizeOptions, checkPath, newServer } from './server.js';
