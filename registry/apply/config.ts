@@ -1,5 +1,6 @@
 // nsm-apply's configuration: where the registry is, and which files to apply.
 import { t } from '../../sdk/tools/config/index.js';
+import { identitySchema } from '../../sdk/tools/spiffe/config.js';
 
 export const applySchema = {
   registryURL: t.url({
@@ -18,4 +19,5 @@ export const applySchema = {
     description: 'How long to keep trying while the registry is not reachable yet.',
     default: '15s',
   }),
+  ...identitySchema, // the registry's tcp listener runs mTLS when the mesh has identities
 };

@@ -53,7 +53,8 @@ describe('namespace ownership (e2e)', function () {
   let other: Pod;
 
   before(async () => {
-    sb = await Sandbox.create({ nodes: 1, allowForeignNetns: false });
+    // insecure mode: the test process dials the tcp listener without an identity
+    sb = await Sandbox.create({ nodes: 1, allowForeignNetns: false, tls: false });
     node = sb.node('node1');
     nse = await sb.addPod(node, 'nse');
     await sb.startEndpoint(nse, { NSM_SERVICE_NAMES: 'svc', NSM_CIDR_PREFIX: '172.16.11.0/24' });

@@ -43,7 +43,8 @@ describe('registration ownership through the nsmgr (e2e)', function () {
   const sock = (n: string) => join(sb.runDir, 'node1', n);
 
   before(async () => {
-    sb = await Sandbox.create({ nodes: 2 });
+    // insecure mode: the test process dials the tcp listeners without an identity
+    sb = await Sandbox.create({ nodes: 2, tls: false });
     node = sb.node('node1');
     nsmgr = `unix://${node.nsmgrSocket}`;
     a = await sb.addPod(node, 'a');

@@ -231,13 +231,15 @@ export class Sandbox {
   }
 
   /** Registers the NetworkServices of YAML files with the registry (nsm-apply); resolves with its output. */
-  apply(files: string[]): Promise<string> {
+  async apply(files: string[]): Promise<string> {
+    const identity = Object.entries(await this.issueIdentity('nsm-apply')).map(([k, v]) => `${k}=${v}`);
     return sh('ip', [
       'netns',
       'exec',
       this.nodes[0].netns,
       'env',
       `NSM_REGISTRY_URL=${this.registryURL}`,
+      ...identity,
       process.execPath,
       SCRIPTS.apply,
       ...files,
