@@ -7,36 +7,16 @@
 //
 // Everything it creates carries its id; close() kills its processes and deletes its namespaces
 // (which deletes every veth and VXLAN netdev inside them) and its socket directory.
-import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import { Daemon, Stream } from './daemon.js';
+import { DAEMON_NODE_FLAGS, launch, SCRIPTS } from './launch.js';
 import { recordDir, recordNetns } from './owned.js';
 import { ipBatch, links, listNetns, sh } from './shell.js';
 
-const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const SCRIPTS = {
-  registry: join(DIST, 'registry', 'main.js'),
-  nsmgr: join(DIST, 'nsmgr', 'main.js'),
-  forwarder: join(DIST, 'forwarder', 'main.js'),
-  icmpResponder: join(DIST, 'examples', 'icmp-responder', 'main.js'),
-  nsc: join(DIST, 'examples', 'nsc', 'main.js'),
-  passthrough: join(DIST, 'examples', 'passthrough', 'main.js'),
-  firewall: join(DIST, 'examples', 'firewall', 'main.js'),
-  apply: join(DIST, 'registry', 'apply', 'main.js'),
-  vl3: join(DIST, 'examples', 'vl3', 'main.js'),
-  vl3Ipam: join(DIST, 'vl3-ipam', 'main.js'),
-  probe: join(DIST, 'sdk', 'tools', 'sandbox', 'probe.js'),
-};
-const READY_TIMEOUT_MS = 20_000;
-/** A small young generation keeps the daemons' memory near their live state (see README, Performance). */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
-
-export { Daemon, Stream };
+export { DAEMON_NODE_FLAGS, Daemon, SCRIPTS, Stream };
 
 export interface SandboxOptions {
   nodes?: number;
@@ -195,22 +175,24 @@ export class Sandbox {
     return pod;
   }
 
-  /** Starts an icmp-responder endpoint in the pod; resolves once it is registered. */
-  startEndpoint(pod: Pod, env: Record<string, string>): Promise<Daemon> {
-    return this.spawn(`nse-${pod.name}`, pod.netns, SCRIPTS.icmpResponder, {
+  /** What every endpoint in the pod is told: its name, its nsmgr, and its own socket. */
+  private endpointEnv(pod: Pod): Record<string, string> {
+    return {
       NSM_NAME: pod.name,
       NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
       NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
-      ...env,
-    });
+    };
+  }
+
+  /** Starts an icmp-responder endpoint in the pod; resolves once it is registered. */
+  startEndpoint(pod: Pod, env: Record<string, string>): Promise<Daemon> {
+    return this.startCnf(pod, SCRIPTS.icmpResponder, env);
   }
 
   /** Starts a CNF (passthrough or firewall script) in the pod; resolves once it is registered. */
   startCnf(pod: Pod, script: string, env: Record<string, string>): Promise<Daemon> {
     return this.spawn(`nse-${pod.name}`, pod.netns, script, {
-      NSM_NAME: pod.name,
-      NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
-      NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
+      ...this.endpointEnv(pod),
       ...env,
     });
   }
@@ -252,9 +234,7 @@ export class Sandbox {
       pod.netns,
       SCRIPTS.vl3,
       {
-        NSM_NAME: pod.name,
-        NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
-        NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
+        ...this.endpointEnv(pod),
         NSM_STATE_FILE: join(this.runDir, pod.node.name, `vl3-${pod.name}.json`),
         ...env,
       },
@@ -317,43 +297,16 @@ export class Sandbox {
     if (this.closing) throw new Error(`sandbox ${this.id} is closing; not starting ${name}`);
     const logDir = this.opts.logDir ?? join(this.runDir, 'logs');
     mkdirSync(logDir, { recursive: true });
-    const logFile = join(logDir, `${name}.log`);
-    const log: WriteStream = createWriteStream(logFile, { flags: 'a' });
-    const proc = spawn('ip', ['netns', 'exec', netns, process.execPath, ...args], {
+    const { daemon, ready: isReady } = launch({
+      name,
+      netns,
+      args,
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...this.opts.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      logFile: join(logDir, `${name}.log`),
+      ready,
     });
-    const daemon = new Daemon(name, proc, logFile);
     this.daemons.push(daemon);
-    const output: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      let done = false;
-      const finish = (err?: Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      };
-      const timer = setTimeout(
-        () => finish(new Error(`${name} was not ready within ${READY_TIMEOUT_MS} ms; log: ${logFile}`)),
-        READY_TIMEOUT_MS,
-      );
-      const onLine = (line: string) => {
-        output.push(line);
-        if (!done && ready(line)) finish();
-      };
-      for (const stream of [proc.stdout, proc.stderr]) {
-        if (!stream) continue;
-        stream.on('data', (d: Buffer) => log.write(d));
-        createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', onLine);
-      }
-      proc.once('exit', (code) =>
-        finish(
-          new Error(`${name} exited with code ${code} before it was ready: ${output.slice(-5).join(' | ')}`),
-        ),
-      );
-    });
+    await isReady;
     return daemon;
   }
 
