@@ -6,21 +6,11 @@ import { checkContext, recorder } from '../../testing/checks.js';
 import { request } from '../../testing/connections.js';
 import { eventually } from '../../testing/eventually.js';
 import { gate, injectError } from '../../testing/inject.js';
-import { type TimerTracker, trackTimers } from '../../testing/timers.js';
 import * as begin from './index.js';
-import { answering, grab, kernel } from './testing.js';
+import { answering, grab, kernel, trackEventTimers } from './testing.js';
 
 describe('begin event factory', () => {
-  // Events run with a fresh context; the timers they make are tracked so none is left behind.
-  let timers: TimerTracker;
-  beforeEach(() => {
-    timers = trackTimers();
-  });
-  afterEach(() => {
-    timers.restore();
-    // BUG (see 'leaves no timer behind after an event'): clear what events leaked so the run ends.
-    timers.clearAll();
-  });
+  const timers = trackEventTimers();
 
   it('re-requests from right after begin with the last request and connection', async () => {
     const before = recorder();

@@ -7,21 +7,11 @@ import { recorder } from '../../testing/checks.js';
 import { pathOf, request } from '../../testing/connections.js';
 import { eventually, tick } from '../../testing/eventually.js';
 import { gate, injectError } from '../../testing/inject.js';
-import { type TimerTracker, trackTimers } from '../../testing/timers.js';
 import * as begin from './index.js';
-import { answering, grab, kernel } from './testing.js';
+import { answering, grab, kernel, trackEventTimers } from './testing.js';
 
 describe('begin server', () => {
-  // Events run with a fresh context; the timers they make are tracked so none is left behind.
-  let timers: TimerTracker;
-  beforeEach(() => {
-    timers = trackTimers();
-  });
-  afterEach(() => {
-    timers.restore();
-    // BUG (see 'leaves no timer behind after an event', server.events.test.ts): clear what events leaked so the run ends.
-    timers.clearAll();
-  });
+  trackEventTimers();
 
   it('rejects a request without a connection id', async () => {
     const chain = newNetworkServiceChain(begin.newServer());

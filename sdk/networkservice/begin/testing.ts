@@ -1,8 +1,10 @@
 // Shared set-up of the begin tests (not exported from index.ts): an element that grabs the event
-// factory begin puts into the context, and an endpoint that answers with numbered connections.
+// factory begin puts into the context, an endpoint that answers with numbered connections, and
+// the timer tracking around each test.
 import { Connection } from '../../../api/gen/networkservice/connection.js';
 import * as next from '../../core/next.js';
 import type { NetworkServiceElement } from '../../core/types.js';
+import { type TimerTracker, trackTimers } from '../../testing/timers.js';
 import * as begin from './index.js';
 
 export const kernel = { cls: 'LOCAL', type: 'KERNEL', parameters: { name: 'nsm-1' } };
@@ -29,4 +31,21 @@ export function answering(): NetworkServiceElement {
     },
     close: async () => {},
   };
+}
+
+/**
+ * Events run with a fresh context; the timers they make are tracked around each test (mocha hooks of
+ * the calling describe) so none is left behind. Returns the tracker of the running test.
+ */
+export function trackEventTimers(): { pending(): number } {
+  let timers: TimerTracker;
+  beforeEach(() => {
+    timers = trackTimers();
+  });
+  afterEach(() => {
+    timers.restore();
+    // BUG (see 'leaves no timer behind after an event', server.events.test.ts): clear what events leaked so the run ends.
+    timers.clearAll();
+  });
+  return { pending: () => timers.pending() };
 }
