@@ -55,6 +55,13 @@ export function program(
     .exitOverride();
   const globals = () => p.opts<GlobalFlags>();
   const targets = () => resolveTargets(globals());
+  /** Whom to ask and how, from the global flags (what inspect and the UI take). */
+  const asking = () => ({
+    targets: targets(),
+    pool,
+    forwarderService: globals().forwarderService,
+    timeoutMs: parseTimeout(globals().timeout),
+  });
 
   p.command('get')
     .description(`list ${RESOURCES.join(', ')}`)
@@ -87,12 +94,7 @@ export function program(
       const d = await import('./describe.js');
       const { kernel, close } = await openKernel();
       try {
-        const snap = await inspect({
-          targets: targets(),
-          pool,
-          forwarderService: globals().forwarderService,
-          timeoutMs: parseTimeout(globals().timeout),
-        });
+        const snap = await inspect(asking());
         const described = await d.describe(snap, d.lookup(snap, id), kernel);
         out(
           format === 'json' || format === 'yaml' ? await serialise(described, format) : d.render(described),
@@ -113,12 +115,7 @@ export function program(
       const { reach } = await import('./probe.js');
       const { kernel, close } = await openKernel();
       try {
-        const snap = await inspect({
-          targets: targets(),
-          pool,
-          forwarderService: globals().forwarderService,
-          timeoutMs: parseTimeout(globals().timeout),
-        });
+        const snap = await inspect(asking());
         const deps = { ...kernel, probe: reach };
         const structured = format === 'json' || format === 'yaml' ? format : undefined;
         let ok: boolean;
@@ -146,10 +143,7 @@ export function program(
       const { reach } = await import('./probe.js');
       const { kernel, close } = await openKernel();
       const ui = await startUi({
-        targets: targets(),
-        pool,
-        forwarderService: globals().forwarderService,
-        timeoutMs: parseTimeout(globals().timeout),
+        ...asking(),
         kernel,
         probe: reach,
         host: m[1].replace(/^\[|\]$/g, ''),

@@ -1,18 +1,13 @@
-// The demo's CNF chain (issue 11): the NetworkService file of sdk/tools/sandbox/chain.ts routes
-// client → firewall → passthrough-1 → passthrough-2 → icmp-responder, hops alternating between the
-// two nodes. This prints the chain hop by hop (pod, node, interfaces and addresses), then shows the
-// firewall letting allowed traffic through both ways and dropping (and counting) denied traffic.
-import type { Connection } from '../../api/gen/networkservice/connection.js';
 import {
   ALLOWED_PORT,
   CHAIN_SERVICE,
   CHAIN_YAML,
-  chainAlive,
   DENIED_PORT,
   FIREWALL_YAML,
   firewallCounters,
   hops,
   startChain,
+  startChainClient,
 } from '../../sdk/tools/sandbox/chain.js';
 import type { Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
 import { addresses, links } from '../../sdk/tools/sandbox/shell.js';
@@ -44,10 +39,7 @@ export async function showChain(sb: Sandbox, say: (line?: string) => void): Prom
   say('firewall rules (examples/firewall, nftables in its own namespace):');
   for (const line of FIREWALL_YAML.trimEnd().split('\n')) say(`  | ${line}`);
   const chain = await startChain(sb);
-  const client = await sb.addPod(sb.node('node1'), 'nsc-chain');
-  const { connections } = await sb.startClient(client, `kernel://${CHAIN_SERVICE}/nsm-1`);
-  const conn: Connection = connections[0];
-  for (let i = 0; i < 50 && !(await chainAlive(client)); i++) await new Promise((r) => setTimeout(r, 100));
+  const { pod: client, conn } = await startChainClient(sb, `kernel://${CHAIN_SERVICE}/nsm-1`, 'nsc-chain');
   const byName = new Map(
     [client, chain.firewall, chain.p1, chain.p1b, chain.p2, chain.responder].map((p) => [p.name, p]),
   );

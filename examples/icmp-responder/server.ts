@@ -1,9 +1,5 @@
-// The icmp-responder endpoint: gives each client point-to-point addresses and asks the forwarder
-// for a kernel interface in its own namespace, where the kernel itself answers pings and any
-// traffic to its address.
-import { dirname } from 'node:path';
 import { State } from '../../api/gen/networkservice/connection.js';
-import { type NetworkService, NetworkServiceEndpoint } from '../../api/gen/registry/registry.js';
+import type { NetworkService } from '../../api/gen/registry/registry.js';
 import { background, type Context, withTimeout } from '../../sdk/core/context.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../sdk/core/types.js';
 import { ClientPool } from '../../sdk/grpc/client-pool.js';
@@ -20,10 +16,10 @@ import * as point2pointipam from '../../sdk/networkservice/ipam/point2pointipam/
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
 import type * as monitor from '../../sdk/networkservice/monitor/index.js';
 import * as policyroute from '../../sdk/networkservice/policyroute/index.js';
-import { keepRegistered } from '../../sdk/registry/refresh/index.js';
 import { cappedDoubling, retry } from '../../sdk/tools/backoff/index.js';
 import { closeOnce, disposable } from '../../sdk/tools/daemon.js';
 import { logger } from '../../sdk/tools/log.js';
+import { defaultListenOn, registerEndpoint } from '../shared/endpoint.js';
 
 const log = logger('icmp-responder');
 
@@ -62,11 +58,6 @@ const accept: NetworkServiceServer = {
   async close() {},
 };
 
-function defaultListenOn(opts: IcmpResponderOptions): string {
-  const dir = opts.connectTo.startsWith('unix://') ? dirname(opts.connectTo.slice('unix://'.length)) : '/tmp';
-  return `unix://${dir}/nse-${opts.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.sock`;
-}
-
 export async function startIcmpResponder(
   opts: IcmpResponderOptions,
   base: Context = background(),
@@ -88,22 +79,13 @@ export async function startIcmpResponder(
   let server: Served | undefined;
   try {
     server = await serve({
-      listenOn: [opts.listenOn ?? defaultListenOn(opts)],
+      listenOn: [opts.listenOn ?? defaultListenOn(opts.name, opts.connectTo)],
       base,
       register: (s, ctx) => nse.register(s, ctx),
     });
     const [url] = server.urls;
     if (opts.registerService) await registerServices(nsRegistry, nseRegistry, opts);
-    const registration = await keepRegistered(
-      nseRegistry,
-      NetworkServiceEndpoint.fromPartial({
-        name: opts.name,
-        networkServiceNames: opts.serviceNames,
-        networkServiceLabels: Object.fromEntries(opts.serviceNames.map((s) => [s, { labels: opts.labels }])),
-        url,
-      }),
-      { watch: true },
-    );
+    const registration = await registerEndpoint(nseRegistry, { ...opts, url });
     log.info(
       { name: opts.name, url, services: opts.serviceNames, cidr: opts.cidrPrefix },
       'endpoint serving',

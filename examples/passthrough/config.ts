@@ -1,5 +1,7 @@
 // The passthrough CNF's configuration (names after upstream's cmd-nse-* CNFs).
-import { loggingSchema, t } from '../../sdk/tools/config/index.js';
+import { hostname } from 'node:os';
+import { type ConfigOf, loggingSchema, t } from '../../sdk/tools/config/index.js';
+import type { PassthroughOptions } from './server.js';
 
 export const passthroughSchema = {
   name: t.string({
@@ -40,3 +42,19 @@ export const passthroughSchema = {
   }),
   ...loggingSchema,
 };
+
+/** startPassthrough's options from the configuration; `kind` (passthrough, firewall) names it when NSM_NAME is unset. */
+export function passthroughOptions(
+  config: ConfigOf<typeof passthroughSchema>,
+  kind: string,
+): PassthroughOptions {
+  return {
+    name: config.name ?? `${kind}-${hostname()}`,
+    connectTo: config.connectTo,
+    listenOn: config.listenOn,
+    serviceNames: config.serviceNames,
+    labels: config.labels,
+    l2Join: config.l2Join,
+    maxTokenLifetimeMs: config.maxTokenLifetime,
+  };
+}

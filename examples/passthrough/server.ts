@@ -1,9 +1,3 @@
-// The passthrough CNF: an endpoint that is also a client. Each connection it receives goes on,
-// through its own nsmgr with its own labels, to the next hop the NetworkService's matches choose,
-// and the two interfaces are joined in its namespace (sdk/networkservice/passthrough). The firewall
-// example is this plus nftables rules (`extra`).
-import { dirname } from 'node:path';
-import { NetworkServiceEndpoint } from '../../api/gen/registry/registry.js';
 import { background, type Context } from '../../sdk/core/context.js';
 import { ClientPool } from '../../sdk/grpc/client-pool.js';
 import { newNseRegistryClient } from '../../sdk/grpc/registry-client.js';
@@ -16,9 +10,9 @@ import * as connect from '../../sdk/networkservice/connect/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
 import * as monitor from '../../sdk/networkservice/monitor/index.js';
 import * as passthrough from '../../sdk/networkservice/passthrough/index.js';
-import { keepRegistered } from '../../sdk/registry/refresh/index.js';
 import { closeOnce, disposable } from '../../sdk/tools/daemon.js';
 import { logger } from '../../sdk/tools/log.js';
+import { defaultListenOn, registerEndpoint } from '../shared/endpoint.js';
 
 const log = logger('passthrough');
 
@@ -42,11 +36,6 @@ export interface Cnf {
   readonly monitor: monitor.ConnectionMonitor;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
-}
-
-function defaultListenOn(opts: PassthroughOptions): string {
-  const dir = opts.connectTo.startsWith('unix://') ? dirname(opts.connectTo.slice('unix://'.length)) : '/tmp';
-  return `unix://${dir}/nse-${opts.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.sock`;
 }
 
 export async function startPassthrough(opts: PassthroughOptions, base: Context = background()): Promise<Cnf> {
@@ -80,21 +69,12 @@ export async function startPassthrough(opts: PassthroughOptions, base: Context =
   };
   try {
     server = await serve({
-      listenOn: [opts.listenOn ?? defaultListenOn(opts)],
+      listenOn: [opts.listenOn ?? defaultListenOn(opts.name, opts.connectTo)],
       base,
       register: (s, ctx) => cnf.register(s, ctx),
     });
     const [url] = server.urls;
-    const registration = await keepRegistered(
-      nseRegistry,
-      NetworkServiceEndpoint.fromPartial({
-        name: opts.name,
-        networkServiceNames: opts.serviceNames,
-        networkServiceLabels: Object.fromEntries(opts.serviceNames.map((s) => [s, { labels: opts.labels }])),
-        url,
-      }),
-      { watch: true },
-    );
+    const registration = await registerEndpoint(nseRegistry, { ...opts, url });
     log.info(
       { name: opts.name, url, services: opts.serviceNames, labels: opts.labels },
       `${opts.kind ?? 'passthrough'} serving`,

@@ -1,5 +1,6 @@
 // The vL3 endpoint's configuration (upstream cmd-nse-vl3-vpp's names where they exist).
 import { loggingSchema, t } from '../../sdk/tools/config/index.js';
+import { icmpResponderSchema } from '../icmp-responder/config.js';
 
 export const vl3Schema = {
   name: t.string({
@@ -7,17 +8,9 @@ export const vl3Schema = {
     description:
       'Name of this replica (its slice is kept under it: a restart under the same name gets it back). Default: vl3-<hostname>.',
   }),
-  connectTo: t.url({
-    env: 'NSM_CONNECT_TO',
-    description: 'The local nsmgr.',
-    default: 'unix:///var/lib/networkservicemesh/nsm.io.sock',
-  }),
-  listenOn: t.url({
-    env: 'NSM_LISTEN_ON',
-    description:
-      'Where the endpoint serves (default: a socket named after NSM_NAME next to the nsmgr socket).',
-    listen: true,
-  }),
+  // Where it registers and serves: as every example endpoint.
+  connectTo: icmpResponderSchema.connectTo,
+  listenOn: icmpResponderSchema.listenOn,
   serviceName: t.string({
     env: 'NSM_SERVICE_NAMES',
     description: 'The vL3 network service (one name); it is also the DNS zone of its members.',

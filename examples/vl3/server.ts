@@ -9,9 +9,7 @@
 //   nsm-1 172.16.0.2 ═veth═ [172.16.0.1] ─ 172.16.1.0/24 via B ═peer link═ [172.16.1.1] ═ 172.16.1.2
 //   172.16.0.0/16 via A        172.16.0.2/32 dev …                   172.16.0.0/24 via A
 import { writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { State } from '../../api/gen/networkservice/connection.js';
-import { NetworkServiceEndpoint } from '../../api/gen/registry/registry.js';
 import { background, type Context } from '../../sdk/core/context.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../sdk/core/types.js';
 import { getErrorMessage } from '../../sdk/errors/index.js';
@@ -25,10 +23,10 @@ import * as dnscontext from '../../sdk/networkservice/dnscontext/index.js';
 import * as vl3ipam from '../../sdk/networkservice/ipam/vl3ipam/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
 import type * as monitor from '../../sdk/networkservice/monitor/index.js';
-import { keepRegistered } from '../../sdk/registry/refresh/index.js';
 import { closeOnce, disposable } from '../../sdk/tools/daemon.js';
 import { logger } from '../../sdk/tools/log.js';
 import { registerServices } from '../icmp-responder/server.js';
+import { defaultListenOn, registerEndpoint } from '../shared/endpoint.js';
 import { type DnsServer, MemberRecords, recordNames, startDnsServer } from './dns.js';
 import { type Peers, startPeers } from './peers.js';
 import { newPrefixClient } from './prefix-client.js';
@@ -125,11 +123,8 @@ export async function startVl3Endpoint(opts: Vl3Options, base: Context = backgro
     });
     const nsRegistry = newNsRegistryClient(opts.connectTo, { pool });
     const nseRegistry = newNseRegistryClient(opts.connectTo, { pool });
-    const dir = opts.connectTo.startsWith('unix://')
-      ? dirname(opts.connectTo.slice('unix://'.length))
-      : '/tmp';
     server = await serve({
-      listenOn: [opts.listenOn ?? `unix://${dir}/nse-${opts.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.sock`],
+      listenOn: [opts.listenOn ?? defaultListenOn(opts.name, opts.connectTo)],
       base,
       register: (s, ctx) => nse.register(s, ctx),
     });
@@ -165,16 +160,12 @@ export async function startVl3Endpoint(opts: Vl3Options, base: Context = backgro
           ].map((a) => a.split('/')[0]),
       });
     }
-    const registration = await keepRegistered(
-      nseRegistry,
-      NetworkServiceEndpoint.fromPartial({
-        name: opts.name,
-        networkServiceNames: [opts.serviceName],
-        networkServiceLabels: { [opts.serviceName]: { labels: opts.labels } },
-        url,
-      }),
-      { watch: true },
-    );
+    const registration = await registerEndpoint(nseRegistry, {
+      name: opts.name,
+      serviceNames: [opts.serviceName],
+      labels: opts.labels,
+      url,
+    });
     log.info(
       { name: opts.name, url, slice, address: own, service: opts.serviceName },
       'vL3 endpoint serving',

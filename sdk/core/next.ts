@@ -46,14 +46,18 @@ class Linked implements NetworkServiceElement {
     return this.elements[this.index].close(withValue(ctx, NEXT_KEY, following), conn);
   }
 
+  /** This link's element, the link after it and the element's name for the log (past the end: neither). */
+  private step(): { el: NetworkServiceElement; following?: Linked; name?: string } {
+    if (this.index >= this.elements.length) return { el: this.after };
+    const el = this.elements[this.index];
+    return { el, following: new Linked(this.elements, this.index + 1, this.after), name: elementName(el) };
+  }
+
   // The same as request/close, plus one debug line per element saying what it decided.
   private async debugRequest(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const entered = digest(req.connection, req.mechanismPreferences);
     this.seen = { arrived: entered };
-    const el = this.index < this.elements.length ? this.elements[this.index] : this.after;
-    const following =
-      this.index < this.elements.length ? new Linked(this.elements, this.index + 1, this.after) : undefined;
-    const name = this.index < this.elements.length ? elementName(el) : undefined;
+    const { el, following, name } = this.step();
     const started = performance.now();
     try {
       const conn = await el.request(following ? withValue(ctx, NEXT_KEY, following) : ctx, req);
@@ -69,10 +73,7 @@ class Linked implements NetworkServiceElement {
   private async debugClose(ctx: Context, conn: Connection): Promise<void> {
     const entered = digest(conn);
     this.seen = { arrived: entered };
-    const el = this.index < this.elements.length ? this.elements[this.index] : this.after;
-    const following =
-      this.index < this.elements.length ? new Linked(this.elements, this.index + 1, this.after) : undefined;
-    const name = this.index < this.elements.length ? elementName(el) : undefined;
+    const { el, following, name } = this.step();
     const started = performance.now();
     try {
       await el.close(following ? withValue(ctx, NEXT_KEY, following) : ctx, conn);

@@ -6,7 +6,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { BatchPool, batchProcessArgv, createdNames, printsLoopback } from './ip-batch-pool.js';
+import { batchProcessArgv, createdNames, printsLoopback } from './ip-batch-lines.js';
+import { BatchPool } from './ip-batch-pool.js';
 import { isKernelCommandError } from './kernel-command-error.js';
 
 // Like `ip -o -batch -`: one line at a time, the sentinel prints its line, "fail…" stops the process

@@ -30,6 +30,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
+import { batchProcessArgv, createdNames, namesIn } from './ip-batch-lines.js';
 import { KernelCommandError } from './kernel-command-error.js';
 
 /** The line after every batch; its one line of output says the batch before it succeeded. */
@@ -40,20 +41,6 @@ const FAILURE_MARK = /^Command failed -:(\d+)$/;
 const REQUEUE = Symbol('requeue');
 /** A process that has resolved this many names starts afresh (its iproute2 cache only grows). */
 const MAX_SEEN_NAMES = 10_000;
-
-/** Names a batch line resolves through iproute2's cache (`dev X`, `name X`). */
-function namesIn(command: string): string[] {
-  return [...command.matchAll(/\b(?:dev|name) (\S+)/g)].map((m) => m[1]);
-}
-
-/** The links a batch line creates: their names and namespace paths (null: where the batch runs). */
-export function createdNames(command: string): { name: string; netns: string | null }[] {
-  if (!/^link add\b/.test(command)) return [];
-  return [...command.matchAll(/\bname (\S+)(?: netns (\S+))?/g)].map((m) => ({
-    name: m[1],
-    netns: m[2] ?? null,
-  }));
-}
 
 export interface BatchPoolOptions {
   readonly ipBinary: string;
@@ -76,24 +63,6 @@ interface Job {
   settled?: boolean;
   onAbort?: () => void;
   timer?: NodeJS.Timeout;
-}
-
-/**
- * Whether a command may print the loopback's line, which would read as a sentinel: a `show`/`list`
- * that is not limited to another device. Such batches run one-shot (queries belong in `json` anyway).
- */
-export function printsLoopback(command: string): boolean {
-  if (!/^\S+\s+(show|list|ls|lst)\b/.test(command.trim())) return false;
-  return !/\bdev\s+(?!lo(\s|$))\S+/.test(command);
-}
-
-/** The argv of a long-lived batch process in netns (null: our own). */
-export function batchProcessArgv(
-  netns: string | null,
-  bins: { ipBinary: string; nsenterBinary: string },
-): string[] {
-  const ip = [bins.ipBinary, '-o', '-batch', '-'];
-  return netns === null ? ip : [bins.nsenterBinary, `--net=${netns}`, ...ip];
 }
 
 /** One long-lived `ip -batch` in one namespace; runs one job at a time, in order. */

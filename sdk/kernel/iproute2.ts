@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import { status } from '@grpc/grpc-js';
 import { internal, invalidArgument, NsmError } from '../errors/index.js';
 import { logger, traceEnabled } from '../tools/log.js';
-import { BatchPool, printsLoopback } from './ip-batch-pool.js';
+import { printsLoopback } from './ip-batch-lines.js';
+import { BatchPool } from './ip-batch-pool.js';
 import { KernelCommandError } from './kernel-command-error.js';
 
 export { isKernelCommandError, KernelCommandError, kernelErrorCode } from './kernel-command-error.js';

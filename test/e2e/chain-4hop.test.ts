@@ -14,6 +14,7 @@ import {
   hops,
   LOOP_SERVICE,
   startChain,
+  startChainClient,
 } from '../../sdk/tools/sandbox/chain.js';
 import { type Daemon, type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
 import { addresses, links, sh } from '../../sdk/tools/sandbox/shell.js';
@@ -47,12 +48,7 @@ describe('CNF chain: client → firewall → passthrough-1 → passthrough-2 →
     // Short token lifetimes: the part of the chain behind a killed CNF expires within the test.
     sb = await Sandbox.create({ nodes: 2, env: { NSM_MAX_TOKEN_LIFETIME: '10s' } });
     chain = await startChain(sb);
-    client = await sb.addPod(sb.node('node1'), 'nsc');
-    const started = await sb.startClient(client, 'kernel://secure/nsm-1');
-    nsc = started.daemon;
-    conn = started.connections[0];
-    // Each CNF joins its interfaces just after it answered: give the chain that moment.
-    for (let i = 0; i < 50 && !(await chainAlive(client)); i++) await new Promise((r) => setTimeout(r, 100));
+    ({ pod: client, daemon: nsc, conn } = await startChainClient(sb, 'kernel://secure/nsm-1'));
   });
 
   after(async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
-import { chainAlive } from '../../sdk/tools/sandbox/chain.js';
+import { startChainClient } from '../../sdk/tools/sandbox/chain.js';
 import { type Pod, Sandbox, SCRIPTS } from '../../sdk/tools/sandbox/sandbox.js';
 import { addresses, sh } from '../../sdk/tools/sandbox/shell.js';
 import { assertTraffic, hostIP, resetPool } from './helpers.js';
@@ -46,13 +46,7 @@ describe('CNF chain through one passthrough (e2e)', function () {
       NSM_SERVICE_NAMES: 'chain',
       NSM_LABELS: 'app=passthrough-1',
     });
-    client = await sb.addPod(sb.node('node1'), 'nsc');
-    const started = await sb.startClient(client, 'kernel://chain/nsm-1');
-    nsc = started.daemon;
-    conn = started.connections[0];
-    // The CNF joins its interfaces just after it answered (the forwarder makes the one towards the
-    // client only then): give it that moment before asserting on traffic.
-    for (let i = 0; i < 50 && !(await chainAlive(client)); i++) await new Promise((r) => setTimeout(r, 100));
+    ({ pod: client, daemon: nsc, conn } = await startChainClient(sb, 'kernel://chain/nsm-1'));
   });
 
   after(async () => {

@@ -2,15 +2,9 @@
 // polling, and questions to the daemons (which connections they hold, who is registered).
 import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type Connection,
-  type ConnectionEvent,
-  ConnectionEventType,
-} from '../../api/gen/networkservice/connection.js';
-import type { NetworkServiceEndpoint } from '../../api/gen/registry/registry.js';
-import { background, withTimeout } from '../../sdk/core/context.js';
+import type { Connection } from '../../api/gen/networkservice/connection.js';
+import { findEndpoints, monitorSnapshot } from '../../nsmctl/mesh.js';
 import { ClientPool } from '../../sdk/grpc/client-pool.js';
-import { newNseRegistryClient } from '../../sdk/grpc/registry-client.js';
 import { type Pod, Sandbox, type SandboxNode } from '../../sdk/tools/sandbox/sandbox.js';
 import { TIMING } from './timing.js';
 
@@ -67,33 +61,14 @@ export async function until<T>(
   }
 }
 
-/** The connections a daemon's MonitorConnections holds (its INITIAL_STATE_TRANSFER). */
+/** The connections a daemon's MonitorConnections holds (its INITIAL_STATE_TRANSFER; as nsmctl asks). */
 export async function monitoredConnections(
   url: string,
   timeoutMs = TIMING.operationMs,
 ): Promise<Connection[]> {
   const pool = new ClientPool();
   try {
-    return await new Promise<Connection[]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        void stream.close();
-        reject(new Error(`no INITIAL_STATE_TRANSFER from ${url} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const stream = pool.monitor(
-        url,
-        { pathSegments: [], networkServices: [] },
-        (ev: ConnectionEvent) => {
-          if (ev.type !== ConnectionEventType.INITIAL_STATE_TRANSFER) return;
-          clearTimeout(timer);
-          void stream.close();
-          resolve(Object.values(ev.connections));
-        },
-        (err) => {
-          clearTimeout(timer);
-          reject(err ?? new Error(`monitor stream from ${url} ended`));
-        },
-      );
-    });
+    return await monitorSnapshot(pool, url, timeoutMs);
   } finally {
     await pool.close();
   }
@@ -101,28 +76,13 @@ export async function monitoredConnections(
 
 /** Names of the endpoints registered (as the nsmgr's registry proxy answers). */
 export async function registeredEndpoints(node: SandboxNode): Promise<string[]> {
-  const reg = newNseRegistryClient(`unix://${node.nsmgrSocket}`);
-  const { ctx, cancel } = withTimeout(background(), TIMING.operationMs);
-  const names: string[] = [];
-  const query: NetworkServiceEndpoint = {
-    name: '',
-    networkServiceNames: [],
-    networkServiceLabels: {},
-    url: '',
-    expirationTime: undefined,
-    initialRegistrationTime: undefined,
-    pathIds: [],
-  };
+  const pool = new ClientPool();
   try {
-    await reg.find(ctx, { networkServiceEndpoint: query, watch: false }, (r) => {
-      const nse = (r as { networkServiceEndpoint?: NetworkServiceEndpoint }).networkServiceEndpoint;
-      if (nse && !(r as { deleted?: boolean }).deleted) names.push(nse.name);
-    });
+    const found = await findEndpoints(pool, `unix://${node.nsmgrSocket}`, TIMING.operationMs);
+    return found.map((nse) => nse.name).sort();
   } finally {
-    cancel();
-    reg.close();
+    await pool.close();
   }
-  return names.sort();
 }
 
 /** The files of every socket the sandbox's endpoints listen on (as startEndpoint names them). */

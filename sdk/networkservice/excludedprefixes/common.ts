@@ -1,22 +1,17 @@
 // Pure helpers of excludedprefixes: the file format, merging lists, and finding overlaps between what
 // a connection got and what it must stay out of.
-import { parse as parseYaml } from 'yaml';
 import type { IPContext } from '../../../api/gen/networkservice/connectioncontext.js';
 import { getErrorMessage, invalidArgument } from '../../errors/index.js';
 import { parsePrefix } from '../../tools/ippool/ip.js';
+import { parseYamlFile } from '../../tools/yaml-file.js';
 
 /**
  * Parses upstream's excluded_prefixes.yaml (`prefixes: [CIDR, ...]`, written by cmd-exclude-prefixes-k8s).
  * An empty file means no prefixes. Throws INVALID_ARGUMENT naming the file and the bad entry.
  */
 export function parsePrefixesFile(text: string, where: string): string[] {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw invalidArgument(`failed to parse ${where}: ${getErrorMessage(e)}`, e);
-  }
-  if (doc === null || doc === undefined) return [];
+  const doc = parseYamlFile(text, where);
+  if (doc === undefined) return [];
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw invalidArgument(`failed to parse ${where}: want a mapping with a "prefixes" list`);
   }

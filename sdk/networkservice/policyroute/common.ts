@@ -10,21 +10,16 @@
 //
 // parsed into ip_context.policies. Validation of the values is the kernel's side (sdk/kernel/policy.ts,
 // INVALID_ARGUMENT naming policies[i].field); here only the shape is checked.
-import { parse as parseYaml } from 'yaml';
 import { PolicyRoute } from '../../../api/gen/networkservice/connectioncontext.js';
 import { getErrorMessage, invalidArgument } from '../../errors/index.js';
 import { policyPlan } from '../../kernel/index.js';
+import { parseYamlFile } from '../../tools/yaml-file.js';
 
 const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
 
 export function parsePolicyFile(text: string, where: string): PolicyRoute[] {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw invalidArgument(`failed to parse ${where}: ${getErrorMessage(e)}`, e);
-  }
-  if (doc === null || doc === undefined) return [];
+  const doc = parseYamlFile(text, where);
+  if (doc === undefined) return [];
   if (!Array.isArray(doc)) throw invalidArgument(`failed to parse ${where}: want a list of policies`);
   const out = doc.map((p: unknown, i: number) => {
     if (typeof p !== 'object' || p === null)

@@ -4,6 +4,7 @@
 // passthrough-1 replica for healing. Shared by the chain e2e test, the demo and the bench.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import { type Daemon, type Pod, type Sandbox, SCRIPTS } from './sandbox.js';
 import { sh } from './shell.js';
 
@@ -145,4 +146,20 @@ export async function chainAlive(client: Pod, ifname = 'nsm-1'): Promise<boolean
     () => true,
     () => false,
   );
+}
+
+/**
+ * Starts a client in a new pod on node1 for `nsurl` and waits (50 tries, 100 ms apart) until its
+ * connection carries traffic: each CNF joins its interfaces just after it answered (the forwarder
+ * makes the one towards the client only then), so the client has its connection a moment early.
+ */
+export async function startChainClient(
+  sb: Sandbox,
+  nsurl: string,
+  name = 'nsc',
+): Promise<{ pod: Pod; daemon: Daemon; conn: Connection }> {
+  const pod = await sb.addPod(sb.node('node1'), name);
+  const { daemon, connections } = await sb.startClient(pod, nsurl);
+  for (let i = 0; i < 50 && !(await chainAlive(pod)); i++) await new Promise((r) => setTimeout(r, 100));
+  return { pod, daemon, conn: connections[0] };
 }

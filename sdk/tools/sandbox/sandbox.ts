@@ -11,37 +11,19 @@
 // Identities: by default the sandbox is its own CA (trust domain `<id>.sandbox`) and gives every
 // daemon an X.509-SVID `spiffe://<id>.sandbox/<daemon name>` as files under <runDir>/certs, so the
 // tcp links (nsmgr <-> nsmgr, nsmgr <-> registry) run mTLS; `tls: false` runs insecure mode instead.
-import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import { type CA, newCA } from '../spiffe/ca.js';
 import { Daemon, Stream } from './daemon.js';
+import { DAEMON_NODE_FLAGS, launch, SCRIPTS } from './launch.js';
+import { addNodes, type SandboxNode } from './nodes.js';
 import { recordDir, recordNetns } from './owned.js';
-import { ipBatch, links, listNetns, sh } from './shell.js';
+import { ipBatch, linksExcept, listNetns, sh } from './shell.js';
 
-const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const SCRIPTS = {
-  registry: join(DIST, 'registry', 'main.js'),
-  nsmgr: join(DIST, 'nsmgr', 'main.js'),
-  forwarder: join(DIST, 'forwarder', 'main.js'),
-  icmpResponder: join(DIST, 'examples', 'icmp-responder', 'main.js'),
-  nsc: join(DIST, 'examples', 'nsc', 'main.js'),
-  passthrough: join(DIST, 'examples', 'passthrough', 'main.js'),
-  firewall: join(DIST, 'examples', 'firewall', 'main.js'),
-  apply: join(DIST, 'registry', 'apply', 'main.js'),
-  vl3: join(DIST, 'examples', 'vl3', 'main.js'),
-  vl3Ipam: join(DIST, 'vl3-ipam', 'main.js'),
-  probe: join(DIST, 'sdk', 'tools', 'sandbox', 'probe.js'),
-};
-const READY_TIMEOUT_MS = 20_000;
-/** A small young generation keeps the daemons' memory near their live state (see README, Performance). */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
-
-export { Daemon, Stream };
+export { DAEMON_NODE_FLAGS, Daemon, SCRIPTS, Stream };
+export type { SandboxNode };
 
 export interface SandboxOptions {
   nodes?: number;
@@ -60,19 +42,6 @@ export interface SandboxOptions {
    * NSM_INSECURE=true). With SPIFFE_ENDPOINT_SOCKET in env, every daemon gets its SVID from there.
    */
   tls?: boolean;
-}
-
-export interface SandboxNode {
-  name: string;
-  netns: string;
-  ip: string;
-  nsmgrSocket: string;
-  nsmgrURL: string;
-  forwarderSocket: string;
-  /** The nsmgr's NSM_EXCLUDED_PREFIXES_FILE (absent until a test writes it). */
-  excludedPrefixesFile: string;
-  nsmgr?: Daemon;
-  forwarder?: Daemon;
 }
 
 export interface Pod {
@@ -133,30 +102,9 @@ export class Sandbox {
     const net = `${this.id}-net`;
     await this.addNetns(net);
     await ipBatch(['link add br0 type bridge', 'link set br0 up'], net);
-    for (let i = 1; i <= nodeCount; i++) {
-      const name = `node${i}`;
-      const netns = `${this.id}-${name}`;
-      await this.addNetns(netns);
-      const ip = `${this.subnet}.${i}`;
-      await ipBatch([
-        `link add ${this.id}n${i} netns ${netns} type veth peer name ${this.id}b${i} netns ${net}`,
-      ]);
-      await ipBatch(
-        [`link set ${this.id}n${i} name eth0`, 'link set eth0 up', `addr add ${ip}/24 dev eth0`],
-        netns,
-      );
-      await ipBatch([`link set ${this.id}b${i} master br0`, `link set ${this.id}b${i} up`], net);
-      const dir = join(this.runDir, name);
-      this.nodes.push({
-        name,
-        netns,
-        ip,
-        nsmgrSocket: join(dir, 'nsm.io.sock'),
-        nsmgrURL: `tcp://${ip}:5001`,
-        forwarderSocket: join(dir, 'forwarder.sock'),
-        excludedPrefixesFile: join(dir, 'excluded_prefixes.yaml'),
-      });
-    }
+    this.nodes.push(
+      ...(await addNodes(this.id, this.subnet, this.runDir, nodeCount, (n) => this.addNetns(n))),
+    );
     const first = this.nodes[0];
     this.registryURL = `tcp://${first.ip}:5002`;
     await this.restartRegistry();
@@ -210,22 +158,24 @@ export class Sandbox {
     return pod;
   }
 
-  /** Starts an icmp-responder endpoint in the pod; resolves once it is registered. */
-  startEndpoint(pod: Pod, env: Record<string, string>): Promise<Daemon> {
-    return this.spawn(`nse-${pod.name}`, pod.netns, SCRIPTS.icmpResponder, {
+  /** What every endpoint in the pod is told: its name, its nsmgr, and its own socket. */
+  private endpointEnv(pod: Pod): Record<string, string> {
+    return {
       NSM_NAME: pod.name,
       NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
       NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
-      ...env,
-    });
+    };
+  }
+
+  /** Starts an icmp-responder endpoint in the pod; resolves once it is registered. */
+  startEndpoint(pod: Pod, env: Record<string, string>): Promise<Daemon> {
+    return this.startCnf(pod, SCRIPTS.icmpResponder, env);
   }
 
   /** Starts a CNF (passthrough or firewall script) in the pod; resolves once it is registered. */
   startCnf(pod: Pod, script: string, env: Record<string, string>): Promise<Daemon> {
     return this.spawn(`nse-${pod.name}`, pod.netns, script, {
-      NSM_NAME: pod.name,
-      NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
-      NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
+      ...this.endpointEnv(pod),
       ...env,
     });
   }
@@ -269,9 +219,7 @@ export class Sandbox {
       pod.netns,
       SCRIPTS.vl3,
       {
-        NSM_NAME: pod.name,
-        NSM_CONNECT_TO: `unix://${pod.node.nsmgrSocket}`,
-        NSM_LISTEN_ON: `unix://${join(this.runDir, pod.node.name, `nse-${pod.name}.sock`)}`,
+        ...this.endpointEnv(pod),
         NSM_STATE_FILE: join(this.runDir, pod.node.name, `vl3-${pod.name}.json`),
         ...env,
       },
@@ -351,43 +299,16 @@ export class Sandbox {
     if (this.closing) throw new Error(`sandbox ${this.id} is closing; not starting ${name}`);
     const logDir = this.opts.logDir ?? join(this.runDir, 'logs');
     mkdirSync(logDir, { recursive: true });
-    const logFile = join(logDir, `${name}.log`);
-    const log: WriteStream = createWriteStream(logFile, { flags: 'a' });
-    const proc = spawn('ip', ['netns', 'exec', netns, process.execPath, ...args], {
+    const { daemon, ready: isReady } = launch({
+      name,
+      netns,
+      args,
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...this.opts.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      logFile: join(logDir, `${name}.log`),
+      ready,
     });
-    const daemon = new Daemon(name, proc, logFile);
     this.daemons.push(daemon);
-    const output: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      let done = false;
-      const finish = (err?: Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      };
-      const timer = setTimeout(
-        () => finish(new Error(`${name} was not ready within ${READY_TIMEOUT_MS} ms; log: ${logFile}`)),
-        READY_TIMEOUT_MS,
-      );
-      const onLine = (line: string) => {
-        output.push(line);
-        if (!done && ready(line)) finish();
-      };
-      for (const stream of [proc.stdout, proc.stderr]) {
-        if (!stream) continue;
-        stream.on('data', (d: Buffer) => log.write(d));
-        createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', onLine);
-      }
-      proc.once('exit', (code) =>
-        finish(
-          new Error(`${name} exited with code ${code} before it was ready: ${output.slice(-5).join(' | ')}`),
-        ),
-      );
-    });
+    await isReady;
     return daemon;
   }
 
@@ -421,24 +342,19 @@ export class Sandbox {
   }
 
   /** Links other than loopback in the sandbox's pod namespaces (what connections left behind). */
-  async podLinks(): Promise<{ netns: string; ifname: string }[]> {
-    const found: { netns: string; ifname: string }[] = [];
-    for (const pod of this.pods) {
-      for (const l of await links(pod.netns))
-        if (l.ifname !== 'lo') found.push({ netns: pod.netns, ifname: l.ifname });
-    }
-    return found;
+  podLinks(): Promise<{ netns: string; ifname: string }[]> {
+    return linksExcept(
+      this.pods.map((p) => p.netns),
+      ['lo'],
+    );
   }
 
   /** VXLAN and veth links in node namespaces other than the underlay. */
-  async nodeLinks(): Promise<{ netns: string; ifname: string }[]> {
-    const found: { netns: string; ifname: string }[] = [];
-    for (const node of this.nodes) {
-      for (const l of await links(node.netns)) {
-        if (l.ifname !== 'lo' && l.ifname !== 'eth0') found.push({ netns: node.netns, ifname: l.ifname });
-      }
-    }
-    return found;
+  nodeLinks(): Promise<{ netns: string; ifname: string }[]> {
+    return linksExcept(
+      this.nodes.map((n) => n.netns),
+      ['lo', 'eth0'],
+    );
   }
 
   close(): Promise<void> {

@@ -51,6 +51,17 @@ export async function links(netns: string): Promise<LinkInfo[]> {
   return JSON.parse(await sh('ip', ['-n', netns, '-json', '-d', 'link', 'show'])) as LinkInfo[];
 }
 
+/** The links of these namespaces, but those named in `skip`. */
+export async function linksExcept(
+  namespaces: readonly string[],
+  skip: readonly string[],
+): Promise<{ netns: string; ifname: string }[]> {
+  const found: { netns: string; ifname: string }[] = [];
+  for (const netns of namespaces)
+    for (const l of await links(netns)) if (!skip.includes(l.ifname)) found.push({ netns, ifname: l.ifname });
+  return found;
+}
+
 export interface AddrInfo {
   ifname: string;
   addr_info: { family: string; local: string; prefixlen: number }[];
