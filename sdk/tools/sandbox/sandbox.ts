@@ -22,8 +22,8 @@ import { addNodes, type SandboxNode } from './nodes.js';
 import { recordDir, recordNetns } from './owned.js';
 import { ipBatch, linksExcept, listNetns, sh } from './shell.js';
 
-export { DAEMON_NODE_FLAGS, Daemon, SCRIPTS, Stream };
 export type { SandboxNode };
+export { DAEMON_NODE_FLAGS, Daemon, SCRIPTS, Stream };
 
 export interface SandboxOptions {
   nodes?: number;
