@@ -6,7 +6,8 @@
 //  - every earlier segment's token that is a JWT decodes and has not expired, and each names the
 //    hop before it as its audience when it knows it (aud = sub of the segment before): a segment
 //    moved, dropped or spliced in breaks that chain.
-// Any failure is PermissionDenied naming the segment. It sits right after updatetoken, which put
+// A Close is checked the same way except for expiry (the timeout's Close comes after the tokens
+// ran out). Any failure is PermissionDenied naming the segment. It sits right after updatetoken, which put
 // the caller's token (from the call metadata) into the previous segment.
 //
 // A call without a TLS peer (a unix socket, insecure mode) is passed unchecked: there is no proven
@@ -32,7 +33,12 @@ function denied(message: string): NsmError {
 }
 
 /** Throws PermissionDenied when the path's tokens do not hold up for this caller; `bundle` is our trust bundle (PEM). */
-export async function checkPath(ctx: Context, conn: Connection, bundle?: string): Promise<void> {
+export async function checkPath(
+  ctx: Context,
+  conn: Connection,
+  bundle?: string,
+  opts: { allowExpired?: boolean } = {},
+): Promise<void> {
   const peer = peerOf(ctx);
   if (!peer) return;
   if (peer instanceof Error) throw denied(`the caller's certificate is not an X.509-SVID: ${peer.message}`);
@@ -63,7 +69,7 @@ export async function checkPath(ctx: Context, conn: Connection, bundle?: string)
   };
   let claims: Awaited<ReturnType<typeof verifySegmentToken>>;
   try {
-    claims = await verifySegmentToken(prev.token, keyFor, now);
+    claims = await verifySegmentToken(prev.token, keyFor, now, opts);
   } catch (e) {
     throw denied(
       `${where(prevIndex)}: the caller ${peer.spiffeId.id} did not sign its token: ${(e as Error).message}`,
@@ -84,7 +90,7 @@ export async function checkPath(ctx: Context, conn: Connection, bundle?: string)
     if (!isJwt(token)) continue; // a plain client's segment (unix socket, no identity)
     const c = decodeSegmentToken(token);
     if (!c) throw denied(`${where(i)}: the token does not decode as a JWT`);
-    if (c.exp * 1000 <= now)
+    if (c.exp * 1000 <= now && !opts.allowExpired)
       throw denied(`${where(i)}: the token expired at ${new Date(c.exp * 1000).toISOString()}`);
   }
   for (let i = 1; i <= prevIndex; i++) {
@@ -116,7 +122,8 @@ class AuthorizeServer implements NetworkServiceServer {
   }
 
   async close(ctx: Context, conn: Connection): Promise<void> {
-    await checkPath(ctx, conn, this.bundle());
+    // A Close is what expiry sends: expired tokens are expected there; the signatures still count.
+    await checkPath(ctx, conn, this.bundle(), { allowExpired: true });
     return next.server(ctx).close(ctx, conn);
   }
 }
