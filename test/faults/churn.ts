@@ -9,7 +9,7 @@ import {
   SERVICE,
   until,
 } from './common.js';
-import { added, sandboxState } from './kernel.js';
+import { leftoversAfter, sandboxState } from './kernel.js';
 import { TIMING } from './timing.js';
 
 /**
@@ -87,15 +87,7 @@ export async function runChurn(
     opts.log?.(`  [churn] ${sequential} sequential cycles in ${Date.now() - t0} ms`);
     await Promise.all(Array.from({ length: concurrent }, (_, j) => cycle(sequential + j, `par${j}`)));
     opts.log?.(`  [churn] ${concurrent} concurrent cycles done at ${Date.now() - t0} ms`);
-    const left = await until(
-      async () => {
-        const l = added(baseline, await sandboxState(sb));
-        return l.length === 0 ? l : undefined;
-      },
-      TIMING.cleanupMs,
-      100,
-    );
-    result.leaked = left ?? added(baseline, await sandboxState(sb));
+    result.leaked = await leftoversAfter(sb, baseline, TIMING.cleanupMs);
     const holders: Record<string, string> = {
       'nsmgr-node1': `unix://${node1.nsmgrSocket}`,
       'nsmgr-node2': `unix://${node2.nsmgrSocket}`,

@@ -3,6 +3,7 @@
 // namespace, so "what is left over" is a set difference against the state before the connections.
 import type { Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
 import { sh } from '../../sdk/tools/sandbox/shell.js';
+import { until } from './common.js';
 
 export interface KernelLink {
   netns: string;
@@ -122,6 +123,20 @@ export function added(before: KernelState, now: KernelState): string[] {
 }
 
 /** Links in `now` that were not in `before` (by namespace and name). */
+/** What the sandbox's kernel still holds beyond `baseline` once clean-up settled (polled up to `withinMs`). */
+export async function leftoversAfter(
+  sb: Sandbox,
+  baseline: KernelState,
+  withinMs: number,
+): Promise<string[]> {
+  const none = await until(
+    async () => (added(baseline, await sandboxState(sb)).length === 0 ? [] : undefined),
+    withinMs,
+    100,
+  );
+  return none ?? added(baseline, await sandboxState(sb));
+}
+
 export function addedLinks(before: KernelState, now: KernelState): KernelLink[] {
   const had = new Set(before.links.map((l) => `${l.netns}|${l.ifname}`));
   return now.links.filter((l) => !had.has(`${l.netns}|${l.ifname}`));

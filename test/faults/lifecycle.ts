@@ -20,7 +20,7 @@ import {
   sleep,
   until,
 } from './common.js';
-import { added, sandboxState } from './kernel.js';
+import { leftoversAfter } from './kernel.js';
 import { podOf, setUp } from './setup.js';
 import { FAULT_ENV, REPLY_FRESH_MS, STREAM_INTERVAL_MS, timing } from './timing.js';
 
@@ -324,15 +324,7 @@ export async function runLifecycleCell(
         }
       }
     }
-    const leftovers = await until(
-      async () => {
-        const l = added(s.baseline, await sandboxState(sb));
-        return l.length === 0 ? l : undefined;
-      },
-      t.cleanupMs,
-      100,
-    );
-    r.leaked = leftovers ?? added(s.baseline, await sandboxState(sb));
+    r.leaked = await leftoversAfter(sb, s.baseline, t.cleanupMs);
     if (r.leaked.length > 0) fail(`leaked kernel objects: ${r.leaked.join('; ')}`);
   } catch (e) {
     fail(`scenario error: ${e instanceof Error ? e.message : String(e)}`);

@@ -12,7 +12,7 @@ import {
   sleep,
   until,
 } from './common.js';
-import { added, addedLinks, interfaceAddresses, sandboxState } from './kernel.js';
+import { addedLinks, interfaceAddresses, leftoversAfter, sandboxState } from './kernel.js';
 import { connectionLinks, faultNode, podOf, type Setup, setUp } from './setup.js';
 import { FAULT_ENV, REPLY_FRESH_MS, STREAM_INTERVAL_MS, timing } from './timing.js';
 
@@ -370,15 +370,7 @@ export async function runCell(cell: Cell, opts: RunOptions = {}): Promise<CellRe
       await nsc.stop();
       note('client closed');
     }
-    const leftovers = await until(
-      async () => {
-        const l = added(s.baseline, await sandboxState(sb));
-        return l.length === 0 ? l : undefined;
-      },
-      t.cleanupMs,
-      100,
-    );
-    result.leaked = leftovers ?? added(s.baseline, await sandboxState(sb));
+    result.leaked = await leftoversAfter(sb, s.baseline, t.cleanupMs);
     if (result.leaked.length > 0) fail(`leaked kernel objects: ${result.leaked.join('; ')}`);
     else note('no kernel objects left');
   } catch (e) {
