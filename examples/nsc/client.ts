@@ -12,6 +12,7 @@ import * as clientinfo from '../../sdk/networkservice/clientinfo/index.js';
 import * as dnscontext from '../../sdk/networkservice/dnscontext/index.js';
 import * as excludedprefixes from '../../sdk/networkservice/excludedprefixes/index.js';
 import * as heal from '../../sdk/networkservice/heal/index.js';
+import * as l7bypass from '../../sdk/networkservice/l7bypass/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
 import { sleep } from '../../sdk/tools/backoff/index.js';
 import { logger } from '../../sdk/tools/log.js';
@@ -70,6 +71,10 @@ export interface NscOptions {
   livenessTimeoutMs?: number;
   /** Apply dns_context through this resolv.conf (see dnscontext.newClient); absent: not applied. */
   dnsResolvConf?: string;
+  /** When the connections get a rule that keeps them out of an L7 sidecar's REDIRECT (default auto). */
+  l7Bypass?: l7bypass.BypassPolicy;
+  /** The iptables binary for those rules (default iptables). */
+  l7Iptables?: string;
 }
 
 export interface Nsc {
@@ -94,6 +99,10 @@ export async function startNsc(opts: NscOptions): Promise<Nsc> {
       clientinfo.newClient(), // nodeName/podName/clusterName labels from the environment
       excludedprefixes.newClient(), // this client's connections never get overlapping addresses or routes
       ...(opts.dnsResolvConf ? [dnscontext.newClient({ resolvConfPath: opts.dnsResolvConf })] : []), // mesh names via the mesh's DNS
+      l7bypass.newClient({
+        policy: opts.l7Bypass,
+        iptables: l7bypass.newIptables(opts.l7Iptables),
+      }), // mesh traffic skips the pod's L7 sidecar unless the NSURL says ?l7=capture
       kernel.newClient(), // our namespace goes into the KERNEL mechanism
     ],
   });

@@ -53,6 +53,18 @@ export const nscSchema = {
       "resolv.conf to point at the client's DNS forwarder (127.0.0.1:53) while a connection carries dns_context: mesh domains go to the mesh, other names to the nameservers the file had. Empty: dns_context is not applied. In a pod: /etc/resolv.conf; for `ip netns exec NAME`: /etc/netns/NAME/resolv.conf.",
     default: '',
   }),
+  l7Bypass: t.enumOf(['auto', 'always', 'off'], {
+    env: 'NSM_L7_BYPASS',
+    description:
+      "Keep the connections' traffic out of an L7 sidecar's iptables REDIRECT (nat OUTPUT RETURN rule per connection; ?l7=capture in the NSURL opts out). auto: if the nat table redirects; always: fail the Request without the rule; off: never. See README, L7 sidecars.",
+    default: 'auto',
+  }),
+  l7Iptables: t.string({
+    env: 'NSM_L7_IPTABLES',
+    description:
+      'The iptables command for those rules: the backend the sidecar used (iptables-legacy for a legacy sidecar); ip6tables is derived from it.',
+    default: 'iptables',
+  }),
   ...identitySchema,
   ...loggingSchema,
 };

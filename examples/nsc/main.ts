@@ -19,6 +19,8 @@ await runDaemon('nsc', nscSchema, (config) =>
       livenessIntervalMs: config.livenessCheckInterval,
       livenessTimeoutMs: config.livenessCheckTimeout,
       dnsResolvConf: config.dnsResolvConf || undefined,
+      l7Bypass: config.l7Bypass,
+      l7Iptables: config.l7Iptables,
     });
     for (const conn of nsc.connections) process.stdout.write(`${JSON.stringify({ connection: conn })}\n`);
     // The connections are held by timers (refresh, heal); this keeps the process up in between.

@@ -21,6 +21,8 @@ await runDaemon('nsc-k8s', nscK8sSchema, (config) =>
       annotationsFile: config.annotationsFile,
       annotation: config.annotation,
       pollIntervalMs: config.pollInterval,
+      l7Bypass: config.l7Bypass,
+      l7Iptables: config.l7Iptables,
     }),
   ),
 );
