@@ -1,6 +1,6 @@
 // The admission webhook's configuration: one schema, read from NSM_* variables (upstream
 // cmd-admission-webhook-k8s's names where it has one); the README's env table is generated from it.
-import { type ConfigOf, type FieldMeta, loggingSchema, t } from '../sdk/tools/config/index.js';
+import { type ConfigOf, type FieldMeta, loggingSchema, parseLabels, t } from '../sdk/tools/config/index.js';
 
 /** A Kubernetes resource quantity (100m, 1, 64Mi, 1.5Gi): checked here, not when a pod is refused. */
 const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
@@ -12,6 +12,20 @@ function quantity<const M extends FieldMeta & { default: string }>(m: M) {
       const v = raw.trim();
       if (!QUANTITY.test(v)) throw new Error('not a resource quantity (use e.g. 100m, 64Mi)');
       return v;
+    },
+  };
+}
+
+/** `service=CIDR CIDR,service2=CIDR`: the prefixes of each network service, space-separated per service. */
+function servicePrefixes<const M extends FieldMeta & { default: string }>(m: M) {
+  const cidrs = t.cidrList({ env: m.env, description: m.description, default: '' });
+  return {
+    ...t.labels(m),
+    parse(raw: string): Record<string, string[]> {
+      const out: Record<string, string[]> = {};
+      for (const [service, list] of Object.entries(parseLabels(raw)))
+        out[service] = cidrs.parse(list.split(/\s+/).join(','));
+      return out;
     },
   };
 }
@@ -147,6 +161,18 @@ export const webhookSchema = {
     env: 'NSM_SIDECAR_REQUESTS_CPU',
     default: '50m',
     description: 'CPU request of the injected container.',
+  }),
+  l7Annotations: t.bool({
+    env: 'NSM_L7_ANNOTATIONS',
+    default: 'true',
+    description:
+      "Set Istio's and Linkerd's exclusion annotations from the pod's NSURLs (not for l7=capture), merged with the pod's own. See README, L7 sidecars.",
+  }),
+  l7ServicePrefixes: servicePrefixes({
+    env: 'NSM_L7_SERVICE_PREFIXES',
+    default: '',
+    description:
+      'Prefixes of network services for the IP-range annotations: service=CIDR CIDR,service2=CIDR (a vL3 prefix).',
   }),
   ...loggingSchema,
 };

@@ -43,7 +43,14 @@ describe('webhook mutate', () => {
     assert.deepEqual(ops, r.patch);
     assert.deepEqual(
       ops.map((o) => `${o.op} ${o.path}`),
-      ['add /spec/initContainers', 'add /spec/volumes', 'add /metadata/labels'],
+      [
+        'add /spec/initContainers',
+        'add /spec/volumes',
+        'add /metadata/labels',
+        'add /metadata/annotations/traffic.sidecar.istio.io~1excludeInterfaces',
+        'add /metadata/annotations/traffic.sidecar.istio.io~1excludeOutboundPorts',
+        'add /metadata/annotations/config.linkerd.io~1skip-outbound-ports',
+      ],
     );
     const c = sidecarOf(ops);
     assert.equal(c.name, CONTAINER_NAME);
@@ -110,6 +117,9 @@ describe('webhook mutate', () => {
         'add /spec/volumes/-',
         'add /spec/volumes/-',
         'add /metadata/labels/spiffe.io~1spiffe-id',
+        'add /metadata/annotations/traffic.sidecar.istio.io~1excludeInterfaces',
+        'add /metadata/annotations/traffic.sidecar.istio.io~1excludeOutboundPorts',
+        'add /metadata/annotations/config.linkerd.io~1skip-outbound-ports',
       ],
     );
   });
@@ -144,6 +154,58 @@ describe('webhook mutate', () => {
     const c = sidecarOf(mutate({ request: review(p), config: cfg, suffix: () => 'abc123' }).patch ?? []);
     assert.equal(c.env?.find((e) => e.name === 'NSM_NAME')?.value, '$(POD_NAME)-abc123');
     assert.equal(c.volumeMounts?.[0].subPathExpr, '$(NODE_NAME)');
+  });
+
+  it("sets the L7 meshes' exclusion annotations, merged with the pod's own, none for l7=capture", () => {
+    const p = pod({
+      'networkservicemesh.io': 'kernel://my-vl3/nsm-1,kernel://gw/nsm-2?l7=capture',
+      'traffic.sidecar.istio.io/excludeInterfaces': 'eth1',
+      'config.linkerd.io/skip-outbound-ports': '9,25',
+    });
+    const cfg = { ...config, l7ServicePrefixes: { 'my-vl3': ['172.16.0.0/16'], gw: ['10.80.0.0/24'] } };
+    const ops = mutate({ request: review(p), config: cfg }).patch ?? [];
+    const annotations = Object.fromEntries(
+      ops
+        .filter((o) => o.path.startsWith('/metadata/annotations/'))
+        .map((o) => [o.path.slice('/metadata/annotations/'.length).replace('~1', '/'), o.value]),
+    );
+    assert.deepEqual(annotations, {
+      'traffic.sidecar.istio.io/excludeInterfaces': 'eth1,nsm-1',
+      'traffic.sidecar.istio.io/excludeOutboundIPRanges': '172.16.0.0/16',
+      'traffic.sidecar.istio.io/excludeOutboundPorts': '9',
+      'config.linkerd.io/skip-subnets': '172.16.0.0/16',
+    });
+  });
+
+  it('adds the annotations as a whole map when the NSURLs come from the namespace, and none when switched off', () => {
+    const ns = { 'networkservicemesh.io': 'kernel://from-ns/nsm-1' };
+    const ops = mutate({ request: review(pod()), namespaceAnnotations: ns, config }).patch ?? [];
+    assert.deepEqual(ops.find((o) => o.path === '/metadata/annotations')?.value, {
+      'traffic.sidecar.istio.io/excludeInterfaces': 'nsm-1',
+      'traffic.sidecar.istio.io/excludeOutboundPorts': '9',
+      'config.linkerd.io/skip-outbound-ports': '9',
+    });
+    const off = mutate({
+      request: review(pod()),
+      namespaceAnnotations: ns,
+      config: { ...config, l7Annotations: false },
+    });
+    assert.equal(
+      (off.patch ?? []).some((o) => o.path.startsWith('/metadata/annotations')),
+      false,
+    );
+  });
+
+  it('denies an NSURL with an unknown l7 value', () => {
+    const r = mutate({
+      request: review(pod({ 'networkservicemesh.io': 'kernel://a/nsm-1?l7=sidecar' })),
+      config,
+    });
+    assert.equal(r.response.allowed, false);
+    assert.match(
+      r.response.status?.message ?? '',
+      /annotation networkservicemesh.io of the pod: .*l7="sidecar"/,
+    );
   });
 
   const untouched: { name: string; request: AdmissionRequest; ns?: Record<string, string> }[] = [

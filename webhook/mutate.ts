@@ -9,12 +9,16 @@
 // them when the pod stops, after the app containers. One process instead of upstream's init + sidecar
 // pair means no hand-over of connections between them.
 //
+// The pod also gets the exclusion annotations of Istio and Linkerd for its mesh interfaces
+// (l7-annotations.ts), so an L7 sidecar does not capture mesh traffic unless an NSURL asks (`l7=capture`).
+//
 // An annotation that does not parse is denied (kubectl prints the message, which names the bad NSURL);
 // on UPDATE the pod is not changed (its containers are immutable), only a new annotation is checked.
 import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { getErrorMessage } from '../sdk/errors/index.js';
 import { parseNsurlList } from '../sdk/tools/nsurl/index.js';
 import type { WebhookConfig } from './config.js';
+import { l7Annotations } from './l7-annotations.js';
 
 /** Name of the injected container; its presence also marks a pod as already done. */
 export const CONTAINER_NAME = 'nsm-nsc';
@@ -44,6 +48,8 @@ export type MutateConfig = Pick<
   | 'limitsCpu'
   | 'requestsMemory'
   | 'requestsCpu'
+  | 'l7Annotations'
+  | 'l7ServicePrefixes'
 >;
 
 /** The parts of admission.k8s.io/v1 AdmissionRequest we read. */
@@ -113,8 +119,13 @@ export function mutate(input: MutateInput): MutateResult {
   const value = requestedServices(pod, config.annotation, input.namespaceAnnotations);
   if (value === undefined) return allow;
   let ifnames: string[];
+  let annotations: Record<string, string>;
   try {
-    ifnames = parseNsurlList(value).flatMap((u) => (u.interfaceName ? [u.interfaceName] : []));
+    const urls = parseNsurlList(value);
+    ifnames = urls.flatMap((u) => (u.interfaceName ? [u.interfaceName] : []));
+    annotations = config.l7Annotations
+      ? l7Annotations(urls, pod.metadata?.annotations, { servicePrefixes: config.l7ServicePrefixes })
+      : {};
   } catch (e) {
     const source = pod.metadata?.annotations?.[config.annotation] ? 'pod' : `namespace ${namespace}`;
     return {
@@ -134,7 +145,7 @@ export function mutate(input: MutateInput): MutateResult {
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
   if (request.operation === 'UPDATE' || containers.some((c) => c.name === CONTAINER_NAME)) return allow;
 
-  const patch = podPatch(pod, value, ifnames, input);
+  const patch = podPatch(pod, value, ifnames, annotations, input);
   return {
     response: {
       uid: request.uid,
@@ -146,7 +157,13 @@ export function mutate(input: MutateInput): MutateResult {
   };
 }
 
-function podPatch(pod: V1Pod, value: string, ifnames: string[], input: MutateInput): JsonPatchOp[] {
+function podPatch(
+  pod: V1Pod,
+  value: string,
+  ifnames: string[],
+  annotations: Record<string, string>,
+  input: MutateInput,
+): JsonPatchOp[] {
   const { config } = input;
   const patch: JsonPatchOp[] = [];
   const spec = pod.spec;
@@ -180,6 +197,14 @@ function podPatch(pod: V1Pod, value: string, ifnames: string[], input: MutateInp
     else
       for (const [k, v] of labels)
         patch.push({ op: 'add', path: `/metadata/labels/${escapePointer(k)}`, value: v });
+  }
+  // The L7 meshes' exclusions (merged with the pod's own values in l7Annotations).
+  if (Object.keys(annotations).length > 0) {
+    if (!pod.metadata?.annotations)
+      patch.push({ op: 'add', path: '/metadata/annotations', value: annotations });
+    else
+      for (const [k, v] of Object.entries(annotations))
+        patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(k)}`, value: v });
   }
   return patch;
 }
