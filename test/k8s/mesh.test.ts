@@ -88,10 +88,14 @@ describe('the mesh on a real cluster (deploy/overlays)', () => {
       assert.ok((await endpointAddresses(c, ns, endpoint)).includes(addr.endpoint));
       await assertTrafficBothWays(ns, pod, addr);
       // what the webhook injected: a native sidecar among the init containers, resources set
-      const spec = JSON.parse(await c.k(['-n', ns, 'get', 'pod', pod, '-o', 'json'])).spec;
+      const { spec, metadata } = JSON.parse(await c.k(['-n', ns, 'get', 'pod', pod, '-o', 'json']));
       const sidecar = spec.initContainers.find((x: { name: string }) => x.name === 'nsm-nsc');
       assert.equal(sidecar.restartPolicy, 'Always');
       assert.ok(sidecar.resources.limits.memory);
+      // the L7 meshes' exclusions, as the apiserver stored the patch (keys with "/" escaped in the pointer)
+      assert.equal(metadata.annotations['traffic.sidecar.istio.io/excludeInterfaces'], 'nsm-1');
+      assert.equal(metadata.annotations['traffic.sidecar.istio.io/excludeOutboundPorts'], '9');
+      assert.equal(metadata.annotations['config.linkerd.io/skip-outbound-ports'], '9');
     });
   }
 
@@ -99,6 +103,9 @@ describe('the mesh on a real cluster (deploy/overlays)', () => {
     await createNamespace(c, annotatedNs, { [ANNOTATION]: `kernel://${SERVICE}/nsm-1` });
     const addr = await startClient('plain', nodes[0], undefined, annotatedNs);
     await assertTrafficBothWays(annotatedNs, 'plain', addr);
+    // a pod without annotations of its own gets the L7 exclusions as a whole new map
+    const { metadata } = JSON.parse(await c.k(['-n', annotatedNs, 'get', 'pod', 'plain', '-o', 'json']));
+    assert.equal(metadata.annotations['traffic.sidecar.istio.io/excludeInterfaces'], 'nsm-1');
   });
 
   it('adds and removes interfaces when the annotation of a running pod is edited (hot-plug)', async () => {
