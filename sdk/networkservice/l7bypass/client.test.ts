@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { ConnectionContext, IPContext } from '../../../api/gen/networkservice/connectioncontext.js';
+import { withClock } from '../../core/clock.js';
 import { background } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import { newNetworkServiceChain } from '../../core/next.js';
@@ -120,6 +121,29 @@ describe('l7bypass client', () => {
       assert.deepEqual(calls, []);
     });
   }
+
+  it('auto reads the nat table at most every AUTO_RECHECK_MS, and notices a sidecar that came later', async () => {
+    const nat: Partial<Record<Family, string>> = { ipv4: '-P OUTPUT ACCEPT\n' };
+    const { ipt, calls } = fakeIptables(nat);
+    let lists = 0;
+    const listNat = ipt.listNat;
+    ipt.listNat = (f) => {
+      lists++;
+      return listNat(f);
+    };
+    let now = 1_000;
+    const ctx = withClock(background(), { now: () => now, setTimeout: () => ({ clear() {} }) });
+    const seen = { labels: [] as Record<string, string>[], closed: [] as string[] };
+    const c = chain({ iptables: ipt }, seen);
+    const c1 = await c.request(ctx, request({ id: 'c1' }));
+    await c.request(ctx, request({ id: 'c2' }));
+    assert.equal(lists, 1, 'the second connection uses the first look');
+    nat.ipv4 = ISTIO_NAT; // the sidecar sets up its rules
+    now += l7bypass.AUTO_RECHECK_MS;
+    await c.request(ctx, { connection: c1, mechanismPreferences: [] }); // refresh
+    assert.equal(lists, 2);
+    assert.deepEqual(calls, [`ensure ipv4 ${RULE}`]);
+  });
 
   it('uses ip6tables for an IPv6 connection', async () => {
     const { ipt, calls } = fakeIptables({ ipv6: ISTIO_NAT });

@@ -11,6 +11,7 @@
 //
 // Chain placement: in the client chain's additional functionality (after begin, so refresh and heal
 // re-enter above it); it acts on the answer (the interface name is known then).
+import { clock } from '../../core/clock.js';
 import { type Context, postpone } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceClient, NetworkServiceRequest } from '../../core/types.js';
@@ -31,6 +32,12 @@ import {
 import { type Iptables, newIptables } from './iptables.js';
 
 const log = logger('l7bypass');
+/**
+ * `auto` reads the nat table at most this often per family (one `iptables -S` per Request would add
+ * tens of ms to every connection's setup on a loaded node); a sidecar set up later is noticed by the
+ * first Request or refresh after this long.
+ */
+export const AUTO_RECHECK_MS = 10_000;
 const MODE_KEY = Symbol('l7bypass.mode');
 const INSTALLED_KEY = Symbol('l7bypass.installed');
 
@@ -57,6 +64,9 @@ interface Installed {
 }
 
 class L7BypassClient implements NetworkServiceClient {
+  /** Shared across connections by design: they all live in this process's namespace. */
+  private readonly natSeen = new Map<Family, { at: number; redirects: boolean }>();
+
   constructor(
     private readonly policy: BypassPolicy,
     private readonly iptables: Iptables,
@@ -123,7 +133,8 @@ class L7BypassClient implements NetworkServiceClient {
       metadata.loadAndDelete(ctx, true, INSTALLED_KEY);
     }
     if (!want) return;
-    const needed = have && sameRule(have, want) ? have.families : await this.neededFamilies(want.families);
+    const needed =
+      have && sameRule(have, want) ? have.families : await this.neededFamilies(ctx, want.families);
     if (needed.length === 0) return;
     const done: Family[] = [];
     try {
@@ -140,15 +151,21 @@ class L7BypassClient implements NetworkServiceClient {
   }
 
   /** `auto`: the families whose nat table redirects; `always`: all of them. */
-  private async neededFamilies(all: Family[]): Promise<Family[]> {
+  private async neededFamilies(ctx: Context, all: Family[]): Promise<Family[]> {
     if (this.policy === 'always') return all;
     const out: Family[] = [];
     for (const f of all) {
-      const rules = await this.iptables.listNat(f).catch((e: unknown) => {
-        log.debug({ family: f, error: getErrorMessage(e) }, 'nat table not readable; no bypass rule');
-        return '';
-      });
-      if (hasRedirect(rules)) out.push(f);
+      const now = clock(ctx).now();
+      let seen = this.natSeen.get(f);
+      if (!seen || now - seen.at >= AUTO_RECHECK_MS) {
+        const rules = await this.iptables.listNat(f).catch((e: unknown) => {
+          log.debug({ family: f, error: getErrorMessage(e) }, 'nat table not readable; no bypass rule');
+          return '';
+        });
+        seen = { at: now, redirects: hasRedirect(rules) };
+        this.natSeen.set(f, seen);
+      }
+      if (seen.redirects) out.push(f);
     }
     return out;
   }

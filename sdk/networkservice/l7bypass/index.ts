@@ -1,4 +1,4 @@
-export { type BypassPolicy, type L7BypassClientOptions, newClient } from './client.js';
+export { AUTO_RECHECK_MS, type BypassPolicy, type L7BypassClientOptions, newClient } from './client.js';
 export {
   bypassRule,
   type Family,
