@@ -1,10 +1,15 @@
 // A small HTTP backend for the gateway's tests, demo and bench, run in a backend pod's namespace:
-// `node http-backend.js NAME PORT [STATUS]`. It answers every request with STATUS (default 200) and
+// `node http-backend.js NAME PORT [STATUS]` (or HTTP_BACKEND_NAME, _PORT, _STATUS). It answers every request with STATUS (default 200) and
 // `{"backend": NAME, "path": ...}`; a request header `x-delay-ms: N` makes it answer N ms late (to
 // make a route timeout fire). It prints `{"msg":"http-backend serving"}` once it listens.
 import { createServer } from 'node:http';
 
-const [name = 'backend', port = '8080', status = '200'] = process.argv.slice(2);
+const env = process.env;
+const [
+  name = env.HTTP_BACKEND_NAME ?? 'backend',
+  port = env.HTTP_BACKEND_PORT ?? '8080',
+  status = env.HTTP_BACKEND_STATUS ?? '200',
+] = process.argv.slice(2);
 const server = createServer((req, res) => {
   const delay = Number(req.headers['x-delay-ms'] ?? 0);
   const answer = () => {
