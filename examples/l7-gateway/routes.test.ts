@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseStat } from './counters.js';
 import { findHaproxy } from './haproxy.js';
 import { renderConfig } from './haproxy-cfg.js';
@@ -82,6 +85,33 @@ describe('l7-gateway routes', () => {
     ]);
     assert.match(cfg, /backend admin.0\n {2}balance roundrobin\n {2}timeout server 1500ms\n/);
     assert.match(cfg, /backend no-route\n {2}http-request return status 404/);
+  });
+
+  it('reads and renders the example routes file of the README', () => {
+    // dist/examples/l7-gateway → the source file beside this test's source
+    const file = join(
+      dirname(fileURLToPath(import.meta.url)),
+      '..',
+      '..',
+      '..',
+      'examples',
+      'l7-gateway',
+      'routes.example.yaml',
+    );
+    const routes = parseRoutes(readFileSync(file, 'utf8'), file);
+    assert.deepEqual(
+      routes.map((r) => r.name),
+      ['shop', 'static'],
+    );
+    assert.deepEqual(backendServices(routes), ['web-v1', 'web-v2']);
+    const cfg = renderConfig(routes, {
+      ...OPTS,
+      addresses: { 'web-v1': '172.16.30.1', 'web-v2': '172.16.31.1' },
+    });
+    assert.match(
+      cfg,
+      /server web-v1 172.16.30.1:8080 weight 90\n {2}server web-v2 172.16.31.1:8080 weight 10\n/,
+    );
   });
 
   it('reads Gateway API durations', () => {
