@@ -7,7 +7,7 @@
 // workers finish the requests they hold (soft stop). No connection is refused or cut. The reload is
 // done when the stats socket answers from a new worker pid.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -51,6 +51,18 @@ export function statsCommand(socket: string, command: string): Promise<string> {
   });
 }
 
+/**
+ * Whether our HAProxy process `pid` still runs: its command line names our configuration file (so a
+ * pid the kernel gave to another process since is not ours; a zombie has no command line left).
+ */
+function alive(pid: number, cfgFile: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(cfgFile);
+  } catch {
+    return false;
+  }
+}
+
 async function workerPid(socket: string): Promise<number | undefined> {
   const info = await statsCommand(socket, 'show info').catch(() => '');
   const m = /^Pid: (\d+)$/m.exec(info);
@@ -60,8 +72,8 @@ async function workerPid(socket: string): Promise<number | undefined> {
 export interface Haproxy {
   /** Checks, writes and applies a new configuration; resolves once a new worker serves it. */
   reload(cfg: string): Promise<void>;
-  /** `show stat` as CSV rows (the header's names as keys). */
-  stats(): Promise<Record<string, string>[]>;
+  /** The current worker's pid (it changes with every reload). */
+  readonly workerPid: number | undefined;
   close(): Promise<void>;
 }
 
@@ -73,7 +85,7 @@ export interface HaproxyOptions {
 
 async function check(binary: string, file: string): Promise<void> {
   try {
-    await exec(binary, ['-c', '-q', '-f', file]);
+    await exec(binary, ['-c', '-f', file]); // without -q: the [ALERT] lines say what is wrong
   } catch (e) {
     const stderr = (e as { stderr?: string }).stderr ?? String(e);
     const alert = stderr.split('\n').find((l) => l.includes('[ALERT]')) ?? stderr.trim().split('\n')[0];
@@ -115,20 +127,30 @@ export async function startHaproxy(opts: HaproxyOptions, cfg: string): Promise<H
     exit = e.message;
   });
   let tail = '';
+  let stopping = false; // the workers' exit on our SIGTERM is an [ALERT] of the master, and expected
   for (const s of [proc.stdout, proc.stderr])
     s?.on('data', (d: Buffer) => {
       tail = (tail + d).slice(-2000);
       // Its [NOTICE] and [WARNING] lines are the reload's routine (workers forked and stopped).
       for (const line of String(d).trim().split('\n'))
-        if (line.includes('[ALERT]')) log.error({ haproxy: line }, 'haproxy');
+        if (line.includes('[ALERT]') && !stopping) log.error({ haproxy: line }, 'haproxy');
         else if (line) log.debug({ haproxy: line }, 'haproxy');
     });
+  /** Every worker pid seen: the master may exit before a soft-stopping old worker has. */
+  const workers = new Set<number>();
   const stop = async () => {
+    stopping = true;
     if (exit === undefined) {
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
       await exited;
       clearTimeout(timer);
+    }
+    const deadline = Date.now() + STOP_GRACE_MS;
+    const ours = (w: number) => alive(w, opts.cfgFile);
+    while ([...workers].some(ours)) {
+      if (Date.now() > deadline) for (const w of workers) if (ours(w)) process.kill(w, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, POLL_MS));
     }
   };
   let pid: number | undefined;
@@ -137,6 +159,7 @@ export async function startHaproxy(opts: HaproxyOptions, cfg: string): Promise<H
       'start HAProxy',
       async () => {
         pid = await workerPid(opts.statsSocket);
+        if (pid !== undefined) workers.add(pid);
         return pid !== undefined;
       },
       () => (exit ? `${exit}: ${tail.trim().split('\n').pop()}` : undefined),
@@ -158,6 +181,8 @@ export async function startHaproxy(opts: HaproxyOptions, cfg: string): Promise<H
             const now = await workerPid(opts.statsSocket);
             if (now === undefined || now === old) return false;
             pid = now;
+            for (const w of workers) if (!alive(w, opts.cfgFile)) workers.delete(w);
+            workers.add(now);
             return true;
           },
           () => exit,
@@ -166,11 +191,8 @@ export async function startHaproxy(opts: HaproxyOptions, cfg: string): Promise<H
       queue = next.catch(() => undefined);
       return next;
     },
-    async stats() {
-      const csv = await statsCommand(opts.statsSocket, 'show stat');
-      const [head, ...rows] = csv.trim().split('\n');
-      const keys = head.replace(/^# /, '').split(',');
-      return rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [keys[i], v])));
+    get workerPid() {
+      return pid;
     },
     async close() {
       await queue;

@@ -11,11 +11,11 @@
 // HAProxy reloads without dropping connections (haproxy.ts); a bad edit is logged and the routes in
 // force stay. Close stops HAProxy (no process is left), then the connections, then the endpoint.
 import { watch } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import { background, type Context } from '../../sdk/core/context.js';
-import { getErrorMessage } from '../../sdk/errors/index.js';
+import { getErrorMessage, wrap } from '../../sdk/errors/index.js';
 import { closeOnce, disposable } from '../../sdk/tools/daemon.js';
 import { logger } from '../../sdk/tools/log.js';
 import { type IcmpResponderOptions, startIcmpResponder } from '../icmp-responder/server.js';
@@ -40,8 +40,6 @@ export interface L7Gateway {
   readonly name: string;
   readonly url: string;
   readonly haproxy: Haproxy;
-  /** Resolves when the reloads asked for so far are done (for tests). */
-  settled(): Promise<void>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -70,22 +68,36 @@ export async function startL7Gateway(
   const runDir = opts.runDir ?? `/tmp/nsm-l7-${opts.name}`;
   await mkdir(runDir, { recursive: true });
   const statsSocket = join(runDir, 'haproxy.sock');
+  const cfgFile = join(runDir, 'haproxy.cfg');
+  // Only what we made: NSM_L7_RUN_DIR may be a directory that holds other things too.
+  const removeFiles = async () => {
+    for (const f of [cfgFile, `${cfgFile}.new`, statsSocket]) await rm(f, { force: true });
+    await rmdir(runDir).catch(() => undefined);
+  };
   const backends = new Map<string, { nsc: Nsc; address?: string }>();
   let ifindex = 0;
+  // In parallel: each is a Request through the nsmgr, seconds apiece on a loaded node.
   const connectBackends = async () => {
-    for (const svc of backendServices(routes)) {
-      if (backends.has(svc)) continue;
-      const nsc = await startNsc({
-        name: `${opts.name}-${svc}`,
-        connectTo: opts.connectTo,
-        networkServices: `kernel://${svc}/l7b${ifindex++}`,
-        labels: opts.labels,
-        requestTimeoutMs: opts.requestTimeoutMs,
-        maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
-      });
-      const address = farAddress(nsc.connections[0]);
-      backends.set(svc, { nsc, address });
-      log.info({ service: svc, address }, 'backend connected');
+    const missing = backendServices(routes).filter((svc) => !backends.has(svc));
+    const results = await Promise.allSettled(
+      missing.map(async (svc) => {
+        const nsc = await startNsc({
+          name: `${opts.name}-${svc}`,
+          connectTo: opts.connectTo,
+          networkServices: `kernel://${svc}/l7b${ifindex++}`,
+          labels: opts.labels,
+          requestTimeoutMs: opts.requestTimeoutMs,
+          maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
+        });
+        const address = farAddress(nsc.connections[0]);
+        backends.set(svc, { nsc, address });
+        log.info({ service: svc, address }, 'backend connected');
+      }),
+    );
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      const reason = (results[failed] as PromiseRejectedResult).reason;
+      throw wrap(reason, `failed to connect to backend service ${missing[failed]}`);
     }
   };
   const render = () =>
@@ -102,13 +114,13 @@ export async function startL7Gateway(
   let nse: Awaited<ReturnType<typeof startIcmpResponder>> | undefined;
   try {
     await connectBackends();
-    haproxy = await startHaproxy({ binary, cfgFile: join(runDir, 'haproxy.cfg'), statsSocket }, render());
+    haproxy = await startHaproxy({ binary, cfgFile, statsSocket }, render());
     log.info({ file: opts.routesFile, routes: routes.length, port: opts.httpPort }, 'routes loaded');
     nse = await startIcmpResponder(opts, base);
   } catch (e) {
     await haproxy?.close();
     await closeBackends();
-    await rm(runDir, { recursive: true, force: true });
+    await removeFiles();
     throw e;
   }
   const proxy = haproxy;
@@ -141,10 +153,6 @@ export async function startL7Gateway(
     name: endpoint.name,
     url: endpoint.url,
     haproxy: proxy,
-    settled: async () => {
-      await new Promise((r) => setTimeout(r, RELOAD_DEBOUNCE_MS * 2));
-      await reloading;
-    },
     close: closeOnce(async () => {
       watcher.close();
       clearTimeout(timer);
@@ -152,7 +160,7 @@ export async function startL7Gateway(
       await proxy.close();
       await endpoint.close();
       await closeBackends();
-      await rm(runDir, { recursive: true, force: true });
+      await removeFiles();
     }),
   });
 }
