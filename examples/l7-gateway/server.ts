@@ -15,7 +15,7 @@ import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import { background, type Context } from '../../sdk/core/context.js';
-import { getErrorMessage, wrap } from '../../sdk/errors/index.js';
+import { getErrorMessage, invalidArgument, wrap } from '../../sdk/errors/index.js';
 import { closeOnce, disposable } from '../../sdk/tools/daemon.js';
 import { logger } from '../../sdk/tools/log.js';
 import { type IcmpResponderOptions, startIcmpResponder } from '../icmp-responder/server.js';
@@ -49,7 +49,7 @@ export async function readRoutes(file: string): Promise<HttpRoute[]> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new Error(`failed to read routes file ${file}: ${getErrorMessage(e)}`);
+    throw invalidArgument(`failed to read routes file ${file}: ${getErrorMessage(e)}`);
   }
   return parseRoutes(text, file);
 }
