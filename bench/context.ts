@@ -5,7 +5,7 @@ import type { ProcSample } from './procstat.js';
 import type { Summary } from './stats.js';
 
 /** In run order: scale before concurrency, so that nothing a timed-out request left behind skews its idle figures. */
-export const PARTS = ['latency', 'cni', 'scale', 'concurrency', 'dataplane', 'heal', 'chain'] as const;
+export const PARTS = ['latency', 'cni', 'scale', 'concurrency', 'dataplane', 'heal', 'chain', 'l7'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchOptions {
@@ -192,8 +192,16 @@ export interface ChainData {
   healNote?: string;
 }
 
+/** L7 gateway (bench/parts/l7.ts): per round, the same HAProxy over a mesh connection and a plain veth. */
+export interface L7Data {
+  p50Ms: { mesh: number[]; veth: number[] };
+  rps: { mesh: number[]; veth: number[] };
+  failed: number;
+}
+
 export interface BenchData {
   chain?: ChainData;
+  l7?: L7Data;
   latency?: { local?: PathLatency; remote?: PathLatency };
   cni?: CniData;
   concurrency?: ConcurrencyRound[];

@@ -4,6 +4,7 @@
 import type { BenchData, HealData, PathLatency } from './context.js';
 import { type Figure, finite, ge, le, ratio } from './figure.js';
 import { chainRows } from './figures-chain.js';
+import { l7Rows } from './figures-l7.js';
 import { scaleRows } from './figures-scale.js';
 import { median, type Summary } from './stats.js';
 
@@ -193,6 +194,7 @@ export function deriveFigures(d: BenchData): Figure[] {
   // 3. Scale
   if (d.scale) scaleRows(d.scale, lat?.local, add);
   if (d.chain) chainRows(d.chain, add);
+  if (d.l7) l7Rows(d.l7, add);
 
   // 4. Data plane
   const dp = d.dataplane;

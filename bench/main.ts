@@ -13,6 +13,7 @@ import { runCni } from './parts/cni.js';
 import { runConcurrency } from './parts/concurrency.js';
 import { runDataplane } from './parts/dataplane.js';
 import { runHeal } from './parts/heal.js';
+import { runL7 } from './parts/l7.js';
 import { runLatency } from './parts/latency.js';
 import { runScale } from './parts/scale.js';
 import { killAll } from './proc.js';
@@ -27,6 +28,7 @@ const RUNNERS: Record<Part, (ctx: BenchContext) => Promise<void>> = {
   dataplane: runDataplane,
   heal: runHeal,
   chain: runChain,
+  l7: runL7,
 };
 
 function say(line: string): void {

@@ -1,4 +1,4 @@
-// The Debian tools some parts need: iperf3 (data plane, chain), nftables (the chain's firewall) and
+// The Debian tools some parts need: iperf3 (data plane, chain), nftables (the chain's firewall), haproxy (l7) and
 // the real CNI plugins (the baseline).
 // Missing ones are installed with apt-get (after apt-get update); if that is not allowed or fails,
 // the bench stops with one line saying what to install.
@@ -22,6 +22,7 @@ async function onPath(cmd: string): Promise<boolean> {
 const TOOLS: Tool[] = [
   { pkg: 'iperf3', present: () => onPath('iperf3'), neededBy: ['dataplane', 'chain'] },
   { pkg: 'nftables', present: () => onPath('nft'), neededBy: ['chain'] },
+  { pkg: 'haproxy', present: () => onPath('haproxy'), neededBy: ['l7'] },
   {
     pkg: 'containernetworking-plugins',
     present: async () => existsSync(`${CNI_DIR}/ptp`) && existsSync(`${CNI_DIR}/host-local`),

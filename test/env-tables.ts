@@ -4,6 +4,7 @@
 import { firewallSchema } from '../examples/firewall/config.js';
 import { icmpResponderSchema } from '../examples/icmp-responder/config.js';
 import { nscK8sSchema } from '../examples/k8s/nsc/config.js';
+import { l7GatewaySchema } from '../examples/l7-gateway/config.js';
 import { nscSchema } from '../examples/nsc/config.js';
 import { passthroughSchema } from '../examples/passthrough/config.js';
 import { vl3Schema } from '../examples/vl3/config.js';
@@ -28,6 +29,7 @@ export const ENV_TABLES: Record<string, string> = {
   firewall: envTable(firewallSchema),
   vl3: envTable(vl3Schema),
   'vl3-ipam': envTable(vl3IpamSchema),
+  'l7-gateway': envTable(l7GatewaySchema),
 };
 
 if (process.argv[1]?.endsWith('env-tables.js')) {

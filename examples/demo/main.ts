@@ -12,6 +12,7 @@ import { DEMO_MARKER } from '../../nsmctl/targets.js';
 import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
 import { addresses, links } from '../../sdk/tools/sandbox/shell.js';
 import { showChain } from './chain.js';
+import { demoL7 } from './l7.js';
 import { demoVl3 } from './vl3.js';
 
 const SERVICE = 'icmp-responder';
@@ -113,8 +114,11 @@ async function main(): Promise<void> {
         say(`  traffic         : ${line}`);
       }
     }
-    await showChain(sb, say);
-    await demoVl3(sb, say);
+    if (!process.argv.includes('--l7')) {
+      await showChain(sb, say);
+      await demoVl3(sb, say);
+    }
+    await demoL7(sb, say);
     say();
     say(`Demo mesh ready in ${((Date.now() - t0) / 1000).toFixed(1)} s. Logs: ${sb.runDir}/logs`);
     say('Reach it from this host (any NetworkService/MonitorConnection/registry gRPC client works):');

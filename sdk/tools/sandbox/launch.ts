@@ -19,6 +19,7 @@ export const SCRIPTS = {
   nsc: join(DIST, 'examples', 'nsc', 'main.js'),
   passthrough: join(DIST, 'examples', 'passthrough', 'main.js'),
   firewall: join(DIST, 'examples', 'firewall', 'main.js'),
+  l7Gateway: join(DIST, 'examples', 'l7-gateway', 'main.js'),
   apply: join(DIST, 'registry', 'apply', 'main.js'),
   vl3: join(DIST, 'examples', 'vl3', 'main.js'),
   vl3Ipam: join(DIST, 'vl3-ipam', 'main.js'),
