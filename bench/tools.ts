@@ -3,26 +3,15 @@
 // Missing ones are installed with apt-get (after apt-get update); if that is not allowed or fails,
 // the bench stops with one line saying what to install.
 import { existsSync } from 'node:fs';
+import { type DebianPackage, ensureDebianPackages, programOf } from '../sdk/tools/debian-packages.js';
 import type { Part } from './context.js';
-import { run } from './proc.js';
 
 export const CNI_DIR = '/usr/lib/cni';
 
-interface Tool {
-  pkg: string;
-  present: () => Promise<boolean>;
-  neededBy: Part[];
-}
-
-async function onPath(cmd: string): Promise<boolean> {
-  const r = await run('sh', ['-c', `command -v ${cmd}`]).catch(() => undefined);
-  return r?.code === 0;
-}
-
-const TOOLS: Tool[] = [
-  { pkg: 'iperf3', present: () => onPath('iperf3'), neededBy: ['dataplane', 'chain'] },
-  { pkg: 'nftables', present: () => onPath('nft'), neededBy: ['chain'] },
-  { pkg: 'haproxy', present: () => onPath('haproxy'), neededBy: ['l7'] },
+const TOOLS: (DebianPackage & { neededBy: Part[] })[] = [
+  { ...programOf('iperf3', 'iperf3'), neededBy: ['dataplane', 'chain'] },
+  { ...programOf('nftables', 'nft'), neededBy: ['chain'] },
+  { ...programOf('haproxy', 'haproxy'), neededBy: ['l7'] },
   {
     pkg: 'containernetworking-plugins',
     present: async () => existsSync(`${CNI_DIR}/ptp`) && existsSync(`${CNI_DIR}/host-local`),
@@ -36,34 +25,9 @@ export async function ensureTools(
   install: boolean,
   log: (l: string) => void,
 ): Promise<string | undefined> {
-  const missing: string[] = [];
-  for (const t of TOOLS) {
-    if (t.neededBy.some((p) => parts.includes(p)) && !(await t.present())) missing.push(t.pkg);
-  }
-  if (missing.length === 0) return undefined;
-  const advice = `bench: missing ${missing.join(', ')}; install with: apt-get update && apt-get install -y ${missing.join(' ')} (or leave out --only=${TOOLS.filter((t) => missing.includes(t.pkg)).flatMap((t) => t.neededBy)})`;
-  if (!install || !(await onPath('apt-get'))) return advice;
-  log(`installing ${missing.join(', ')} (apt-get update; apt-get install -y) ...`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = await run('apt-get', ['update'], { env, timeoutMs: 300_000 });
-  if (update.code !== 0) return `${advice} [apt-get update failed: ${lastLine(update.stderr)}]`;
-  const inst = await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
-    env,
-    timeoutMs: 600_000,
-  });
-  if (inst.code !== 0) return `${advice} [apt-get install failed: ${lastLine(inst.stderr)}]`;
-  for (const t of TOOLS) {
-    if (missing.includes(t.pkg) && !(await t.present())) return `${advice} [still missing after apt-get]`;
-  }
-  return undefined;
-}
-
-function lastLine(s: string): string {
-  return (
-    s
-      .trim()
-      .split('\n')
-      .filter((l) => l.trim())
-      .pop() ?? ''
-  );
+  const needed = TOOLS.filter((t) => t.neededBy.some((p) => parts.includes(p)));
+  const problem = await ensureDebianPackages(needed, { install, log });
+  if (!problem) return undefined;
+  const missing = await Promise.all(needed.map(async (t) => ((await t.present()) ? [] : t.neededBy)));
+  return `bench: ${problem} (or leave out --only=${[...new Set(missing.flat())].join(',')})`;
 }

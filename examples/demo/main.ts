@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import { DEMO_MARKER } from '../../nsmctl/targets.js';
+import { ensureDebianPackages, programOf } from '../../sdk/tools/debian-packages.js';
 import { type Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
 import { addresses, links } from '../../sdk/tools/sandbox/shell.js';
 import { showChain } from './chain.js';
@@ -57,6 +58,15 @@ async function checkTraffic(
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('demo: run as root (it creates network namespaces)\n');
+    process.exit(2);
+  }
+  // The firewall CNF loads nftables rules; the L7 gateway runs HAProxy: installed here when missing.
+  const tools = await ensureDebianPackages([programOf('nftables', 'nft'), programOf('haproxy', 'haproxy')], {
+    install: true,
+    log: (l) => say(`demo: ${l}`),
+  });
+  if (tools) {
+    process.stderr.write(`demo: ${tools}\n`);
     process.exit(2);
   }
   say('Starting the demo mesh: 2 nodes, registry, nsmgr + forwarder per node ...');
