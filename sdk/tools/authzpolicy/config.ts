@@ -10,7 +10,7 @@ export const authzPolicySchema = {
   authzPolicyFile: t.string({
     env: 'NSM_AUTHZ_POLICY_FILE',
     description:
-      'YAML authorization policy: which SPIFFE IDs may request which services and register which endpoints and services (README, Authorization policy); read again when it changes. Unset: everything is allowed. Needs an identity: in insecure mode it is not enforced.',
+      'YAML authorization policy (README, Authorization policy), read again on change: who may request and register what. Unset: all allowed; insecure mode: not enforced.',
   }),
 };
 
