@@ -152,6 +152,21 @@ describe('owner by identity', () => {
       assert.deepEqual(await content(), []);
     });
 
+    it('gives a name two identities register at once to the first; the second is refused', async () => {
+      const { ctx, chain, content } = setup();
+      const results = await Promise.allSettled([
+        chain.register(as(ctx, A), service('ETHERNET')),
+        chain.register(as(ctx, B), service('IP')),
+      ]);
+      assert.equal(results[0].status, 'fulfilled');
+      assert.equal(results[1].status, 'rejected');
+      assert.match(String((results[1] as PromiseRejectedResult).reason), new RegExp(`registered by ${A}`));
+      assert.deepEqual(
+        (await content()).map((c) => JSON.parse(c).payload),
+        ['ETHERNET'],
+      );
+    });
+
     it('checks nothing without identities', async () => {
       const { ctx, chain, content } = setup();
       const plain = (ip: string) => withPeer(ctx, { transport: 'tcp', address: `${ip}:1` });

@@ -26,8 +26,29 @@ const content = (ns: NetworkService) => JSON.stringify({ payload: ns.payload, ma
 class NsOwner implements NsRegistry {
   /** Service name → its owner's SPIFFE ID and content as registered. */
   private readonly holders = new Map<string, { identity: string; content: string }>();
+  /** Service name → the call in progress: the NS chain has no begin, so two first registrations could race. */
+  private readonly busy = new Map<string, Promise<unknown>>();
 
-  async register(ctx: Context, ns: NetworkService): Promise<NetworkService> {
+  /** Runs `fn` after the calls for `name` before it. */
+  private serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.busy.get(name) ?? Promise.resolve()).then(fn, fn);
+    const done = run.catch(() => undefined);
+    this.busy.set(name, done);
+    void done.then(() => {
+      if (this.busy.get(name) === done) this.busy.delete(name);
+    });
+    return run;
+  }
+
+  register(ctx: Context, ns: NetworkService): Promise<NetworkService> {
+    return this.serial(ns.name, () => this.doRegister(ctx, ns));
+  }
+
+  unregister(ctx: Context, ns: NetworkService): Promise<void> {
+    return this.serial(ns.name, () => this.doUnregister(ctx, ns));
+  }
+
+  private async doRegister(ctx: Context, ns: NetworkService): Promise<NetworkService> {
     const h = this.holders.get(ns.name);
     const who = peerIdentity(ctx)?.id;
     if (h && peerFrom(ctx) && who !== h.identity) {
@@ -44,7 +65,7 @@ class NsOwner implements NsRegistry {
     return following(ctx).find(ctx, query, sink);
   }
 
-  async unregister(ctx: Context, ns: NetworkService): Promise<void> {
+  private async doUnregister(ctx: Context, ns: NetworkService): Promise<void> {
     const h = this.holders.get(ns.name);
     const who = peerIdentity(ctx)?.id;
     if (h && peerFrom(ctx) && who !== h.identity) throw notOwner('network service', ns.name, h.identity, who);
