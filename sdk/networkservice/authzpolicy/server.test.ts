@@ -7,6 +7,7 @@ import { getErrorCode } from '../../errors/index.js';
 import { recorder } from '../../testing/checks.js';
 import { request } from '../../testing/connections.js';
 import { parsePolicy, staticPolicy } from '../../tools/authzpolicy/index.js';
+import { currentLogging, setupLogging } from '../../tools/log.js';
 import { type CA, newCA } from '../../tools/spiffe/ca.js';
 import { withPeer as withTlsPeer } from '../../tools/spiffe/peer.js';
 import type { X509Source } from '../../tools/spiffe/source.js';
@@ -166,9 +167,21 @@ describe('authzpolicy server (nsmgr Request)', () => {
     const inProcess = chain();
     await inProcess.chain.request(background(), await from(undefined));
     assert.equal(inProcess.rec.calls.length, 1);
-    const insecure = chain({ noIdentity: true });
-    await insecure.chain.request(overUnix(), await from('client-b'));
-    assert.equal(insecure.rec.calls.length, 1);
+    const saved = currentLogging();
+    const lines: string[] = [];
+    setupLogging({ level: 'info', sink: { write: (l: string) => void lines.push(l) } });
+    try {
+      const insecure = chain({ noIdentity: true });
+      await insecure.chain.request(overUnix(), await from('client-b'));
+      await insecure.chain.request(overUnix(), await from(undefined, { service: 'other' }));
+      assert.equal(insecure.rec.calls.length, 2);
+    } finally {
+      setupLogging(saved);
+    }
+    const warnings = lines.map((l) => JSON.parse(l)).filter((l) => /NOT ENFORCED/.test(l.msg));
+    assert.equal(warnings.length, 1, 'said once, clearly');
+    assert.equal(warnings[0].level, 40);
+    assert.match(warnings[0].msg, /no identity \(insecure mode\)/);
   });
 
   it('does not check Close', async () => {
