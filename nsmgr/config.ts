@@ -1,5 +1,7 @@
 // nsmgr's configuration: one schema, read from NSM_* variables; the README's env table is
 // generated from it (npm run env-tables).
+
+import { authzPolicySchema } from '../sdk/tools/authzpolicy/config.js';
 import { loggingSchema, t } from '../sdk/tools/config/index.js';
 import { identitySchema } from '../sdk/tools/spiffe/config.js';
 
@@ -51,6 +53,7 @@ export const nsmgrSchema = {
       'YAML file (`prefixes: [CIDR, ...]`) of prefixes no endpoint may hand out, e.g. the pod and service CIDRs; read again when it changes. A missing file means none.',
     default: '/var/lib/networkservicemesh/config/excluded_prefixes.yaml',
   }),
+  ...authzPolicySchema,
   ...identitySchema,
   ...loggingSchema,
 };

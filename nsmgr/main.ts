@@ -17,6 +17,7 @@ await runDaemon('nsmgr', nsmgrSchema, (config) =>
       nodeName: config.nodeName ?? hostname(),
       allowForeignNetns: config.allowForeignNetns,
       excludedPrefixesFile: config.excludedPrefixesFile,
+      authzPolicyFile: config.authzPolicyFile,
     }),
   ),
 );

@@ -7,6 +7,7 @@ import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-
 import { addRegistryServices } from '../sdk/grpc/registry-server.js';
 import { serve } from '../sdk/grpc/server.js';
 import { type NetnsResolver, newNetnsResolver } from '../sdk/kernel/netns.js';
+import * as authzpolicy from '../sdk/networkservice/authzpolicy/index.js';
 import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
 import { newFinder } from '../sdk/networkservice/discover/index.js';
@@ -18,6 +19,7 @@ import * as requestlabels from '../sdk/networkservice/requestlabels/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
 import * as socketowner from '../sdk/registry/socketowner/index.js';
 import * as validate from '../sdk/registry/validate/index.js';
+import { openAuthzPolicy } from '../sdk/tools/authzpolicy/config.js';
 import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 
@@ -38,6 +40,8 @@ export interface NsmgrOptions {
   netnsResolver?: NetnsResolver;
   /** YAML file of prefixes every endpoint IPAM must avoid (see excludedprefixes); absent: none. */
   excludedPrefixesFile?: string;
+  /** YAML authorization policy (sdk/tools/authzpolicy); absent: every request is allowed. */
+  authzPolicyFile?: string;
 }
 
 export interface Nsmgr {
@@ -78,6 +82,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     registryNse, // the central registry
   );
 
+  const policy = openAuthzPolicy(opts.authzPolicyFile);
   const excluded = opts.excludedPrefixesFile
     ? excludedprefixes.newFilePrefixSource({ path: opts.excludedPrefixesFile })
     : excludedprefixes.staticPrefixes([]);
@@ -91,6 +96,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
       ...(opts.allowForeignNetns
         ? []
         : [netnsowner.newServer({ resolver: opts.netnsResolver ?? newNetnsResolver() })]), // a caller wires only its own namespace: before anything acts on the request
+      ...(policy ? [authzpolicy.newServer({ source: policy })] : []), // the caller's SPIFFE ID may request this service (NSM_AUTHZ_POLICY_FILE)
       requestlabels.newServer({ nodeName: opts.nodeName }), // nodeName and clientName labels, for matches
       excludedprefixes.newServer({ source: excluded }), // endpoints' IPAM keeps out of the node's excluded prefixes
       discoverforwarder.newServer({
@@ -105,6 +111,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
 
   const closeClients = async () => {
     excluded.close();
+    policy?.close();
     await relay.close();
     await pool.close();
   };

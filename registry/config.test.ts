@@ -26,6 +26,7 @@ describe('registry config', () => {
       expirePeriodMs: 60_000,
       backend: 'memory',
       k8sNamespace: undefined,
+      authzPolicyFile: undefined,
       spiffeEndpointSocket: undefined,
       certFile: undefined,
       keyFile: undefined,

@@ -1,4 +1,6 @@
 // The registry daemon's configuration: one schema, read from NSM_* environment variables.
+
+import { authzPolicySchema } from '../sdk/tools/authzpolicy/config.js';
 import { type ConfigOf, loggingSchema, t } from '../sdk/tools/config/index.js';
 import { identitySchema } from '../sdk/tools/spiffe/config.js';
 
@@ -33,6 +35,7 @@ export const registrySchema = {
     description:
       "k8s store: namespace of the objects (default: the pod's, else the kubeconfig's, else default)",
   }),
+  ...authzPolicySchema,
   ...identitySchema,
   ...loggingSchema,
 };

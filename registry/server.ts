@@ -7,6 +7,7 @@ import type { NseRegistry, NsRegistry } from '../sdk/core/types.js';
 import { unavailable } from '../sdk/errors/index.js';
 import { addRegistryServices } from '../sdk/grpc/registry-server.js';
 import { serve } from '../sdk/grpc/server.js';
+import * as authzpolicy from '../sdk/registry/authzpolicy/index.js';
 import * as begin from '../sdk/registry/begin/index.js';
 import * as expire from '../sdk/registry/expire/index.js';
 import * as k8s from '../sdk/registry/k8s/index.js';
@@ -14,6 +15,7 @@ import * as memory from '../sdk/registry/memory/index.js';
 import * as metrics from '../sdk/registry/metrics/index.js';
 import * as owner from '../sdk/registry/owner/index.js';
 import * as validate from '../sdk/registry/validate/index.js';
+import { openAuthzPolicy, type PolicySource } from '../sdk/tools/authzpolicy/index.js';
 import { parseNsmUrl } from '../sdk/tools/config/index.js';
 import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
@@ -38,6 +40,8 @@ export interface ChainOptions {
   backend?: 'memory' | 'k8s';
   /** The k8s backend's options (namespace, kubeconfig, or a fake API in tests). */
   k8s?: k8s.K8sOptions;
+  /** The authorization policy (NSM_AUTHZ_POLICY_FILE); absent: every registration is allowed. */
+  policy?: PolicySource;
 }
 
 /** The two stores at the end of the chains: in memory, or custom resources through an informer cache. */
@@ -69,15 +73,18 @@ export function newRegistryChains(opts: ChainOptions = {}): RegistryChains {
   const stores = newStores(opts);
   const nse = newRegistryChain(
     validate.newNseServer(), // refuse malformed input before anything stores or forwards it
+    ...(opts.policy ? [authzpolicy.newNseServer({ source: opts.policy })] : []), // the caller's SPIFFE ID may register this name and its services
     begin.newNseServer(), // one call at a time per endpoint name; expiry re-enters the chain here
     metrics.newNseServer(), // Prometheus: calls by code (owner's refusals too) and entries held (expiries pass here)
-    owner.newNseServer(), // a name belongs to the URL that holds it until it unregisters or expires
+    owner.newNseServer(), // a name belongs to the identity (without identities: the URL) that holds it until it unregisters or expires
     leases, // stamp the lease on each Register; unregister through begin when it runs out
     stores.nse, // the store: Find by template, watch for changes
   );
   const ns = newRegistryChain(
     validate.newNsServer(), // refuse malformed input (name, payload, selectors)
+    ...(opts.policy ? [authzpolicy.newNsServer({ source: opts.policy })] : []), // the caller's SPIFFE ID may register this service
     metrics.newNsServer(), // Prometheus: calls by code and entries held
+    owner.newNsServer(), // with identities, a service belongs to the identity that registered it
     stores.ns, // the store: Find by template, watch for changes
   );
   return {
@@ -87,6 +94,7 @@ export function newRegistryChains(opts: ChainOptions = {}): RegistryChains {
     notReadyReason: stores.notReadyReason,
     close: async () => {
       await leases.close();
+      opts.policy?.close();
       await stores.close();
     },
   };
@@ -151,6 +159,7 @@ export async function startRegistry(
 ): Promise<Registry> {
   const name = opts.name ?? 'registry';
   const chains = newRegistryChains({
+    policy: openAuthzPolicy(opts.authzPolicyFile),
     expirePeriodMs: opts.expirePeriodMs,
     backend: opts.backend,
     k8s: { namespace: opts.k8sNamespace, ...opts.k8s },

@@ -1,1 +1,2 @@
+export { newNsServer } from './ns-server.js';
 export { newNseServer } from './server.js';

@@ -1,4 +1,9 @@
-// owner keeps one endpoint name to one owner, identified by the endpoint's URL. A Register for a
+// owner keeps one endpoint name to one owner. With identities, the owner is the SPIFFE ID of the
+// caller that registered it (over mTLS): only that identity may register the name again (refresh, or
+// a change of URL or content) or unregister it; any other caller gets PERMISSION_DENIED naming the
+// owner. An nsmgr registers its local endpoints under its own identity (the registry trusts it for
+// them; socketowner in the nsmgr keeps its local endpoints apart). Without identities, the owner is
+// the endpoint's URL: a Register for a
 // name that is held (registered and not expired) under a different URL is refused with
 // ALREADY_EXISTS; the same URL again is a refresh. An Unregister that names a different URL is
 // refused with PERMISSION_DENIED (an empty URL is accepted). Over tcp, an endpoint held under
@@ -21,6 +26,7 @@ import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { NseRegistry } from '../../core/types.js';
 import { alreadyExists, NsmError } from '../../errors/index.js';
+import { peerIdentity } from '../../tools/spiffe/peer.js';
 import { peerFrom } from '../../tools/unixpeer/index.js';
 
 /** The IP a grpc-js peer string ("1.2.3.4:5", "::ffff:1.2.3.4:5", "[::1]:5") names. */
@@ -38,11 +44,21 @@ export function urlIP(url: string): string | undefined {
 
 interface Holder {
   url: string;
+  /** The SPIFFE ID that registered it over mTLS; undefined without identities. */
+  identity?: string;
   /** Epoch ms when the holder's lease ends; undefined when the chain sets none. */
   expiresAt?: number;
 }
 
 type Nse = NetworkServiceEndpoint;
+
+/** PERMISSION_DENIED naming the owner and the caller. */
+export function notOwner(kind: string, name: string, owner: string, caller: string | undefined): NsmError {
+  return new NsmError(
+    status.PERMISSION_DENIED,
+    `${kind} "${name.slice(0, 256)}" is registered by ${owner}; ${caller ?? 'a caller without a SPIFFE ID'} may not change or unregister it`,
+  );
+}
 const following = (ctx: Context) =>
   next.registry<Nse, NetworkServiceEndpointQuery, NetworkServiceEndpointResponse>(ctx);
 
@@ -61,14 +77,22 @@ class Owner implements NseRegistry {
 
   async register(ctx: Context, nse: Nse): Promise<Nse> {
     const h = this.holder(ctx, nse.name);
-    if (h && h.url !== nse.url) {
+    const who = peerIdentity(ctx)?.id;
+    if (h?.identity) {
+      if (peerFrom(ctx) && who !== h.identity)
+        throw notOwner('network service endpoint', nse.name, h.identity, who);
+    } else if (h && h.url !== nse.url) {
       throw alreadyExists(
         `network service endpoint "${nse.name}" is already registered by another owner (url ${h.url})`,
       );
     }
     const resp = await following(ctx).register(ctx, nse);
     // The caller's URL, not the response's: later elements may rewrite it (localbypass).
-    this.holders.set(nse.name, { url: nse.url, expiresAt: resp.expirationTime?.getTime() });
+    this.holders.set(nse.name, {
+      url: nse.url,
+      identity: who ?? h?.identity, // an in-process call (tests) keeps the owner
+      expiresAt: resp.expirationTime?.getTime(),
+    });
     return resp;
   }
 
@@ -78,6 +102,14 @@ class Owner implements NseRegistry {
 
   async unregister(ctx: Context, nse: Nse): Promise<void> {
     const h = this.holder(ctx, nse.name);
+    if (h?.identity) {
+      const who = peerIdentity(ctx)?.id;
+      if (peerFrom(ctx) && who !== h.identity)
+        throw notOwner('network service endpoint', nse.name, h.identity, who);
+      await following(ctx).unregister(ctx, nse);
+      this.holders.delete(nse.name);
+      return;
+    }
     // Without identities, a holder registered as tcp://IP:PORT (an nsmgr) is one that calls from IP:
     // nobody else may drop its endpoint, whatever URL they send.
     const peer = peerFrom(ctx);

@@ -1,0 +1,1 @@
+export { type AuthzPolicyOptions, newServer } from './server.js';

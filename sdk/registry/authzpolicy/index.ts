@@ -1,0 +1,1 @@
+export { type AuthzPolicyOptions, newNseServer, newNsServer } from './server.js';
