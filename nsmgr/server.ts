@@ -87,6 +87,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     name: opts.name,
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     monitor: connections,
+    unixOwnership: 'process', // every pod reaches this socket: a connection is its creator's (netns and uid)
     additionalFunctionality: [
       ...(opts.allowForeignNetns
         ? []
