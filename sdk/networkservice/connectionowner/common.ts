@@ -1,11 +1,15 @@
 // Who owns a connection at one hop, and who is calling now (see README.md for the rules).
+import { stat } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import type { Context } from '../../core/context.js';
 import { getErrorMessage, NsmError } from '../../errors/index.js';
+import { logger } from '../../tools/log.js';
 import { peerOf } from '../../tools/spiffe/peer.js';
 import { decodeSegmentToken, isJwt } from '../../tools/token/jwt.js';
 import { netnsOfPid, peerFrom, uidOfPid } from '../../tools/unixpeer/index.js';
+
+const log = logger('connectionowner');
 
 /**
  * An owner, as a comparable key and how it reads in messages:
@@ -107,12 +111,29 @@ export function isOperator(caller: Caller | undefined, operatorNetns: ReadonlySe
   return caller.process?.uid === 0 && operatorNetns.has(caller.process.netns);
 }
 
-/** The namespaces whose root users are operators: this process's and pid 1's (the host's on a node). */
-export async function operatorNamespaces(processOwner: ProcessOwner): Promise<Set<string>> {
+/**
+ * The namespaces whose root users are operators: this process's, pid 1's (the host's on a node; a
+ * container supervisor may hide it) and the namespace files configured (NSM_OPERATOR_NETNS).
+ */
+export async function operatorNamespaces(
+  processOwner: ProcessOwner,
+  files: readonly string[] = [],
+): Promise<Set<string>> {
   const out = new Set<string>();
   for (const pid of [process.pid, 1]) {
     const f = await processOwner(pid).catch(() => undefined);
     if (f) out.add(f.netns);
+  }
+  for (const file of files) {
+    try {
+      const st = await stat(file, { bigint: true });
+      out.add(`inode://${st.dev}/${st.ino}`);
+    } catch (e) {
+      log.warn(
+        { file, err: e },
+        'operator namespace not found: its root processes see only their own connections',
+      );
+    }
   }
   return out;
 }

@@ -38,6 +38,8 @@ export interface ConnectionOwnerOptions {
   readonly monitor: ConnectionMonitor;
   /** How unix callers are told apart: 'process' (the nsmgr) or 'socket' (default). */
   readonly unix?: UnixOwnership;
+  /** Namespace files whose root processes are operators, besides this daemon's and pid 1's. */
+  readonly operatorNetns?: readonly string[];
   /** A process's namespace and uid (tests fake /proc). */
   readonly processOwner?: ProcessOwner;
 }
@@ -58,10 +60,12 @@ class Server implements ConnectionOwnerServer {
   private readonly owners: ConnectionOwners;
   private readonly callers: CallerOptions;
   private operators?: Promise<Set<string>>;
+  private readonly operatorNetns: readonly string[];
 
   constructor(opts: ConnectionOwnerOptions) {
     this.owners = new ConnectionOwners((id) => opts.monitor.get(id) !== undefined);
     this.callers = { unix: opts.unix ?? 'socket', processOwner: opts.processOwner ?? realProcessOwner };
+    this.operatorNetns = opts.operatorNetns ?? [];
   }
 
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
@@ -99,7 +103,7 @@ class Server implements ConnectionOwnerServer {
 
   async visibleTo(ctx: Context): Promise<Visible> {
     const caller = await callerOf(ctx, this.callers, 'monitor connections');
-    this.operators ??= operatorNamespaces(this.callers.processOwner);
+    this.operators ??= operatorNamespaces(this.callers.processOwner, this.operatorNetns);
     if (isOperator(caller, await this.operators) || !caller) return () => true;
     const { key, spiffeId } = caller;
     return (conn) =>

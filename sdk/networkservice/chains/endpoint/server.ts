@@ -32,6 +32,8 @@ export interface EndpointOptions {
    * whose socket every pod may reach) or 'socket' (default: one owner per socket).
    */
   unixOwnership?: connectionowner.UnixOwnership;
+  /** Namespace files whose root processes see every connection (connectionowner). */
+  operatorNetns?: string[];
   /** A process's namespace and uid for connectionowner (tests fake /proc). */
   processOwner?: connectionowner.ProcessOwner;
   /** The daemon's own elements, in order, after the common prefix. */
@@ -59,6 +61,7 @@ class EndpointServer implements Endpoint {
       monitor: this.monitor,
       unix: opts.unixOwnership,
       processOwner: opts.processOwner,
+      operatorNetns: opts.operatorNetns,
     });
     this.chain = newNetworkServiceChain(
       updatepath.newServer(opts.name), // this hop's path segment and connection id
