@@ -7,7 +7,7 @@ import { getErrorMessage, NsmError } from '../../errors/index.js';
 import { logger } from '../../tools/log.js';
 import { peerOf } from '../../tools/spiffe/peer.js';
 import { decodeSegmentToken, isJwt } from '../../tools/token/jwt.js';
-import { netnsOfPid, peerFrom, uidOfPid } from '../../tools/unixpeer/index.js';
+import { netnsOfPid, peerFrom, type UnixPeer, uidOfPid } from '../../tools/unixpeer/index.js';
 
 const log = logger('connectionowner');
 
@@ -72,19 +72,34 @@ export async function callerOf(ctx: Context, opts: CallerOptions, what: string):
   if (peer.transport === 'tcp') return { key: `tcp:${hostOf(peer.address)}` };
   if (peer.transport === 'unknown') return { key: 'unknown' };
   if (opts.unix === 'socket') return { key: `socket:${peer.path}` };
+  // Once per unix connection, like the peer lookup itself: changing its namespace or uid would take
+  // a process privileges that already own every namespace on the node.
+  let known = byPeer.get(peer);
+  if (!known) {
+    known = processCaller(peer, opts);
+    byPeer.set(peer, known);
+    known.catch(() => byPeer.delete(peer)); // a failed lookup is asked again next time
+  }
+  try {
+    return await known;
+  } catch (e) {
+    throw denied(what, getErrorMessage(e));
+  }
+}
+
+const byPeer = new WeakMap<UnixPeer, Promise<Caller>>();
+
+async function processCaller(peer: UnixPeer, opts: CallerOptions): Promise<Caller> {
   let facts: ({ netns: string; uid: number } | undefined)[];
   try {
     facts = await Promise.all((await peer.pids()).map((p) => opts.processOwner(p)));
   } catch (e) {
-    throw denied(what, `cannot tell which process is calling (${getErrorMessage(e)})`);
+    throw new Error(`cannot tell which process is calling (${getErrorMessage(e)})`);
   }
   const keys = new Set(facts.map((f) => (f ? `unix:${f.netns}:uid=${f.uid}` : 'gone')));
   const [key] = keys;
   if (keys.size !== 1 || key === 'gone' || !facts[0]) {
-    throw denied(
-      what,
-      `the calling processes are gone or differ in namespace or uid (${[...keys].join(', ')})`,
-    );
+    throw new Error(`the calling processes are gone or differ in namespace or uid (${[...keys].join(', ')})`);
   }
   return { key, process: facts[0] };
 }

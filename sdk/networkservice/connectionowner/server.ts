@@ -56,7 +56,7 @@ export interface ConnectionOwnerServer extends NetworkServiceServer {
   readonly size: number;
 }
 
-class Server implements ConnectionOwnerServer {
+class ConnectionOwner implements ConnectionOwnerServer {
   private readonly owners: ConnectionOwners;
   private readonly callers: CallerOptions;
   private operators?: Promise<Set<string>>;
@@ -123,5 +123,5 @@ class Server implements ConnectionOwnerServer {
 
 export function newServer(opts: ConnectionOwnerOptions): ConnectionOwnerServer {
   if (!opts?.monitor) throw new Error('connectionowner: a monitor is required');
-  return new Server(opts);
+  return new ConnectionOwner(opts);
 }
