@@ -47,6 +47,12 @@ export const nsmgrSchema = {
       "Test harnesses only: accept KERNEL requests naming a network namespace the calling process is not in (by default such a request is refused with PERMISSION_DENIED, as upstream's fd passing guarantees).",
     default: 'false',
   }),
+  operatorNetns: t.string({
+    env: 'NSM_OPERATOR_NETNS',
+    description:
+      "Network namespaces (files, comma separated) whose root processes are operators: MonitorConnections shows them every connection (nsmctl). The nsmgr's own namespace and pid 1's (the host's) always count; everyone else sees only their own connections.",
+    default: '',
+  }),
   excludedPrefixesFile: t.string({
     env: 'NSM_EXCLUDED_PREFIXES_FILE',
     description:

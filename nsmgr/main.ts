@@ -16,6 +16,10 @@ await runDaemon('nsmgr', nsmgrSchema, (config) =>
       forwarderServiceName: config.forwarderServiceName,
       nodeName: config.nodeName ?? hostname(),
       allowForeignNetns: config.allowForeignNetns,
+      operatorNetns: config.operatorNetns
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
       excludedPrefixesFile: config.excludedPrefixesFile,
       authzPolicyFile: config.authzPolicyFile,
     }),

@@ -36,6 +36,8 @@ export interface NsmgrOptions {
   nodeName?: string;
   /** Skip the namespace ownership check (test harnesses that request for pods from outside). */
   allowForeignNetns?: boolean;
+  /** Namespace files whose root processes see every connection (besides the nsmgr's and pid 1's). */
+  operatorNetns?: string[];
   /** Resolves the namespaces clients name; default: the real /proc and /var/run/netns. */
   netnsResolver?: NetnsResolver;
   /** YAML file of prefixes every endpoint IPAM must avoid (see excludedprefixes); absent: none. */
@@ -92,6 +94,8 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     name: opts.name,
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
     monitor: connections,
+    unixOwnership: 'process', // every pod reaches this socket: a connection is its creator's (netns and uid)
+    operatorNetns: opts.operatorNetns,
     additionalFunctionality: [
       ...(opts.allowForeignNetns
         ? []

@@ -12,8 +12,8 @@ import { NetworkServiceService } from '../../api/gen/networkservice/networkservi
 import type { Context } from '../core/context.js';
 import { background, withTimeout } from '../core/context.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../core/types.js';
-import { invalidArgument } from '../errors/index.js';
-import type { ConnectionMonitor } from '../networkservice/monitor/monitor.js';
+import { invalidArgument, unavailable } from '../errors/index.js';
+import type { ConnectionMonitor, Visible } from '../networkservice/monitor/monitor.js';
 import { logger } from '../tools/log.js';
 import { contextFromCall } from './context.js';
 import { toStatus } from './status.js';
@@ -51,6 +51,8 @@ export function addNetworkServiceServices(
   chain: NetworkServiceServer,
   monitor: ConnectionMonitor,
   base: Context = background(),
+  /** Which connections a MonitorConnections caller may see (default: all); see connectionowner. */
+  visibleTo: (ctx: Context) => Promise<Visible> = async () => () => true,
 ): void {
   server.addService(NetworkServiceService, {
     request(
@@ -110,26 +112,36 @@ export function addNetworkServiceServices(
   });
   server.addService(MonitorConnectionService, {
     monitorConnections(call: grpc.ServerWritableStream<MonitorScopeSelector, ConnectionEvent>) {
-      const unsubscribe = monitor.subscribe(call.request, (ev) => {
-        if (!call.cancelled && call.writable) call.write(ev);
-      });
+      let unsubscribe = () => {};
+      let stopped = false;
       const stop = () => {
+        stopped = true;
         unsubscribe();
         base.signal.removeEventListener('abort', shuttingDown);
       };
+      const fail = (e: unknown) => {
+        stop();
+        if (!call.cancelled && call.writable) call.emit('error', toStatus(e));
+      };
       // The server is closing: end the stream now (watchers learn to look elsewhere) instead of
       // holding the shutdown for its whole grace period.
-      const shuttingDown = () => {
-        stop();
-        if (!call.cancelled && call.writable) {
-          call.emit('error', { code: status.UNAVAILABLE, details: 'the server is shutting down' });
-        }
-      };
+      const shuttingDown = () => fail(unavailable('the server is shutting down'));
       if (base.signal.aborted) return shuttingDown();
       base.signal.addEventListener('abort', shuttingDown, { once: true });
       call.on('cancelled', stop);
       call.on('close', stop);
       call.on('error', stop);
+      // Who is asking decides what it sees (the first call on a unix connection looks the peer up).
+      visibleTo(contextFromCall(call, base)).then((visible) => {
+        if (stopped) return;
+        unsubscribe = monitor.subscribe(
+          call.request,
+          (ev) => {
+            if (!call.cancelled && call.writable) call.write(ev);
+          },
+          visible,
+        );
+      }, fail);
     },
   });
 }

@@ -45,7 +45,8 @@ commands:
   unregister-nse --name N [--service S] [--url U]
   register-ns    --name S [--payload ETHERNET]
   find-ns        [--name S]
-  unregister-ns  --name S`
+  unregister-ns  --name S
+  serve-endpoint --name N --service S --url unix:///path [--cidr P] --timeout D: upstream's SDK endpoint (serve.go)`
 
 type usageError struct{ msg string }
 
@@ -90,6 +91,7 @@ type options struct {
 	events                                                    int
 	name, url, expiresIn, payload                             string
 	lifetime, duration                                        string
+	cidr                                                      string
 }
 
 func parse(cmd string, args []string) (*options, error) {
@@ -116,6 +118,7 @@ func parse(cmd string, args []string) (*options, error) {
 	fs.StringVar(&o.payload, "payload", payload.Ethernet, "NS payload")
 	fs.StringVar(&o.lifetime, "lifetime", "10s", "hold: token lifetime (Go duration)")
 	fs.StringVar(&o.duration, "duration", "30s", "hold: how long to hold the connection")
+	fs.StringVar(&o.cidr, "cidr", "172.16.77.0/24", "serve-endpoint: prefix to hand out")
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError{err.Error()}
 	}
@@ -195,6 +198,8 @@ func run(cmd string, args []string) (string, error) {
 	defer cancel()
 
 	switch cmd {
+	case "serve-endpoint":
+		return o.serveEndpoint(ctx, cc)
 	case "request":
 		req := o.request()
 		if o.connJSON != "" {

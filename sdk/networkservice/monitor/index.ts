@@ -1,4 +1,4 @@
 export { matchesSelector } from './common.js';
-export { ConnectionMonitor } from './monitor.js';
+export { ConnectionMonitor, type Visible } from './monitor.js';
 export { newRelay, type Relay, type RelayOptions } from './relay.js';
 export { newServer } from './server.js';

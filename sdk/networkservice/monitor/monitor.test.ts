@@ -144,6 +144,26 @@ describe('connection monitor', () => {
   });
 });
 
+describe('connection monitor: visible', () => {
+  it('sends a subscriber only what it may see, and only that keeps a connection watched', async () => {
+    const m = new ConnectionMonitor();
+    m.update(c('a'));
+    const got: ConnectionEvent[] = [];
+    const stop = m.subscribe(
+      MonitorScopeSelector.fromPartial({}),
+      (e) => got.push(e),
+      (x) => x.id === 'b',
+    );
+    await tick();
+    m.update(c('b'));
+    m.update(c('a'));
+    m.delete(c('b'));
+    assert.deepEqual(summary(got), ['INITIAL_STATE_TRANSFER', 'UPDATE b:UP', 'DELETE b:DOWN']);
+    assert.equal(m.watched(c('a')), false, "an empty selector does not hold another's connection");
+    stop();
+  });
+});
+
 describe('connection monitor: watched', () => {
   it('tells whether a subscriber selecting the connection is connected', () => {
     const m = new ConnectionMonitor();

@@ -10,15 +10,32 @@ import {
 } from '../../../api/gen/networkservice/connection.js';
 import { matchesSelector } from './common.js';
 
-type Subscriber = { selector: MonitorScopeSelector; send: (ev: ConnectionEvent) => void; ready: boolean };
+/** Which connections one subscriber may see at all (its caller's own: sdk/networkservice/connectionowner). */
+export type Visible = (conn: Connection) => boolean;
+
+type Subscriber = {
+  selector: MonitorScopeSelector;
+  send: (ev: ConnectionEvent) => void;
+  ready: boolean;
+  visible: Visible;
+};
+
+const everything: Visible = () => true;
 
 export class ConnectionMonitor {
   private readonly connections = new Map<string, Connection>();
   private readonly subscribers = new Set<Subscriber>();
 
-  /** Starts a subscription; call the returned function to stop it. */
-  subscribe(selector: MonitorScopeSelector, send: (ev: ConnectionEvent) => void): () => void {
-    const sub: Subscriber = { selector, send, ready: false };
+  /**
+   * Starts a subscription; call the returned function to stop it. `visible` narrows what the
+   * subscriber gets, whatever its selector says (default: everything).
+   */
+  subscribe(
+    selector: MonitorScopeSelector,
+    send: (ev: ConnectionEvent) => void,
+    visible: Visible = everything,
+  ): () => void {
+    const sub: Subscriber = { selector, send, ready: false, visible };
     this.subscribers.add(sub);
     queueMicrotask(() => {
       if (!this.subscribers.has(sub)) return;
@@ -26,7 +43,7 @@ export class ConnectionMonitor {
       send(
         this.event(
           ConnectionEventType.INITIAL_STATE_TRANSFER,
-          [...this.connections.values()],
+          [...this.connections.values()].filter(visible),
           selector,
           true,
         ),
@@ -60,7 +77,9 @@ export class ConnectionMonitor {
    * relay, or a client's heal) is alive or hung, not gone; a dead process's stream is closed.
    */
   watched(conn: Connection): boolean {
-    for (const sub of this.subscribers) if (matchesSelector(conn, sub.selector)) return true;
+    // Only a subscriber that may see it: another caller's empty selector keeps nothing alive.
+    for (const sub of this.subscribers)
+      if (sub.visible(conn) && matchesSelector(conn, sub.selector)) return true;
     return false;
   }
 
@@ -74,7 +93,7 @@ export class ConnectionMonitor {
 
   private publish(type: ConnectionEventType, conn: Connection): void {
     for (const sub of [...this.subscribers]) {
-      if (!sub.ready || !matchesSelector(conn, sub.selector)) continue;
+      if (!sub.ready || !sub.visible(conn) || !matchesSelector(conn, sub.selector)) continue;
       sub.send(this.event(type, [conn], sub.selector, false));
     }
   }

@@ -127,6 +127,8 @@ export class Sandbox {
       NSM_LISTEN_ON: `unix://${node.nsmgrSocket},${node.nsmgrURL}`,
       NSM_REGISTRY_URL: this.registryURL,
       NSM_ALLOW_FOREIGN_NETNS: String(this.opts.allowForeignNetns ?? true),
+      // root here (the tests, the demo, nsmctl beside them) is an operator: sees every connection
+      NSM_OPERATOR_NETNS: `/proc/${process.pid}/ns/net`,
       // The sandbox's own file, never the host's: tests write it to exclude prefixes.
       NSM_EXCLUDED_PREFIXES_FILE: node.excludedPrefixesFile,
     });

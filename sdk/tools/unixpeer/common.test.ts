@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { listenerInodes, peerInodeFromSs, socketInodeOfLink, tableHasInode } from './common.js';
+import { listenerInodes, peerInodeFromSs, socketInodeOfLink, tableHasInode, uidOfPid } from './common.js';
 
 const TABLE = `Num       RefCount Protocol Flags    Type St Inode Path
 0000000097e1d36a: 00000002 00000000 00010000 0001 01 7243457 /run/nsm/nsm.io.sock
@@ -34,5 +34,10 @@ describe('unixpeer common', () => {
   it('tells whether a unix table lists an inode', () => {
     assert.equal(tableHasInode(TABLE, '7244114'), true);
     assert.equal(tableHasInode(TABLE, '724411'), false);
+  });
+
+  it("reads a process's effective uid, and undefined for a process that is gone", async () => {
+    assert.equal(await uidOfPid(process.pid), process.geteuid?.());
+    assert.equal(await uidOfPid(2 ** 22 + 1), undefined);
   });
 });

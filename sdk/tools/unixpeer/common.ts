@@ -82,7 +82,10 @@ export async function netnsOfSocket(ino: string, procDir = '/proc'): Promise<str
  * in the namespace the socket lives in (`netnsPath`, see netnsOfSocket).
  */
 export async function peerSocketInode(path: string, ours: string, netnsPath: string): Promise<string> {
-  const { stdout } = await execFileAsync('nsenter', [`--net=${netnsPath}`, 'ss', '-xnH', 'src', path], {
+  // In our own namespace no nsenter is needed (nor CAP_SYS_ADMIN: unit tests run unprivileged).
+  const own = netnsPath.endsWith('/self/ns/net');
+  const [cmd, ...args] = [...(own ? [] : ['nsenter', `--net=${netnsPath}`]), 'ss', '-xnH', 'src', path];
+  const { stdout } = await execFileAsync(cmd, args, {
     timeout: SS_TIMEOUT_MS,
     maxBuffer: 16 * 1024 * 1024,
   });
@@ -157,4 +160,12 @@ export async function pidListensOn(pid: number, path: string, procDir = '/proc')
     if (await pidHoldsSocket(pid, ino, procDir)) return true;
   }
   return false;
+}
+
+/** A process's effective uid, from /proc/<pid>/status, or undefined when the process is gone. */
+export async function uidOfPid(pid: number, procDir = '/proc'): Promise<number | undefined> {
+  const text = await readFile(`${procDir}/${pid}/status`, 'utf8').catch(() => '');
+  // "Uid:\treal\teffective\tsaved\tfs"
+  const m = /^Uid:\s+\d+\s+(\d+)/m.exec(text);
+  return m ? Number(m[1]) : undefined;
 }

@@ -10,6 +10,7 @@ import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '..
 import { addNetworkServiceServices } from '../../../grpc/networkservice-server.js';
 import * as authorize from '../../authorize/index.js';
 import * as begin from '../../begin/index.js';
+import * as connectionowner from '../../connectionowner/index.js';
 import * as logscope from '../../logscope/index.js';
 import * as metadata from '../../metadata/index.js';
 import * as metrics from '../../metrics/index.js';
@@ -26,6 +27,15 @@ export interface EndpointOptions {
   maxTokenLifetimeMs?: number;
   /** The monitor to serve (default: a new one); pass it when an element below needs it too (the relay). */
   monitor?: monitor.ConnectionMonitor;
+  /**
+   * How connectionowner tells unix callers apart: 'process' (network namespace and uid: the nsmgr,
+   * whose socket every pod may reach) or 'socket' (default: one owner per socket).
+   */
+  unixOwnership?: connectionowner.UnixOwnership;
+  /** Namespace files whose root processes see every connection (connectionowner). */
+  operatorNetns?: string[];
+  /** A process's namespace and uid for connectionowner (tests fake /proc). */
+  processOwner?: connectionowner.ProcessOwner;
   /** The daemon's own elements, in order, after the common prefix. */
   additionalFunctionality?: NetworkServiceServer[];
 }
@@ -33,6 +43,8 @@ export interface EndpointOptions {
 export interface Endpoint extends NetworkServiceServer {
   /** What MonitorConnections serves: the connections this hop holds. */
   readonly monitor: monitor.ConnectionMonitor;
+  /** Which connections MonitorConnections shows the caller of `ctx` (its own; see connectionowner). */
+  visibleTo(ctx: Context): Promise<monitor.Visible>;
   /** Serves NetworkService and MonitorConnection on `server`; calls derive their context from `ctx`. */
   register(server: grpc.Server, ctx: Context): void;
 }
@@ -40,12 +52,20 @@ export interface Endpoint extends NetworkServiceServer {
 class EndpointServer implements Endpoint {
   readonly monitor: monitor.ConnectionMonitor;
   private readonly chain: NetworkServiceServer;
+  private readonly owners: connectionowner.ConnectionOwnerServer;
 
   constructor(opts: EndpointOptions) {
     this.monitor = opts.monitor ?? new monitor.ConnectionMonitor();
     if (!opts.name) throw new Error('endpoint: a name is required (it goes on the path segment)');
+    this.owners = connectionowner.newServer({
+      monitor: this.monitor,
+      unix: opts.unixOwnership,
+      processOwner: opts.processOwner,
+      operatorNetns: opts.operatorNetns,
+    });
     this.chain = newNetworkServiceChain(
       updatepath.newServer(opts.name), // this hop's path segment and connection id
+      this.owners, // Close and re-Request only from the caller that set the connection up (before begin: it forgets on any Close)
       begin.newServer(), // one event at a time per connection; mid-chain events (expiry, heal) re-enter here
       logscope.newServer({ name: opts.name }), // every log line below carries hop and connection id
       trace.newServer({ name: opts.name }), // this hop's span, child of the caller's traceparent (after begin: expiry Closes get theirs)
@@ -67,8 +87,12 @@ class EndpointServer implements Endpoint {
     return this.chain.close(ctx, conn);
   }
 
+  visibleTo(ctx: Context): Promise<monitor.Visible> {
+    return this.owners.visibleTo(ctx);
+  }
+
   register(server: grpc.Server, ctx: Context): void {
-    addNetworkServiceServices(server, this.chain, this.monitor, ctx);
+    addNetworkServiceServices(server, this.chain, this.monitor, ctx, (c) => this.owners.visibleTo(c));
   }
 }
 
