@@ -156,6 +156,25 @@ describe('nsmctl get', () => {
     }
   });
 
+  it("lists a node whose connections outgrow gRPC's default 4 MiB message (signed tokens)", async () => {
+    // A signed path token carries the signer's certificate: about 1.1 KiB, one per hop.
+    const token = 'x'.repeat(1100);
+    const big = await fakeNsmgr(join(dir, 'big.sock'), {
+      connections: Array.from({ length: 1000 }, (_, i) => {
+        const c = held(`nsc-${i}`);
+        for (const s of c.path?.pathSegments ?? []) s.token = token;
+        return c;
+      }),
+    });
+    try {
+      const r = await nsmctl('--nsmgr', big.url, 'get', 'connections');
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out.trimEnd().split('\n').length, 1001);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('exits 2 on bad usage with a message naming what is wrong', async () => {
     const bad = await nsmctl('--nsmgr', nsmgr.url, 'get', 'pods');
     assert.equal(bad.code, 2);

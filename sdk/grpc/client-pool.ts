@@ -62,15 +62,26 @@ function callOptions(ctx: Context, fallbackMs: number | undefined): grpc.CallOpt
 export interface ClientPoolOptions {
   /** mTLS or plaintext per URL (default: what the daemon's main set up, transport-security.ts). */
   security?: TransportSecurity;
+  /**
+   * Largest message a call may receive, in bytes (-1: no limit). Default: grpc-js's 4 MiB, which a
+   * daemon never nears; nsmctl raises it: an nsmgr's INITIAL_STATE_TRANSFER carries every connection
+   * it holds, about 7 KiB each with signed tokens (1000 connections: 7.4 MB).
+   */
+  maxReceiveMessageBytes?: number;
 }
 
 export class ClientPool implements AsyncDisposable {
   private readonly channels = new Map<string, grpc.Client>();
   private closed = false;
   private readonly security: TransportSecurity;
+  private readonly options: grpc.ChannelOptions;
 
   constructor(opts: ClientPoolOptions = {}) {
     this.security = opts.security ?? defaultSecurity();
+    this.options =
+      opts.maxReceiveMessageBytes === undefined
+        ? CHANNEL_OPTIONS
+        : { ...CHANNEL_OPTIONS, 'grpc.max_receive_message_length': opts.maxReceiveMessageBytes };
   }
 
   /** How many channels are open (for tests and debugging). */
@@ -86,8 +97,8 @@ export class ClientPool implements AsyncDisposable {
       // SVIDs name no host: TLS must not send an IP address as SNI (node warns); the peer is
       // checked by its SPIFFE ID instead (spiffe/credentials.ts).
       const options = creds._isSecure()
-        ? { ...CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': TLS_SERVER_NAME }
-        : CHANNEL_OPTIONS;
+        ? { ...this.options, 'grpc.ssl_target_name_override': TLS_SERVER_NAME }
+        : this.options;
       c = new grpc.Client(grpcTarget(url), creds, options);
       this.channels.set(url, c);
     }
