@@ -151,6 +151,13 @@ describe('nsmctl get', () => {
         { maxBuffer: 1 << 24 },
       );
       assert.equal(stdout.trimEnd().split('\n').length, 1501);
+      // A reader that stops early (`| head`) ends it quietly, not with an EPIPE stack trace.
+      const head = await promisify(execFile)('sh', [
+        '-c',
+        `"${process.execPath}" "${cli}" --nsmgr "${many.url}" get connections | head -1`,
+      ]);
+      assert.match(head.stdout, /^ID\s/);
+      assert.equal(head.stderr, '');
     } finally {
       await many.close();
     }

@@ -200,17 +200,21 @@ export class ClientPool implements AsyncDisposable {
     await this.unary(ctx, url, NetworkServiceService.close, conn, `failed to close at ${url}`, md);
   }
 
-  /** Opens MonitorConnections; `onEnd` runs once, with why the stream ended, unless it was closed. */
+  /**
+   * Opens MonitorConnections; `onEnd` runs once, with why the stream ended, unless it was closed.
+   * `method` may swap the decoder (nsmctl's get decodes only what it prints).
+   */
   monitor(
     url: string,
     selector: MonitorScopeSelector,
     onEvent: (ev: ConnectionEvent) => void,
     onEnd: (err: Error) => void,
+    method: Method<MonitorScopeSelector, ConnectionEvent> = MonitorConnectionService.monitorConnections,
   ): MonitorStream {
     const stop = new AbortController();
     const ctx: Context = { ...background(), signal: stop.signal };
     const what = `failed to monitor connections at ${url}`;
-    this.stream(ctx, url, MonitorConnectionService.monitorConnections, selector, what, onEvent).then(
+    this.stream(ctx, url, method, selector, what, onEvent).then(
       () => stop.signal.aborted || onEnd(unavailable(`${what}: the stream ended`)),
       (e: Error) => stop.signal.aborted || onEnd(e),
     );

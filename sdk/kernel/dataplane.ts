@@ -158,7 +158,7 @@ export interface Dataplane {
 export interface DataplaneOptions {
   /** Where commands go; default a real `ip` runner. */
   readonly runner?: IpRunner;
-  /** How long one read of a namespace's counters answers linkStats (default 5 s). */
+  /** How long one read of a namespace's counters answers linkStats (default 1 s). */
   readonly statsMaxAgeMs?: number;
 }
 
