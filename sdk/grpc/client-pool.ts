@@ -23,9 +23,19 @@ import { channelCredentials, defaultSecurity, type TransportSecurity } from './t
 /** Budget of a unary call (or a one-shot stream) whose context has no deadline. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
 
+/**
+ * Largest message a daemon takes. grpc-js's default, 4 MiB, is less than one MonitorConnections
+ * INITIAL_STATE_TRANSFER of a busy hop: the monitor relay subscribes to the next hop with an empty
+ * selector, and each connection weighs ~5-7 KiB with signed tokens (each carries its signer's
+ * certificate), so a forwarder holding 1000 sends ~7 MB. Past the limit the relay's stream failed on
+ * every reconnect and marked every connection through that hop DOWN. Bounded all the same.
+ */
+export const MAX_RECEIVE_MESSAGE_BYTES = 256 * 1024 * 1024;
+
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Our elements decide about retries (roundrobin, heal, refresh); grpc-js must not repeat a Request.
   'grpc.enable_retries': 0,
+  'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
   ...grpcReconnectOptions(),
 };
 
@@ -62,11 +72,7 @@ function callOptions(ctx: Context, fallbackMs: number | undefined): grpc.CallOpt
 export interface ClientPoolOptions {
   /** mTLS or plaintext per URL (default: what the daemon's main set up, transport-security.ts). */
   security?: TransportSecurity;
-  /**
-   * Largest message a call may receive, in bytes (-1: no limit). Default: grpc-js's 4 MiB, which a
-   * daemon never nears; nsmctl raises it: an nsmgr's INITIAL_STATE_TRANSFER carries every connection
-   * it holds, about 7 KiB each with signed tokens (1000 connections: 7.4 MB).
-   */
+  /** Largest message a call may receive, in bytes (-1: no limit; default MAX_RECEIVE_MESSAGE_BYTES). */
   maxReceiveMessageBytes?: number;
 }
 
