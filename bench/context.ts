@@ -5,7 +5,17 @@ import type { ProcSample } from './procstat.js';
 import type { Summary } from './stats.js';
 
 /** In run order: scale before concurrency, so that nothing a timed-out request left behind skews its idle figures. */
-export const PARTS = ['latency', 'cni', 'scale', 'concurrency', 'dataplane', 'heal', 'chain', 'l7'] as const;
+export const PARTS = [
+  'latency',
+  'cni',
+  'scale',
+  'concurrency',
+  'dataplane',
+  'heal',
+  'chain',
+  'l7',
+  'observability',
+] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchOptions {
@@ -107,6 +117,20 @@ export interface ScaleData {
   snapshots: DaemonSnapshot[];
   /** Links added to the endpoint namespaces during the part and still there after closing all. */
   leftoverLinks: number;
+  /** `nsmctl get connections` against the nsmgr at full scale (parts/nsmctl-get.ts). */
+  nsmctlGet?: NsmctlGetData;
+}
+
+export interface NsmctlGetData {
+  /** Connections the nsmgr held, and the rows nsmctl printed. */
+  held: number;
+  listed: number;
+  /** Spawn to exit of a new node process, per run. */
+  wall: Summary;
+  /** The command's own user + sys CPU time (absent without /usr/bin/time). */
+  cpu?: Summary;
+  loadBefore: number;
+  loadAfter: number;
 }
 
 export interface Throughput {
@@ -199,9 +223,21 @@ export interface L7Data {
   failed: number;
 }
 
+/** bench/observability.ts: medians over its rounds of one hop's Request + Close, in µs. */
+export interface ObservabilityData {
+  n: number;
+  rounds: number;
+  /** base: the prefix without metrics/logscope/trace; off: as shipped, both off; on: both on. */
+  usPerSetupAndClose: { base: number; off: number; on: number };
+  /** One kernel operation through the metrics/tracing hook (the operation itself does nothing). */
+  usPerKernelOp: { off: number; on: number };
+  otlpPosts: number;
+}
+
 export interface BenchData {
   chain?: ChainData;
   l7?: L7Data;
+  observability?: ObservabilityData;
   latency?: { local?: PathLatency; remote?: PathLatency };
   cni?: CniData;
   concurrency?: ConcurrencyRound[];

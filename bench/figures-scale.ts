@@ -127,6 +127,20 @@ export function scaleRows(s: ScaleData, local: PathLatency | undefined, add: (f:
       unit: 'ms',
     });
   }
+  const g = s.nsmctlGet;
+  if (g) {
+    add({
+      section,
+      name: `nsmctl get connections at ${g.held} connections (p50 of ${g.wall.n} runs, whole command)`,
+      value: g.wall.p50,
+      unit: 'ms',
+      target: '≤ 300 ms',
+      met: le(g.wall.p50, 300),
+      note:
+        `${g.listed} listed; CPU ${g.cpu ? `${g.cpu.p50.toFixed(0)} ms p50` : '?'}; ` +
+        `load ${g.loadBefore.toFixed(1)} → ${g.loadAfter.toFixed(1)}`,
+    });
+  }
   if (s.leftoverLinks > 0) {
     add({
       section,

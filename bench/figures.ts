@@ -5,6 +5,7 @@ import type { BenchData, HealData, PathLatency } from './context.js';
 import { type Figure, finite, ge, le, ratio } from './figure.js';
 import { chainRows } from './figures-chain.js';
 import { l7Rows } from './figures-l7.js';
+import { observabilityRows } from './figures-observability.js';
 import { scaleRows } from './figures-scale.js';
 import { median, type Summary } from './stats.js';
 
@@ -241,6 +242,7 @@ export function deriveFigures(d: BenchData): Figure[] {
 
   // 5. Heal
   if (d.heal) healRows(d.heal, add);
+  if (d.observability) observabilityRows(d.observability, d.latency?.local, add);
   return out;
 }
 

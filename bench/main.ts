@@ -15,6 +15,7 @@ import { runDataplane } from './parts/dataplane.js';
 import { runHeal } from './parts/heal.js';
 import { runL7 } from './parts/l7.js';
 import { runLatency } from './parts/latency.js';
+import { runObservability } from './parts/observability.js';
 import { runScale } from './parts/scale.js';
 import { killAll } from './proc.js';
 import { snapshot, writeResults } from './report.js';
@@ -29,7 +30,10 @@ const RUNNERS: Record<Part, (ctx: BenchContext) => Promise<void>> = {
   heal: runHeal,
   chain: runChain,
   l7: runL7,
+  observability: runObservability,
 };
+/** Parts that need no mesh. */
+const MESHLESS: readonly Part[] = ['cni', 'observability'];
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -88,7 +92,7 @@ async function main(): Promise<number> {
   }
 
   try {
-    if (opts.only.some((p) => p !== 'cni')) {
+    if (opts.only.some((p) => !MESHLESS.includes(p))) {
       say(
         `starting the mesh: 2 nodes, registry, nsmgr + forwarder per node, ${opts.endpoints} endpoints ...`,
       );

@@ -151,8 +151,34 @@ describe('nsmctl get', () => {
         { maxBuffer: 1 << 24 },
       );
       assert.equal(stdout.trimEnd().split('\n').length, 1501);
+      // A reader that stops early (`| head`) ends it quietly, not with an EPIPE stack trace.
+      const head = await promisify(execFile)('sh', [
+        '-c',
+        `"${process.execPath}" "${cli}" --nsmgr "${many.url}" get connections | head -1`,
+      ]);
+      assert.match(head.stdout, /^ID\s/);
+      assert.equal(head.stderr, '');
     } finally {
       await many.close();
+    }
+  });
+
+  it("lists a node whose connections outgrow gRPC's default 4 MiB message (signed tokens)", async () => {
+    // A signed path token carries the signer's certificate: about 1.1 KiB, one per hop.
+    const token = 'x'.repeat(1100);
+    const big = await fakeNsmgr(join(dir, 'big.sock'), {
+      connections: Array.from({ length: 1000 }, (_, i) => {
+        const c = held(`nsc-${i}`);
+        for (const s of c.path?.pathSegments ?? []) s.token = token;
+        return c;
+      }),
+    });
+    try {
+      const r = await nsmctl('--nsmgr', big.url, 'get', 'connections');
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out.trimEnd().split('\n').length, 1001);
+    } finally {
+      await big.close();
     }
   });
 

@@ -173,7 +173,8 @@ export async function get(resource: Resource, o: GetOptions): Promise<GetResult>
     });
   switch (resource) {
     case 'connections': {
-      const views = await nsmgrViews(o.pool, o.targets.nsmgrs, o.timeoutMs);
+      // A table needs a few fields of each connection; json and yaml print them whole.
+      const views = await nsmgrViews(o.pool, o.targets.nsmgrs, o.timeoutMs, { summary: !structured });
       for (const v of views) if (v.error) errors.push(v.error);
       const conns = mergeConnections(views);
       const text = structured
@@ -222,7 +223,7 @@ export async function get(resource: Resource, o: GetOptions): Promise<GetResult>
     }
     case 'nsmgrs': {
       const [views, nses] = await Promise.all([
-        nsmgrViews(o.pool, o.targets.nsmgrs, o.timeoutMs),
+        nsmgrViews(o.pool, o.targets.nsmgrs, o.timeoutMs, { summary: true }),
         registry(),
       ]);
       for (const v of views) if (v.error) errors.push(v.error);

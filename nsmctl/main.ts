@@ -173,7 +173,8 @@ export async function run(
   out: (s: string) => void = (s) => process.stdout.write(s),
   err: (s: string) => void = (s) => process.stderr.write(s),
 ): Promise<number> {
-  const pool = new ClientPool();
+  // No limit on what a daemon answers: nsmctl reads whole connection lists, 7.4 MB at 1000.
+  const pool = new ClientPool({ maxReceiveMessageBytes: -1 });
   const outcome = { code: EXIT.ok as number };
   try {
     await program(pool, out, err, outcome).parseAsync(argv, { from: 'user' });

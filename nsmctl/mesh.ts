@@ -12,6 +12,7 @@ import { background, withTimeout } from '../sdk/core/context.js';
 import { unavailable } from '../sdk/errors/index.js';
 import type { ClientPool } from '../sdk/grpc/client-pool.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
+import { SUMMARY_MONITOR } from './connection-summary.js';
 
 /** How long one daemon may take to answer before nsmctl reports it unreachable. */
 export const ANSWER_TIMEOUT_MS = 3_000;
@@ -23,11 +24,17 @@ export interface NsmgrView {
   error?: Error;
 }
 
+export interface SnapshotOptions {
+  /** Decode only what `get`'s tables print (connection-summary.ts). */
+  summary?: boolean;
+}
+
 /** The connections one nsmgr holds, from its MonitorConnections INITIAL_STATE_TRANSFER. */
 export function monitorSnapshot(
   pool: ClientPool,
   url: string,
   timeoutMs = ANSWER_TIMEOUT_MS,
+  opts: SnapshotOptions = {},
 ): Promise<Connection[]> {
   return new Promise<Connection[]>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -47,6 +54,7 @@ export function monitorSnapshot(
         clearTimeout(timer);
         reject(err);
       },
+      opts.summary ? SUMMARY_MONITOR : undefined,
     );
   });
 }
@@ -55,10 +63,11 @@ export async function nsmgrViews(
   pool: ClientPool,
   urls: string[],
   timeoutMs = ANSWER_TIMEOUT_MS,
+  opts: SnapshotOptions = {},
 ): Promise<NsmgrView[]> {
   return Promise.all(
     urls.map((url) =>
-      monitorSnapshot(pool, url, timeoutMs).then(
+      monitorSnapshot(pool, url, timeoutMs, opts).then(
         (connections): NsmgrView => ({ url, connections }),
         (error: Error): NsmgrView => ({ url, error }),
       ),
@@ -152,7 +161,8 @@ export function mergeConnections(views: NsmgrView[]): MeshConnection[] {
       if ((c.path?.index ?? 0) < (m.connection.path?.index ?? 0)) m.connection = c;
     }
   }
-  return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+  // By code unit, as kubectl sorts names: localeCompare asks ICU, 40x slower over 1000 connections.
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** Finds a connection by the client's id or by any hop's id on its path. */

@@ -14,6 +14,7 @@ import { deleteNetns, nodeState } from '../netns.js';
 import { sampleProc } from '../procstat.js';
 import { settledSnapshot } from '../report.js';
 import { mapLimit, median, sleep, summarize } from '../stats.js';
+import { timeNsmctlGet } from './nsmctl-get.js';
 
 const SAMPLE_EVERY_MS = 500;
 
@@ -115,6 +116,13 @@ export async function runScale(ctx: BenchContext): Promise<void> {
   ctx.log(`  ${conns.length} live after ${(fillWallMs / 1000).toFixed(1)} s`);
   await sleep(SETTLE_MS);
   snapshots.push(await settledSnapshot(mesh, 'at full scale', conns.length));
+  ctx.log(`scale: nsmctl get connections against node2's nsmgr holding ${conns.length}`);
+  const nsmctlGet = await timeNsmctlGet(`unix://${mesh.node2.nsmgrSocket}`, conns.length).catch(
+    (e: Error) => {
+      ctx.errors.push(`scale: nsmctl get connections failed: ${e.message}`);
+      return undefined;
+    },
+  );
 
   const fullState = nodeState();
   ctx.log(
@@ -176,6 +184,7 @@ export async function runScale(ctx: BenchContext): Promise<void> {
     closeFailures,
     snapshots,
     leftoverLinks,
+    nsmctlGet,
   };
   ctx.data.scale = data;
   const pair = (i: number) => (snapshots[i].nsmgr?.rssMiB ?? 0) + (snapshots[i].forwarder?.rssMiB ?? 0);

@@ -23,9 +23,19 @@ import { channelCredentials, defaultSecurity, type TransportSecurity } from './t
 /** Budget of a unary call (or a one-shot stream) whose context has no deadline. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
 
+/**
+ * Largest message a daemon takes. grpc-js's default, 4 MiB, is less than one MonitorConnections
+ * INITIAL_STATE_TRANSFER of a busy hop: the monitor relay subscribes to the next hop with an empty
+ * selector, and each connection weighs ~5-7 KiB with signed tokens (each carries its signer's
+ * certificate), so a forwarder holding 1000 sends ~7 MB. Past the limit the relay's stream failed on
+ * every reconnect and marked every connection through that hop DOWN. Bounded all the same.
+ */
+export const MAX_RECEIVE_MESSAGE_BYTES = 256 * 1024 * 1024;
+
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Our elements decide about retries (roundrobin, heal, refresh); grpc-js must not repeat a Request.
   'grpc.enable_retries': 0,
+  'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
   ...grpcReconnectOptions(),
 };
 
@@ -62,15 +72,22 @@ function callOptions(ctx: Context, fallbackMs: number | undefined): grpc.CallOpt
 export interface ClientPoolOptions {
   /** mTLS or plaintext per URL (default: what the daemon's main set up, transport-security.ts). */
   security?: TransportSecurity;
+  /** Largest message a call may receive, in bytes (-1: no limit; default MAX_RECEIVE_MESSAGE_BYTES). */
+  maxReceiveMessageBytes?: number;
 }
 
 export class ClientPool implements AsyncDisposable {
   private readonly channels = new Map<string, grpc.Client>();
   private closed = false;
   private readonly security: TransportSecurity;
+  private readonly options: grpc.ChannelOptions;
 
   constructor(opts: ClientPoolOptions = {}) {
     this.security = opts.security ?? defaultSecurity();
+    this.options =
+      opts.maxReceiveMessageBytes === undefined
+        ? CHANNEL_OPTIONS
+        : { ...CHANNEL_OPTIONS, 'grpc.max_receive_message_length': opts.maxReceiveMessageBytes };
   }
 
   /** How many channels are open (for tests and debugging). */
@@ -86,8 +103,8 @@ export class ClientPool implements AsyncDisposable {
       // SVIDs name no host: TLS must not send an IP address as SNI (node warns); the peer is
       // checked by its SPIFFE ID instead (spiffe/credentials.ts).
       const options = creds._isSecure()
-        ? { ...CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': TLS_SERVER_NAME }
-        : CHANNEL_OPTIONS;
+        ? { ...this.options, 'grpc.ssl_target_name_override': TLS_SERVER_NAME }
+        : this.options;
       c = new grpc.Client(grpcTarget(url), creds, options);
       this.channels.set(url, c);
     }
@@ -189,17 +206,21 @@ export class ClientPool implements AsyncDisposable {
     await this.unary(ctx, url, NetworkServiceService.close, conn, `failed to close at ${url}`, md);
   }
 
-  /** Opens MonitorConnections; `onEnd` runs once, with why the stream ended, unless it was closed. */
+  /**
+   * Opens MonitorConnections; `onEnd` runs once, with why the stream ended, unless it was closed.
+   * `method` may swap the decoder (nsmctl's get decodes only what it prints).
+   */
   monitor(
     url: string,
     selector: MonitorScopeSelector,
     onEvent: (ev: ConnectionEvent) => void,
     onEnd: (err: Error) => void,
+    method: Method<MonitorScopeSelector, ConnectionEvent> = MonitorConnectionService.monitorConnections,
   ): MonitorStream {
     const stop = new AbortController();
     const ctx: Context = { ...background(), signal: stop.signal };
     const what = `failed to monitor connections at ${url}`;
-    this.stream(ctx, url, MonitorConnectionService.monitorConnections, selector, what, onEvent).then(
+    this.stream(ctx, url, method, selector, what, onEvent).then(
       () => stop.signal.aborted || onEnd(unavailable(`${what}: the stream ended`)),
       (e: Error) => stop.signal.aborted || onEnd(e),
     );

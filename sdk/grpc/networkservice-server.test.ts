@@ -244,6 +244,33 @@ describe('networkservice grpc server', () => {
     assert.deepEqual(rec.calls, []);
   });
 
+  it("takes an initial state larger than gRPC's default 4 MiB (a relay to a hop holding ~1000 connections)", async () => {
+    // Signed path tokens carry their signer's certificate: ~1.1 KiB each, four to six per connection.
+    const token = 'x'.repeat(1100);
+    for (let i = 0; i < 1000; i++) {
+      const c = request({ id: `big-${i}`, networkService: 'big' }).connection!;
+      const segments = ['nsc', 'nsmgr', 'fwd', 'nse'].map((name) => ({ name, id: `${name}-${i}`, token }));
+      c.path = { index: 1, pathSegments: segments.map((x) => ({ ...x, expires: undefined, metrics: {} })) };
+      connections.update(c);
+    }
+    try {
+      const ev = await new Promise<ConnectionEvent>((resolve, reject) => {
+        const stream = pool.monitor(
+          url,
+          MonitorScopeSelector.fromPartial({ networkServices: ['big'] }),
+          (e) => {
+            void stream.close();
+            resolve(e);
+          },
+          reject,
+        );
+      });
+      assert.equal(Object.keys(ev.connections).length, 1000);
+    } finally {
+      for (let i = 0; i < 1000; i++) connections.delete(request({ id: `big-${i}` }).connection!);
+    }
+  });
+
   it('streams MonitorConnections: the initial state first, then updates and deletes', async () => {
     await pool.request(background(), url, request({ id: 'm-before', networkService: 'watched' }));
     const events: ConnectionEvent[] = [];

@@ -31,7 +31,6 @@ import {
   type JsonLink,
   type JsonRoute,
   type LinkStats,
-  readLinkStats,
   toLinkInfo,
   toRouteInfo,
 } from './ip-json.js';
@@ -42,6 +41,7 @@ import {
   newIpRunner,
   type RunOptions,
 } from './iproute2.js';
+import { LinkStatsCache } from './link-stats-cache.js';
 import { clearPolicyRules } from './policy.js';
 import { checkIfName, parseIp } from './validate.js';
 
@@ -148,19 +148,26 @@ export interface Dataplane {
   linkMac(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<string>;
   /** The link holding address `ip` (e.g. the underlay for a tunnel address), or undefined. */
   findAddressOwner(netns: NetnsRef | null, ip: string, opts?: RunOptions): Promise<LinkInfo | undefined>;
-  /** The link's traffic counters and alias (one `ip -s link show dev`); NOT_FOUND when it is gone. */
+  /**
+   * The link's traffic counters and alias; NOT_FOUND when it is gone. Read per namespace, one `ip -s
+   * link show` shared by every link in it for `statsMaxAgeMs` (link-stats-cache.ts).
+   */
   linkStats(netns: NetnsRef | null, name: string, opts?: RunOptions): Promise<LinkStats>;
 }
 
 export interface DataplaneOptions {
   /** Where commands go; default a real `ip` runner. */
   readonly runner?: IpRunner;
+  /** How long one read of a namespace's counters answers linkStats (default 1 s). */
+  readonly statsMaxAgeMs?: number;
 }
 
 /** `newDataplane(runner)` is short for `newDataplane({ runner })`. */
 export function newDataplane(opts: DataplaneOptions | IpRunner = {}): Dataplane {
   const o = isIpRunner(opts) ? { runner: opts } : opts;
-  return instrumentDataplane(new KernelDataplane(o.runner ?? newIpRunner())); // timed, counted, traced when on
+  const runner = o.runner ?? newIpRunner();
+  const stats = new LinkStatsCache(runner, { maxAgeMs: o.statsMaxAgeMs });
+  return instrumentDataplane(new KernelDataplane(runner, stats)); // timed, counted, traced when on
 }
 
 function isIpRunner(x: DataplaneOptions | IpRunner): x is IpRunner {
@@ -168,7 +175,10 @@ function isIpRunner(x: DataplaneOptions | IpRunner): x is IpRunner {
 }
 
 class KernelDataplane implements Dataplane {
-  constructor(private readonly runner: IpRunner) {}
+  constructor(
+    private readonly runner: IpRunner,
+    private readonly stats: LinkStatsCache,
+  ) {}
 
   async createVethPair(a: LinkEnd, b: LinkEnd, opts: VethOptions = {}): Promise<void> {
     const create = vethCreateCommand(a, b);
@@ -261,8 +271,8 @@ class KernelDataplane implements Dataplane {
     return links.filter((l) => l.alias?.startsWith(aliasPrefix));
   }
 
-  linkStats(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<LinkStats> {
-    return readLinkStats(this.runner, netns, checkIfName(name, 'name'), opts);
+  linkStats(netns: NetnsRef | null, name: string): Promise<LinkStats> {
+    return this.stats.read(netns, checkIfName(name, 'name'));
   }
 
   async linkAddresses(netns: NetnsRef | null, name: string, opts: RunOptions = {}): Promise<AddressInfo[]> {

@@ -1,8 +1,7 @@
-// What `ip -json` prints, parsed: links, addresses, routes, and a link's traffic counters (`ip -s
-// -json link show dev NAME`, the kernel's stats64), which the stats element puts on the forwarder's
-// path segment.
+// What `ip -json` prints, parsed: links, addresses, routes. A link's traffic counters (the kernel's
+// stats64, which the stats element puts on the forwarder's path segment) are read per namespace by
+// link-stats-cache.ts.
 import type { LinkInfo, RouteInfo } from './dataplane.js';
-import type { IpRunner, NetnsRef, RunOptions } from './iproute2.js';
 
 /** A link's counters since it was created. */
 export interface LinkStats {
@@ -13,37 +12,6 @@ export interface LinkStats {
   readonly txPackets: number;
   readonly rxDropped: number;
   readonly txDropped: number;
-}
-
-interface JsonStatsDir {
-  bytes?: number;
-  packets?: number;
-  dropped?: number;
-}
-
-interface JsonLinkStats {
-  ifalias?: string;
-  stats64?: { rx?: JsonStatsDir; tx?: JsonStatsDir };
-}
-
-export async function readLinkStats(
-  runner: IpRunner,
-  netns: NetnsRef | null,
-  name: string,
-  opts: RunOptions = {},
-): Promise<LinkStats> {
-  const [l] = await runner.json<JsonLinkStats[]>(netns, ['-s', 'link', 'show', 'dev', name], opts);
-  const rx = l?.stats64?.rx ?? {};
-  const tx = l?.stats64?.tx ?? {};
-  return {
-    alias: l?.ifalias,
-    rxBytes: rx.bytes ?? 0,
-    txBytes: tx.bytes ?? 0,
-    rxPackets: rx.packets ?? 0,
-    txPackets: tx.packets ?? 0,
-    rxDropped: rx.dropped ?? 0,
-    txDropped: tx.dropped ?? 0,
-  };
 }
 
 export interface JsonLink {

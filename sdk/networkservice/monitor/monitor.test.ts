@@ -111,7 +111,7 @@ describe('connection monitor', () => {
     stop();
   });
 
-  it('keeps copies: later changes to a reported connection or an event do not leak in', async () => {
+  it('keeps frozen copies: later changes to a reported connection do not leak in, events cannot be changed', async () => {
     const m = new ConnectionMonitor();
     const mine = c('a');
     m.update(mine);
@@ -119,8 +119,12 @@ describe('connection monitor', () => {
     const events: ConnectionEvent[] = [];
     const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
     await tick();
-    events[0].connections.a.labels.mutated = 'yes';
+    assert.throws(() => {
+      events[0].connections.a.labels.mutated = 'yes';
+    }, TypeError);
     assert.deepEqual(m.get('a')?.labels, {});
+    m.down('a');
+    assert.equal(events[0].connections.a.state, State.UP, 'an event sent before keeps what it said');
     assert.equal(m.list().length, 1);
     stop();
   });

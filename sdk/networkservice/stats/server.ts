@@ -2,10 +2,13 @@
 // its `metrics` map, with upstream's keys (sdk-vpp stats): `server_` for the interface on the
 // incoming side (towards the client), `client_` for the outgoing side (towards the endpoint), each
 // with rx_bytes, tx_bytes, rx_packets, tx_packets and drops. They are read on every refresh, so the
-// map a refresh answers with (and MonitorConnections shows) is at most one refresh period old. Not
-// on the first Request: the interfaces were made by it and have carried nothing yet, and reading
-// costs an `ip` process per link, which would add to every setup. It sits right before xconnect: on
-// the way back xconnect has made (or kept) the links. Only with metrics on (NSM_METRICS_LISTEN_ON).
+// map a refresh answers with (and MonitorConnections shows) is at most one refresh period (plus the
+// dataplane's 1 s of sharing) old. The dataplane reads a namespace's links together and shares that
+// read (sdk/kernel/link-stats-cache.ts): the endpoint's namespace, with a link per connection, costs
+// one `ip` process a second at most, a client pod one per refresh of its connection. Not on the first
+// Request: the interfaces were made by it and have carried nothing yet, and a read would add a
+// process to every setup. It sits right before xconnect: on the way back xconnect has made (or kept)
+// the links. Only with metrics on (NSM_METRICS_LISTEN_ON).
 //
 //   client pod                      endpoint pod
 //   [nsm-1] ── server_* counters    [nsm-1] ── client_* counters   (veth ends, or the VXLAN in the pod)

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import {
+  Connection,
+  ConnectionEvent,
+  ConnectionEventType,
+  State,
+} from '../api/gen/networkservice/connection.js';
+import { ConnectionContext } from '../api/gen/networkservice/connectioncontext.js';
+import { decodeSummaryEvent } from './connection-summary.js';
+
+/** A connection with every field set, so that a skipped field shows as a difference. */
+function rich(i: number): Connection {
+  return Connection.fromPartial({
+    id: `conn-${i}`,
+    networkService: 'icmp',
+    networkServiceEndpointName: 'nse-1',
+    payload: 'IP',
+    state: i % 2 ? State.DOWN : State.UP,
+    labels: { app: 'web', i: String(i) },
+    mechanism: { cls: 'REMOTE', type: 'VXLAN', parameters: { vni: '42', dst_ip: '10.0.0.2' } },
+    context: {
+      ipContext: {
+        srcIpAddrs: [`172.16.0.${i}/32`, 'fd00::1/128'],
+        dstIpAddrs: ['172.16.0.254/32'],
+        srcRoutes: [{ prefix: '172.16.0.254/32', nextHop: '' }],
+        excludedPrefixes: ['10.0.0.0/8'],
+        ipNeighbors: [{ ip: '172.16.0.254', hardwareAddress: 'aa:bb:cc:dd:ee:ff' }],
+      },
+      dnsContext: { configs: [{ dnsServerIps: ['10.0.0.10'], searchDomains: ['svc'] }] },
+      ethernetContext: { srcMac: 'aa:aa:aa:aa:aa:aa', dstMac: 'bb:bb:bb:bb:bb:bb', vlanTag: 7 },
+      extraContext: { k: 'v' },
+      MTU: 1446,
+    },
+    path: {
+      index: 1,
+      pathSegments: ['nsc', 'nsmgr', 'fwd', 'nse'].map((name, h) => ({
+        name,
+        id: `${name}-${i}`,
+        token: `header.${'x'.repeat(1100)}.sig`,
+        expires: new Date(Date.UTC(2026, 10, 30, 12, 0, h, 123)),
+        metrics: h === 2 ? { server_rx_bytes: '100', client_tx_packets: '3' } : {},
+      })),
+    },
+  });
+}
+
+/** What the summary keeps of a fully decoded connection: the rest at its defaults. */
+function cut(c: Connection): Connection {
+  return {
+    ...c,
+    labels: {},
+    mechanism: c.mechanism && { ...c.mechanism, parameters: {} },
+    context:
+      c.context &&
+      ConnectionContext.fromPartial({
+        ipContext: {
+          srcIpAddrs: c.context?.ipContext?.srcIpAddrs,
+          dstIpAddrs: c.context?.ipContext?.dstIpAddrs,
+        },
+      }),
+    path: c.path && {
+      index: c.path.index,
+      pathSegments: c.path.pathSegments.map((s) => ({ ...s, token: '', metrics: {} })),
+    },
+  };
+}
+
+describe('connection summary decoder', () => {
+  it('decodes what the tables print exactly as the full decoder does, and skips the rest', () => {
+    const conns = [rich(1), rich(2), Connection.fromPartial({ id: 'bare' })];
+    const ev = {
+      type: ConnectionEventType.UPDATE,
+      connections: Object.fromEntries(conns.map((c) => [c.id, c])),
+    };
+    const wire = ConnectionEvent.encode(ev).finish();
+    const full = ConnectionEvent.decode(wire);
+    const summary = decodeSummaryEvent(wire);
+    assert.equal(summary.type, ConnectionEventType.UPDATE);
+    assert.deepEqual(Object.keys(summary.connections).sort(), ['bare', 'conn-1', 'conn-2']);
+    for (const id of Object.keys(full.connections)) {
+      assert.deepEqual(summary.connections[id], cut(full.connections[id]), id);
+    }
+    assert.equal(summary.connections['conn-1'].path?.pathSegments[2].expires?.getUTCMilliseconds(), 123);
+  });
+
+  it('skips fields it does not know, of every wire type', () => {
+    const conn = Connection.encode(
+      Connection.fromPartial({ id: 'c', networkService: 'icmp', state: State.DOWN }),
+    );
+    // fields 20 (varint), 21 (fixed64), 22 (bytes), 23 (fixed32), as a newer peer might send
+    conn.uint32((20 << 3) | 0).uint64(1n << 40n);
+    conn.uint32((21 << 3) | 1).fixed64(7n);
+    conn.uint32((22 << 3) | 2).bytes(new Uint8Array([1, 2, 3]));
+    conn.uint32((23 << 3) | 5).fixed32(9);
+    const entry = new BinaryWriter().uint32(10).string('c').uint32(18).bytes(conn.finish());
+    const wire = new BinaryWriter().uint32(8).int32(ConnectionEventType.INITIAL_STATE_TRANSFER);
+    wire.uint32(18).bytes(entry.finish());
+    const ev = decodeSummaryEvent(wire.finish());
+    assert.equal(ev.connections.c.networkService, 'icmp');
+    assert.equal(ev.connections.c.state, State.DOWN);
+  });
+});

@@ -1,0 +1,155 @@
+// The part of a MonitorConnections event that `nsmctl get` prints, decoded straight from the wire.
+// A node's INITIAL_STATE_TRANSFER carries every connection it holds: 1000 connections are ~36,000
+// protobuf messages and 7.4 MB, mostly the hops' signed tokens (each carries its signer's
+// certificate). A table needs ids, names, state, mechanism type, expiry and addresses; decoding all
+// of it in a new process (cold code) was a third of `get connections`' CPU time. The fields it skips
+// (tokens, metrics, labels, mechanism parameters, routes and the rest of the context) are left at
+// their defaults; `-o json|yaml`, describe and diagnose decode everything. Field numbers are the
+// proto's (api/proto/networkservice/connection.proto), which upstream fixes for wire compatibility.
+import { BinaryReader } from '@bufbuild/protobuf/wire';
+import {
+  type Connection,
+  type ConnectionEvent,
+  MonitorConnectionService,
+  type PathSegment,
+} from '../api/gen/networkservice/connection.js';
+import { ConnectionContext } from '../api/gen/networkservice/connectioncontext.js';
+
+/** Wire types (the low 3 bits of a tag). */
+const VARINT = 0;
+const LEN = 2;
+const tag = (field: number, wire: number) => (field << 3) | wire;
+
+/** Reads the fields of one length-delimited message, calling `field` for each tag it does not skip. */
+function fields(r: BinaryReader, end: number, field: (t: number) => boolean): void {
+  while (r.pos < end) {
+    const t = r.uint32();
+    if (!field(t)) r.skip(t & 7);
+  }
+}
+
+function expires(r: BinaryReader): Date {
+  const end = r.uint32() + r.pos;
+  let seconds = 0;
+  let nanos = 0;
+  fields(r, end, (t) => {
+    if (t === tag(1, VARINT)) seconds = Number(r.int64());
+    else if (t === tag(2, VARINT)) nanos = r.int32();
+    else return false;
+    return true;
+  });
+  return new Date(seconds * 1000 + nanos / 1e6);
+}
+
+function segment(r: BinaryReader): PathSegment {
+  const s: PathSegment = { name: '', id: '', token: '', expires: undefined, metrics: {} };
+  fields(r, r.uint32() + r.pos, (t) => {
+    if (t === tag(1, LEN)) s.name = r.string();
+    else if (t === tag(2, LEN)) s.id = r.string();
+    else if (t === tag(4, LEN)) s.expires = expires(r);
+    else return false; // token (3), metrics (5)
+    return true;
+  });
+  return s;
+}
+
+function connection(r: BinaryReader, end: number): Connection {
+  const c: Connection = {
+    id: '',
+    networkService: '',
+    mechanism: undefined,
+    context: undefined,
+    labels: {},
+    path: undefined,
+    networkServiceEndpointName: '',
+    payload: '',
+    state: 0,
+  };
+  fields(r, end, (t) => {
+    switch (t) {
+      case tag(1, LEN):
+        c.id = r.string();
+        return true;
+      case tag(2, LEN):
+        c.networkService = r.string();
+        return true;
+      case tag(3, LEN): {
+        const m = { cls: '', type: '', parameters: {} };
+        fields(r, r.uint32() + r.pos, (u) => {
+          if (u === tag(1, LEN)) m.cls = r.string();
+          else if (u === tag(2, LEN)) m.type = r.string();
+          else return false; // parameters (3)
+          return true;
+        });
+        c.mechanism = m;
+        return true;
+      }
+      case tag(4, LEN): {
+        const ip = { srcIpAddrs: [] as string[], dstIpAddrs: [] as string[] };
+        fields(r, r.uint32() + r.pos, (u) => {
+          if (u !== tag(1, LEN)) return false; // only ip_context (1)
+          fields(r, r.uint32() + r.pos, (v) => {
+            if (v === tag(1, LEN)) ip.srcIpAddrs.push(r.string());
+            else if (v === tag(2, LEN)) ip.dstIpAddrs.push(r.string());
+            else return false;
+            return true;
+          });
+          return true;
+        });
+        c.context = ConnectionContext.fromPartial({ ipContext: ip });
+        return true;
+      }
+      case tag(6, LEN): {
+        const path = { index: 0, pathSegments: [] as PathSegment[] };
+        fields(r, r.uint32() + r.pos, (u) => {
+          if (u === tag(1, VARINT)) path.index = r.uint32();
+          else if (u === tag(2, LEN)) path.pathSegments.push(segment(r));
+          else return false;
+          return true;
+        });
+        c.path = path;
+        return true;
+      }
+      case tag(7, LEN):
+        c.networkServiceEndpointName = r.string();
+        return true;
+      case tag(8, LEN):
+        c.payload = r.string();
+        return true;
+      case tag(9, VARINT):
+        c.state = r.int32();
+        return true;
+      default:
+        return false; // labels (5)
+    }
+  });
+  return c;
+}
+
+/** A ConnectionEvent with each connection cut to what `get` prints. */
+export function decodeSummaryEvent(buf: Uint8Array): ConnectionEvent {
+  const r = new BinaryReader(buf);
+  const ev: ConnectionEvent = { type: 0, connections: {} };
+  fields(r, r.len, (t) => {
+    if (t === tag(1, VARINT)) ev.type = r.int32();
+    else if (t === tag(2, LEN)) {
+      let key = '';
+      let value: Connection | undefined;
+      fields(r, r.uint32() + r.pos, (u) => {
+        if (u === tag(1, LEN)) key = r.string();
+        else if (u === tag(2, LEN)) value = connection(r, r.uint32() + r.pos);
+        else return false;
+        return true;
+      });
+      if (value) ev.connections[key] = value;
+    } else return false;
+    return true;
+  });
+  return ev;
+}
+
+/** MonitorConnections with the summary decoder (ClientPool.monitor's `method`). */
+export const SUMMARY_MONITOR = {
+  ...MonitorConnectionService.monitorConnections,
+  responseDeserialize: (b: Buffer) => decodeSummaryEvent(b),
+};
