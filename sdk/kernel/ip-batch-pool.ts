@@ -306,6 +306,12 @@ export class BatchPool {
     this.get(netns).catch(() => {});
   }
 
+  /** Whether netns has a live process that takes batches. */
+  has(netns: string | null): boolean {
+    const p = this.procs.get(netns ?? '');
+    return p !== undefined && !p.dead && !p.retiring;
+  }
+
   get size(): number {
     return this.procs.size;
   }
