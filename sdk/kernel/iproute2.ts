@@ -88,6 +88,8 @@ export interface IpRunnerOptions {
 export const DEFAULT_IDLE_MS = 2000;
 export const DEFAULT_MAX_PROCESSES = 256;
 export const DEFAULT_SHELLS = 4;
+/** Pods' processes started ahead of their batch that may wait for it at once (see prepare). */
+const MAX_WAITING_WARM = 2;
 /** Namespaces whose last batch was this recent are remembered (for `wantsProcess`), at most this many. */
 const MAX_REMEMBERED_NAMESPACES = 4096;
 
@@ -161,7 +163,11 @@ class SpawnIpRunner implements IpRunner {
 
   prepare(netns: NetnsRef | null): void {
     const where = netns?.path ?? null;
-    if (!this.closed && this.isBusy(where, false)) this.pool?.warm(where);
+    if (this.closed) return;
+    // A pod gets a warm process too while requests come one by one (its exec then overlaps the
+    // request's trip to the endpoint), but not in a burst: a few may wait, the rest go to the shells.
+    if (this.isBusy(where, false)) this.pool?.warm(where);
+    else this.pool?.warm(where, MAX_WAITING_WARM);
   }
 
   /**
@@ -279,15 +285,14 @@ class SpawnIpRunner implements IpRunner {
     what: string,
   ): Promise<ProcessResult> {
     const where = netns?.path ?? null;
-    if (this.shells) {
-      const lines = input === null ? null : input.split('\n').filter((l) => l !== '');
+    // Batches (short, on the request path) go to the shells; JSON queries do not: a restarted
+    // forwarder's scan lists every namespace on the node, and in the shells' queues those would
+    // hold up the batches of requests behind them.
+    if (this.shells && input !== null) {
+      const lines = input.split('\n').filter((l) => l !== '');
       return this.shells
         .run({ netns: where, ipArgs, lines, signal, what })
-        .then(({ code, output }) =>
-          lines === null && code === 0
-            ? { code, stdout: output, stderr: '' }
-            : { code, stdout: '', stderr: output },
-        );
+        .then(({ code, output }) => ({ code, stdout: '', stderr: output }));
     }
     const [bin, ...argv] = ipArgv(netns, ipArgs, this.opts);
     return new Promise<ProcessResult>((resolve, reject) => {
