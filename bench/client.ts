@@ -3,10 +3,12 @@
 // process so a measured Request is only the mesh's work, not a Node start-up per request. Each
 // request names its pod by path (file:///var/run/netns/<pod>) in the KERNEL mechanism preference.
 import { setMaxListeners } from 'node:events';
+import { status } from '@grpc/grpc-js';
 import { Connection } from '../api/gen/networkservice/connection.js';
 import { type Context, withTimeout } from '../sdk/core/context.js';
 import { newNetworkServiceChain } from '../sdk/core/next.js';
 import type { NetworkServiceClient } from '../sdk/core/types.js';
+import { isNsmError } from '../sdk/errors/index.js';
 import { ClientPool } from '../sdk/grpc/client-pool.js';
 import * as begin from '../sdk/networkservice/begin/index.js';
 import * as clienturl from '../sdk/networkservice/clienturl/index.js';
@@ -78,6 +80,16 @@ export class MeshClient {
         ],
       });
       return { value, ms: performance.now() - started };
+    } catch (e) {
+      // A request we gave up on may still have succeeded along the path: its answer was on its way
+      // when our deadline passed (every hop checks its caller before answering, but an answer in
+      // flight cannot be called back). Like a runtime that runs CNI DEL after a failed ADD, close it;
+      // the nsmgr finds its connection by our path segment. Not awaited: the failure is reported now.
+      if (isNsmError(e) && (e.code === status.DEADLINE_EXCEEDED || e.code === status.CANCELLED)) {
+        const abandoned = Connection.fromPartial({ id: spec.id, networkService: spec.service, labels: {} });
+        this.close(abandoned).catch(() => {});
+      }
+      throw e;
     } finally {
       cancel();
     }

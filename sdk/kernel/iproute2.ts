@@ -13,6 +13,7 @@ import { internal, invalidArgument, NsmError } from '../errors/index.js';
 import { logger, traceEnabled } from '../tools/log.js';
 import { printsLoopback } from './ip-batch-lines.js';
 import { BatchPool } from './ip-batch-pool.js';
+import { ShellLauncher } from './ip-shell.js';
 import { KernelCommandError } from './kernel-command-error.js';
 
 export { isKernelCommandError, KernelCommandError, kernelErrorCode } from './kernel-command-error.js';
@@ -75,10 +76,22 @@ export interface IpRunnerOptions {
   readonly idleMs?: number;
   /** At most this many long-lived processes (default 256); beyond it, batches spawn one-shot. */
   readonly maxProcesses?: number;
+  /**
+   * With `longLived`, one-shot runs are started by this many long-lived shells instead of by Node
+   * (default 4; see ip-shell.ts). 0: Node spawns them.
+   */
+  readonly shells?: number;
+  /** The shell for that (default "sh"). */
+  readonly shellBinary?: string;
 }
 
 export const DEFAULT_IDLE_MS = 2000;
 export const DEFAULT_MAX_PROCESSES = 256;
+export const DEFAULT_SHELLS = 4;
+/** Pods' processes started ahead of their batch that may wait for it at once (see prepare). */
+const MAX_WAITING_WARM = 2;
+/** Namespaces whose last batch was this recent are remembered (for `wantsProcess`), at most this many. */
+const MAX_REMEMBERED_NAMESPACES = 4096;
 
 export function newIpRunner(opts: IpRunnerOptions = {}): IpRunner {
   return new SpawnIpRunner({
@@ -88,6 +101,8 @@ export function newIpRunner(opts: IpRunnerOptions = {}): IpRunner {
     longLived: opts.longLived ?? true,
     idleMs: opts.idleMs ?? DEFAULT_IDLE_MS,
     maxProcesses: opts.maxProcesses ?? DEFAULT_MAX_PROCESSES,
+    shells: opts.shells ?? DEFAULT_SHELLS,
+    shellBinary: opts.shellBinary ?? 'sh',
   });
 }
 
@@ -129,19 +144,51 @@ interface SpawnOptions {
   longLived: boolean;
   idleMs: number;
   maxProcesses: number;
+  shells: number;
+  shellBinary: string;
 }
 
 class SpawnIpRunner implements IpRunner {
   private closed = false;
   private readonly log = logger('kernel');
   private readonly pool: BatchPool | undefined;
+  private readonly shells: ShellLauncher | undefined;
+  /** Namespace path → when it last got a batch (oldest first), to tell busy namespaces from pods. */
+  private readonly lastBatch = new Map<string, number>();
 
   constructor(private readonly opts: SpawnOptions) {
     this.pool = opts.longLived ? new BatchPool(opts) : undefined;
+    this.shells = opts.longLived && opts.shells > 0 ? new ShellLauncher(opts) : undefined;
   }
 
   prepare(netns: NetnsRef | null): void {
-    if (!this.closed) this.pool?.warm(netns?.path ?? null);
+    const where = netns?.path ?? null;
+    if (this.closed) return;
+    // A pod gets a warm process too while requests come one by one (its exec then overlaps the
+    // request's trip to the endpoint), but not in a burst: a few may wait, the rest go to the shells.
+    if (this.isBusy(where, false)) this.pool?.warm(where);
+    else this.pool?.warm(where, MAX_WAITING_WARM);
+  }
+
+  /**
+   * Whether a namespace earns a long-lived process: ours, one that has one, or one that got another
+   * batch within \`idleMs\` (an endpoint's, which gets a batch per connection). A pod's namespace sees
+   * one batch per request, for which a long-lived process is the same spawn plus an idle process;
+   * its batches are started by the shells (no spawn on Node's event loop).
+   */
+  private isBusy(where: string | null, record: boolean): boolean {
+    if (where === null || !this.shells || this.pool?.has(where)) return true;
+    const now = performance.now();
+    const last = this.lastBatch.get(where);
+    if (record) {
+      this.lastBatch.delete(where); // re-inserted last: the map stays ordered by time
+      this.lastBatch.set(where, now);
+      for (const [k, t] of this.lastBatch) {
+        if (this.lastBatch.size <= MAX_REMEMBERED_NAMESPACES && now - t < this.opts.idleMs) break;
+        this.lastBatch.delete(k);
+      }
+    }
+    return last !== undefined && now - last < this.opts.idleMs;
   }
 
   async batch(netns: NetnsRef | null, commands: readonly string[], opts: BatchOptions = {}): Promise<void> {
@@ -154,7 +201,7 @@ class SpawnIpRunner implements IpRunner {
     }
     const where = netns?.path ?? null;
     const started = performance.now();
-    const longLived = this.pool && !opts.force && !commands.some(printsLoopback);
+    const longLived = this.pool && !opts.force && !commands.some(printsLoopback) && this.isBusy(where, true);
     if (longLived && (await this.pool!.run(where, commands, opts.signal))) {
       if (traceEnabled(TRACER)) {
         this.log.info(
@@ -223,6 +270,7 @@ class SpawnIpRunner implements IpRunner {
   async close(): Promise<void> {
     this.closed = true;
     this.pool?.close();
+    this.shells?.close();
   }
 
   private checkOpen(): void {
@@ -237,6 +285,15 @@ class SpawnIpRunner implements IpRunner {
     what: string,
   ): Promise<ProcessResult> {
     const where = netns?.path ?? null;
+    // Batches (short, on the request path) go to the shells; JSON queries do not: a restarted
+    // forwarder's scan lists every namespace on the node, and in the shells' queues those would
+    // hold up the batches of requests behind them.
+    if (this.shells && input !== null) {
+      const lines = input.split('\n').filter((l) => l !== '');
+      return this.shells
+        .run({ netns: where, ipArgs, lines, signal, what })
+        .then(({ code, output }) => ({ code, stdout: '', stderr: output }));
+    }
     const [bin, ...argv] = ipArgv(netns, ipArgs, this.opts);
     return new Promise<ProcessResult>((resolve, reject) => {
       if (signal?.aborted) {

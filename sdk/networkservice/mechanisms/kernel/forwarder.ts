@@ -5,8 +5,8 @@
 //   [client ns] nsm-1 ══════ veth pair ══════ nse-x [endpoint ns]
 //
 // created from the client namespace, whose set-up then shares the create batch. Both namespaces
-// are handed to the dataplane as soon as they are known (`prepare`), so the long-lived `ip`
-// processes that run these batches are started while the request travels to the endpoint.
+// are handed to the dataplane as soon as they are known (`prepare`), so a busy namespace's (the
+// endpoint's) long-lived `ip` is started while the request travels to the endpoint.
 //
 // The endpoint end's name comes from the endpoint (generated with 4 random characters when it asks
 // for none); with hundreds of connections into one endpoint namespace such a name can be taken. A
