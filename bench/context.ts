@@ -5,7 +5,7 @@ import type { ProcSample } from './procstat.js';
 import type { Summary } from './stats.js';
 
 /** In run order: scale before concurrency, so that nothing a timed-out request left behind skews its idle figures. */
-export const PARTS = ['latency', 'cni', 'scale', 'concurrency', 'dataplane', 'heal', 'chain'] as const;
+export const PARTS = ['latency', 'cni', 'scale', 'concurrency', 'dataplane', 'heal', 'chain', 'vl3'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchOptions {
@@ -26,6 +26,8 @@ export interface BenchOptions {
   dataplaneRounds: number;
   rttCount: number;
   healWaitS: number;
+  /** Members of the vL3 network before the measured joins. */
+  vl3Members: number;
   profile: boolean;
   daemonEnv: Record<string, string>;
   install: boolean;
@@ -192,8 +194,38 @@ export interface ChainData {
   healNote?: string;
 }
 
+/** One DNS path: sequential A queries, p50/p90 of the round trip. */
+export interface DnsPath {
+  n: number;
+  p50Ms: number;
+  p90Ms: number;
+  failed: number;
+}
+
+/** vL3 networks (bench/parts/vl3.ts). */
+export interface Vl3Data {
+  members: number;
+  fillMs?: number;
+  /** From the join request's start until an existing member's knock is answered. */
+  joinReachable?: Summary;
+  /** The join request alone (Request → Connection). */
+  joinRequest?: Summary;
+  /** Interleaved with the joins: a request to the point-to-point icmp-responder from a fresh pod. */
+  p2pRequest?: Summary;
+  joinFailures: number;
+  /** The name of a member on the asker's own replica / on the other replica, via the nsc's forwarder and straight to the replica. */
+  dns?: {
+    forwarderSame?: DnsPath;
+    forwarderOther?: DnsPath;
+    directSame?: DnsPath;
+    directOther?: DnsPath;
+  };
+  death?: { members: number; healed: number; allBackMs?: number; perMemberMs: number[]; waitedMs: number };
+}
+
 export interface BenchData {
   chain?: ChainData;
+  vl3?: Vl3Data;
   latency?: { local?: PathLatency; remote?: PathLatency };
   cni?: CniData;
   concurrency?: ConcurrencyRound[];

@@ -5,6 +5,7 @@ import type { BenchData, HealData, PathLatency } from './context.js';
 import { type Figure, finite, ge, le, ratio } from './figure.js';
 import { chainRows } from './figures-chain.js';
 import { scaleRows } from './figures-scale.js';
+import { vl3Rows } from './figures-vl3.js';
 import { median, type Summary } from './stats.js';
 
 export function deriveFigures(d: BenchData): Figure[] {
@@ -193,6 +194,7 @@ export function deriveFigures(d: BenchData): Figure[] {
   // 3. Scale
   if (d.scale) scaleRows(d.scale, lat?.local, add);
   if (d.chain) chainRows(d.chain, add);
+  if (d.vl3) vl3Rows(d.vl3, add);
 
   // 4. Data plane
   const dp = d.dataplane;

@@ -15,6 +15,7 @@ import { runDataplane } from './parts/dataplane.js';
 import { runHeal } from './parts/heal.js';
 import { runLatency } from './parts/latency.js';
 import { runScale } from './parts/scale.js';
+import { runVl3 } from './parts/vl3.js';
 import { killAll } from './proc.js';
 import { snapshot, writeResults } from './report.js';
 import { ensureTools } from './tools.js';
@@ -27,6 +28,7 @@ const RUNNERS: Record<Part, (ctx: BenchContext) => Promise<void>> = {
   dataplane: runDataplane,
   heal: runHeal,
   chain: runChain,
+  vl3: runVl3,
 };
 
 function say(line: string): void {
