@@ -39,6 +39,8 @@ export interface RequestSpec {
   netns: string;
   service: string;
   ifname?: string;
+  /** Request labels (e.g. `dnsName` for a vL3 member). */
+  labels?: Record<string, string>;
 }
 
 export class MeshClient {
@@ -71,7 +73,11 @@ export class MeshClient {
     const started = performance.now();
     try {
       const value = await this.chain.request(ctx, {
-        connection: Connection.fromPartial({ id: spec.id, networkService: spec.service, labels: {} }),
+        connection: Connection.fromPartial({
+          id: spec.id,
+          networkService: spec.service,
+          labels: spec.labels ?? {},
+        }),
         mechanismPreferences: [
           mechanism(CLS_LOCAL, KERNEL, {
             [PARAM_INODE_URL]: `file:///var/run/netns/${spec.netns}`,

@@ -15,6 +15,7 @@ export const PARTS = [
   'chain',
   'l7',
   'observability',
+  'vl3',
 ] as const;
 export type Part = (typeof PARTS)[number];
 
@@ -36,6 +37,8 @@ export interface BenchOptions {
   dataplaneRounds: number;
   rttCount: number;
   healWaitS: number;
+  /** Members of the vL3 network before the measured joins. */
+  vl3Members: number;
   profile: boolean;
   daemonEnv: Record<string, string>;
   install: boolean;
@@ -234,10 +237,40 @@ export interface ObservabilityData {
   otlpPosts: number;
 }
 
+/** One DNS path: sequential A queries, p50/p90 of the round trip. */
+export interface DnsPath {
+  n: number;
+  p50Ms: number;
+  p90Ms: number;
+  failed: number;
+}
+
+/** vL3 networks (bench/parts/vl3.ts). */
+export interface Vl3Data {
+  members: number;
+  fillMs?: number;
+  /** From the join request's start until an existing member's knock is answered. */
+  joinReachable?: Summary;
+  /** The join request alone (Request → Connection). */
+  joinRequest?: Summary;
+  /** Interleaved with the joins: a request to the point-to-point icmp-responder from a fresh pod. */
+  p2pRequest?: Summary;
+  joinFailures: number;
+  /** The name of a member on the asker's own replica / on the other replica, via the nsc's forwarder and straight to the replica. */
+  dns?: {
+    forwarderSame?: DnsPath;
+    forwarderOther?: DnsPath;
+    directSame?: DnsPath;
+    directOther?: DnsPath;
+  };
+  death?: { members: number; healed: number; allBackMs?: number; perMemberMs: number[]; waitedMs: number };
+}
+
 export interface BenchData {
   chain?: ChainData;
   l7?: L7Data;
   observability?: ObservabilityData;
+  vl3?: Vl3Data;
   latency?: { local?: PathLatency; remote?: PathLatency };
   cni?: CniData;
   concurrency?: ConcurrencyRound[];

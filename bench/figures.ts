@@ -7,6 +7,7 @@ import { chainRows } from './figures-chain.js';
 import { l7Rows } from './figures-l7.js';
 import { observabilityRows } from './figures-observability.js';
 import { scaleRows } from './figures-scale.js';
+import { vl3Rows } from './figures-vl3.js';
 import { median, type Summary } from './stats.js';
 
 export function deriveFigures(d: BenchData): Figure[] {
@@ -196,6 +197,7 @@ export function deriveFigures(d: BenchData): Figure[] {
   if (d.scale) scaleRows(d.scale, lat?.local, add);
   if (d.chain) chainRows(d.chain, add);
   if (d.l7) l7Rows(d.l7, add);
+  if (d.vl3) vl3Rows(d.vl3, add);
 
   // 4. Data plane
   const dp = d.dataplane;

@@ -13,7 +13,13 @@
 //                                opens a TCP connection to it; an accept or a refusal (RST) means
 //                                the peer is reachable. Prints a JSON line {t, reachable, peer} at
 //                                start and at every change (t = epoch ms). Stops on SIGTERM.
+//   reach-host HOST              the same, for a fixed HOST (every 10 ms), whatever interface leads there
+//   knock-on                     reads one host per stdin line and knocks on it (TCP, 5 ms per try)
+//                                until it answers; prints {host, t, tries} (t = epoch ms, sub-ms)
+//   dns SERVER NAME COUNT        COUNT sequential A queries for NAME to SERVER:53 (after a warm-up);
+//                                prints {count, failed, p50Us, p90Us, p99Us, answer}
 import { createSocket, type Socket } from 'node:dgram';
+import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -154,7 +160,7 @@ function peerOf(ifname: string): string | undefined {
   return undefined;
 }
 
-function knock(peer: string): Promise<boolean> {
+function knock(peer: string, timeoutMs = 100): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host: peer, port: 9 });
     const done = (ok: boolean) => {
@@ -162,7 +168,7 @@ function knock(peer: string): Promise<boolean> {
       sock.destroy();
       resolve(ok);
     };
-    const timer = setTimeout(() => done(false), 100);
+    const timer = setTimeout(() => done(false), timeoutMs);
     sock.on('connect', () => done(true));
     sock.on('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED'));
   });
@@ -182,6 +188,63 @@ async function reach(ifname: string): Promise<void> {
   }
 }
 
+async function reachHost(host: string): Promise<void> {
+  let last: boolean | undefined;
+  process.on('SIGTERM', () => process.exit(0));
+  for (;;) {
+    const ok = await knock(host, 50);
+    if (ok !== last) out({ t: Date.now(), reachable: ok, peer: host });
+    last = ok;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Epoch milliseconds with sub-millisecond resolution (comparable with the bench's own clock). */
+const nowMs = () => performance.timeOrigin + performance.now();
+
+function knockOn(): void {
+  const MAX_TRIES = 1000;
+  createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }).on('line', async (raw) => {
+    const host = raw.trim();
+    if (!host) return;
+    // A short timeout per try: a SYN sent before the path exists is retransmitted only after 1 s.
+    let tries = 0;
+    while (tries < MAX_TRIES) {
+      tries++;
+      if (await knock(host, 5)) return out({ host, t: nowMs(), tries });
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    out({ host, t: null, tries });
+  });
+}
+
+async function dnsRtt(server: string, name: string, count: number): Promise<void> {
+  const WARMUP = 20;
+  const r = new Resolver({ timeout: 1000, tries: 1 });
+  r.setServers([server]);
+  const samples: number[] = [];
+  let failed = 0;
+  let answer: string[] = [];
+  for (let i = -WARMUP; i < count; i++) {
+    const started = process.hrtime.bigint();
+    try {
+      answer = await r.resolve4(name);
+      if (i >= 0) samples.push(Number(process.hrtime.bigint() - started) / 1000);
+    } catch {
+      if (i >= 0) failed++;
+    }
+  }
+  samples.sort((a, b) => a - b);
+  out({
+    count,
+    failed,
+    p50Us: nearestRank(samples, 50),
+    p90Us: nearestRank(samples, 90),
+    p99Us: nearestRank(samples, 99),
+    answer,
+  });
+}
+
 switch (mode) {
   case 'echo':
     echo(args[0], Number(args[1]));
@@ -195,6 +258,15 @@ switch (mode) {
   case 'reach':
     await reach(args[0]);
     break;
+  case 'reach-host':
+    await reachHost(args[0]);
+    break;
+  case 'knock-on':
+    knockOn();
+    break;
+  case 'dns':
+    await dnsRtt(args[0], args[1], Number(args[2]));
+    break;
   default:
-    fail(`unknown mode "${mode}" (echo | rtt | stream | reach)`);
+    fail(`unknown mode "${mode}" (echo | rtt | stream | reach | reach-host | knock-on | dns)`);
 }

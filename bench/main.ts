@@ -17,6 +17,7 @@ import { runL7 } from './parts/l7.js';
 import { runLatency } from './parts/latency.js';
 import { runObservability } from './parts/observability.js';
 import { runScale } from './parts/scale.js';
+import { runVl3 } from './parts/vl3.js';
 import { killAll } from './proc.js';
 import { snapshot, writeResults } from './report.js';
 import { ensureTools } from './tools.js';
@@ -31,6 +32,7 @@ const RUNNERS: Record<Part, (ctx: BenchContext) => Promise<void>> = {
   chain: runChain,
   l7: runL7,
   observability: runObservability,
+  vl3: runVl3,
 };
 /** Parts that need no mesh. */
 const MESHLESS: readonly Part[] = ['cni', 'observability'];

@@ -24,6 +24,7 @@ export const USAGE = `usage: npm run bench -- [options]     (as root)
   --dataplane-rounds=N  iperf3 runs per path, interleaved with the raw baselines (default 3)
   --rtt-count=N         UDP round trips per path (default 2000)
   --heal-wait=S         how long to wait for traffic to come back (default 10)
+  --vl3-members=N       members of the vL3 network before the measured joins (default 100)
   --profile             CPU-profile the daemons; profiles go to OUT/profiles
   --daemon-env=K=V,...  extra environment for the daemons (e.g. NSM_TRACE=kernel)
   --no-install          do not apt-get missing tools; stop and say what to install
@@ -58,6 +59,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       scale: { type: 'string' },
       'scale-extra': { type: 'string' },
       'scale-parallel': { type: 'string' },
+      'vl3-members': { type: 'string' },
       endpoints: { type: 'string' },
       'cni-concurrency': { type: 'string' },
       'scale-few': { type: 'string' },
@@ -101,6 +103,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     dataplaneRounds: int('dataplane-rounds', values['dataplane-rounds'], 3),
     rttCount: int('rtt-count', values['rtt-count'], 2000),
     healWaitS: int('heal-wait', values['heal-wait'], 10),
+    vl3Members: int('vl3-members', values['vl3-members'], 100),
     profile: values.profile ?? false,
     daemonEnv: parseEnv(values['daemon-env']),
     install: !values['no-install'],

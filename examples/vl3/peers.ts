@@ -4,14 +4,19 @@
 // interface. One link per pair: the replica whose name sorts first asks. Peers come from the registry
 // (every `pollMs`); each poll also re-requests every peer link, which repairs one whose peer restarted
 // (a peer link has no heal: reselecting another endpoint would join the wrong replica), and closes
-// links to replicas that left the registry.
+// links to replicas that left the registry. A peer that died without leaving it (kill -9: its entry
+// lives until it expires) answers the re-request with NOT_FOUND: its link is closed at once (the
+// interface goes, DNS stops asking it) and requested afresh on a later poll once the peer (or a
+// replacement under its name) is back. Links to other peers are not touched meanwhile, so members
+// of the surviving replicas keep talking.
 // "Same node first" for members is the NetworkService's business (nodeName matches, issue 11), not
 // this file's: peers join every replica wherever it runs.
 import { createHash } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 import { Connection } from '../../api/gen/networkservice/connection.js';
 import { background, withTimeout } from '../../sdk/core/context.js';
 import type { NetworkServiceClient } from '../../sdk/core/types.js';
-import { getErrorMessage } from '../../sdk/errors/index.js';
+import { getErrorCode, getErrorMessage } from '../../sdk/errors/index.js';
 import type { Finder } from '../../sdk/networkservice/discover/index.js';
 import { PEER_LABEL } from '../../sdk/networkservice/ipam/vl3ipam/index.js';
 import { CLS_LOCAL, KERNEL, mechanism } from '../../sdk/networkservice/mechanisms/common.js';
@@ -69,6 +74,11 @@ export function startPeers(opts: PeersOptions): Peers {
       if (!previous) log.info({ peer, id: got.id }, 'vL3 peer link up');
       links.set(peer, got);
     } catch (e) {
+      if (links.has(peer) && getErrorCode(e) === status.NOT_FOUND) {
+        log.info({ peer, err: getErrorMessage(e) }, 'vL3 peer gone; closing its link');
+        cancel();
+        return disconnect(peer);
+      }
       log.info({ peer, err: getErrorMessage(e) }, 'vL3 peer link not up yet');
     } finally {
       cancel();

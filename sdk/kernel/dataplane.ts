@@ -42,7 +42,7 @@ import {
   type RunOptions,
 } from './iproute2.js';
 import { LinkStatsCache } from './link-stats-cache.js';
-import { clearPolicyRules } from './policy.js';
+import { clearPolicyRules, resetPolicyRules } from './policy.js';
 import { checkIfName, parseIp } from './validate.js';
 
 export interface LinkInfo {
@@ -197,7 +197,7 @@ class KernelDataplane implements Dataplane {
     opts: RunOptions = {},
   ): Promise<void> {
     const commands = configureCommands(ifname, cfg);
-    if (cfg.policies) await this.clearPolicies(netns, cfg.policies.tableBase, opts);
+    if (cfg.policies) await resetPolicyRules(this.runner, netns, cfg.policies, opts);
     await this.runner.batch(netns, commands, opts);
   }
 
@@ -212,7 +212,7 @@ class KernelDataplane implements Dataplane {
     }
     await Promise.all(
       targets.flatMap((t) =>
-        t.config.policies ? [this.clearPolicies(t.netns, t.config.policies.tableBase, opts)] : [],
+        t.config.policies ? [resetPolicyRules(this.runner, t.netns, t.config.policies, opts)] : [],
       ),
     );
     const results = await Promise.allSettled(
@@ -348,7 +348,7 @@ class KernelDataplane implements Dataplane {
     // Rules a crashed run left for this connection would be added twice (`ip rule add` is not idempotent).
     await Promise.all(
       ends.flatMap((e) =>
-        e.config?.policies ? [this.clearPolicies(e.netns ?? maker, e.config.policies.tableBase, opts)] : [],
+        e.config?.policies ? [resetPolicyRules(this.runner, e.netns ?? maker, e.config.policies, opts)] : [],
       ),
     );
     try {
@@ -357,6 +357,7 @@ class KernelDataplane implements Dataplane {
       // "" is a failure before any line ran (e.g. the creating namespace is gone).
       const atCreate = isKernelCommandError(e) && (e.command === create || e.command === '');
       const uncertain = isNsmError(e) && (e.code === status.CANCELLED || e.code === status.DEADLINE_EXCEEDED);
+      await this.clearPoliciesQuietly(ends, maker); // the IPv6 rules went in before the create
       // iproute2 refused the create line itself: nothing was made (a taken name fails the whole line).
       if (atCreate && !uncertain) throw e;
       // Killed mid-batch we do not know whether the create ran, and a link of that name may be someone
@@ -370,7 +371,16 @@ class KernelDataplane implements Dataplane {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await this.removeQuietly(ends, maker, false);
+      await this.clearPoliciesQuietly(ends, maker);
       throw failed.reason;
+    }
+  }
+
+  /** Best-effort removal of the policy rules of the ends after a failed create (rules outlive links). */
+  private async clearPoliciesQuietly(ends: readonly LinkEnd[], maker: NetnsRef | null): Promise<void> {
+    for (const e of ends) {
+      const policies = e.config?.policies;
+      if (policies) await this.clearPolicies(e.netns ?? maker, policies.tableBase).catch(() => undefined);
     }
   }
 

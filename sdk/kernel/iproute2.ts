@@ -37,6 +37,11 @@ export interface RunOptions {
 export interface BatchOptions extends RunOptions {
   /** Keep going after a failing line (`ip -force`); the first failure is still reported. For cleanup. */
   readonly force?: boolean;
+  /**
+   * 6: run as `ip -6 -batch` (one-shot). Lines cannot say `-6` themselves, and `ip rule` cannot tell the
+   * family from its selectors, so IPv6 rules need it.
+   */
+  readonly family?: 6;
 }
 
 /**
@@ -201,7 +206,8 @@ class SpawnIpRunner implements IpRunner {
     }
     const where = netns?.path ?? null;
     const started = performance.now();
-    const longLived = this.pool && !opts.force && !commands.some(printsLoopback) && this.isBusy(where, true);
+    const longLived =
+      this.pool && !opts.force && !opts.family && !commands.some(printsLoopback) && this.isBusy(where, true);
     if (longLived && (await this.pool!.run(where, commands, opts.signal))) {
       if (traceEnabled(TRACER)) {
         this.log.info(
@@ -211,7 +217,7 @@ class SpawnIpRunner implements IpRunner {
       }
       return;
     }
-    const args = opts.force ? ['-force', '-batch', '-'] : ['-batch', '-'];
+    const args = [...(opts.family ? ['-6'] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
     const res = await this.run(netns, args, `${commands.join('\n')}\n`, opts.signal, commands[0]);
     if (traceEnabled(TRACER)) {
       this.log.info(

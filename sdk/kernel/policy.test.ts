@@ -9,6 +9,7 @@ import {
   type PolicySpec,
   policyCommands,
   policyPlan,
+  policyRules6,
   policyTableBase,
 } from './policy.js';
 import { newRecordingIpRunner } from './recording-ip-runner.js';
@@ -43,6 +44,35 @@ const planCases: { name: string; input: In[]; want: PolicySpec[] }[] = [
     want: [{ routes: [{ prefix: '0.0.0.0/0', via: '172.16.1.100' }] }],
   },
   {
+    name: 'IPv6: from, routes with and without a next hop; an empty prefix is ::/0',
+    input: [
+      {
+        from: 'fd00::7/64',
+        proto: 'udp',
+        routes: [
+          { prefix: 'fd01::/64', nextHop: 'fd00::1' },
+          { prefix: '', nextHop: 'fd00::1' },
+        ],
+      },
+    ],
+    want: [
+      {
+        from: 'fd00::/64',
+        proto: 'udp',
+        routes: [
+          { prefix: 'fd01::/64', via: 'fd00::1' },
+          { prefix: '::/0', via: 'fd00::1' },
+        ],
+        family: 6,
+      },
+    ],
+  },
+  {
+    name: 'IPv6 from the routes alone',
+    input: [{ proto: 'tcp', routes: [{ prefix: 'fd02::/48' }] }],
+    want: [{ proto: 'tcp', routes: [{ prefix: 'fd02::/48' }], family: 6 }],
+  },
+  {
     name: 'a one-port range is written as the port',
     input: [{ proto: '17', dstPort: '53-53', routes: [] }],
     want: [{ proto: '17', dport: '53', routes: [] }],
@@ -51,7 +81,16 @@ const planCases: { name: string; input: In[]; want: PolicySpec[] }[] = [
 
 const badCases: { name: string; input: In[]; field: RegExp }[] = [
   { name: 'a malformed from', input: [{ from: '10.0.0/24' }], field: /policies\[0\]\.from/ },
-  { name: 'an IPv6 from', input: [{ from: 'fd00::/64' }], field: /IPv6 policy routes are not supported/ },
+  {
+    name: 'an IPv6 from with an IPv4 route',
+    input: [{ from: 'fd00::/64', routes: [{ prefix: '10.0.0.0/8' }] }],
+    field: /policies\[0\]\.routes\[0\]\.prefix: IPv4 in an IPv6 policy/,
+  },
+  {
+    name: 'an IPv4 route with an IPv6 next hop',
+    input: [{ routes: [{ prefix: '10.0.0.0/8', nextHop: 'fd00::1' }] }],
+    field: /policies\[0\]\.routes\[0\]\.nextHop: IPv6 in an IPv4 policy/,
+  },
   { name: 'a port without proto', input: [{ dstPort: '80' }], field: /a port needs proto/ },
   {
     name: 'a port out of range',
@@ -121,6 +160,27 @@ describe('policy routes', () => {
         'rule add from all table 70001',
       ]);
     });
+
+    it('leaves the rules of IPv6 policies to policyRules6 (an ip -6 batch), routes stay in the batch', () => {
+      const cfg = {
+        tableBase: 70000,
+        policies: [
+          { routes: [{ prefix: '10.9.0.0/16' }] },
+          {
+            from: 'fd00::/64',
+            proto: 'tcp',
+            routes: [{ prefix: 'fd01::/64', via: 'fd00::1' }],
+            family: 6 as const,
+          },
+        ],
+      };
+      assert.deepEqual(policyCommands('nsm-1', cfg), [
+        'route replace 10.9.0.0/16 dev nsm-1 table 70000 scope link',
+        'rule add from all table 70000',
+        'route replace fd01::/64 via fd00::1 dev nsm-1 table 70001 onlink',
+      ]);
+      assert.deepEqual(policyRules6(cfg), ['rule add from fd00::/64 ipproto tcp table 70001']);
+    });
   });
 
   describe('dataplane', () => {
@@ -146,6 +206,7 @@ describe('policy routes', () => {
         ],
         pod.path,
       );
+      runner.setJson('-6 rule show', [{ priority: 32765, src: 'fd00::', table: '70002' }], pod.path);
       await newDataplane(runner).clearPolicies(pod, 70000);
       assert.deepEqual(runner.batches, [
         {
@@ -153,6 +214,7 @@ describe('policy routes', () => {
           force: true,
           commands: ['rule del pref 32764 table 70001', 'rule del pref 32765 table 70000'],
         },
+        { netns: pod.path, force: true, family: 6, commands: ['rule del pref 32765 table 70002'] },
       ]);
     });
 
@@ -169,6 +231,34 @@ describe('policy routes', () => {
             'addr replace 172.16.1.101/32 dev nsm-1',
             'route replace 10.9.0.0/16 dev nsm-1 table 70000 scope link',
             'rule add from all ipproto tcp table 70000',
+          ],
+        ],
+      );
+    });
+
+    it('writes the IPv6 rules by an ip -6 batch after clearing, before the interface batch', async () => {
+      const runner = newRecordingIpRunner();
+      const v6 = {
+        ...config,
+        policies: {
+          tableBase: 70000,
+          policies: [{ proto: 'udp', routes: [{ prefix: 'fd01::/64' }], family: 6 as const }],
+        },
+      };
+      await newDataplane(runner).configureInterface(pod, 'nsm-1', v6);
+      assert.deepEqual(
+        runner.queries.map((q) => q.args.join(' ')),
+        ['-4 rule show', '-6 rule show'],
+      );
+      assert.deepEqual(
+        runner.batches.map((b) => [b.family ?? 4, ...b.commands]),
+        [
+          [6, 'rule add from all ipproto udp table 70000'],
+          [
+            4,
+            'link set dev nsm-1 up',
+            'addr replace 172.16.1.101/32 dev nsm-1',
+            'route replace fd01::/64 dev nsm-1 table 70000 scope link',
           ],
         ],
       );

@@ -14,14 +14,17 @@
 // go with it; the rules do not (a rule names a table, not a link), so they are removed explicitly
 // (`Dataplane.clearPolicies`) on Close and before they are written again.
 //
-// IPv4 only for now: iproute2 needs `ip -6 rule` for IPv6 rules, which a batch line cannot say.
+// IPv6 policies (an IPv6 `from` or IPv6 routes; one family per policy) work the same, with one
+// difference: `ip rule` cannot tell the family from its selectors and a batch line cannot say `-6`,
+// so their rules are written by a separate `ip -6 -batch` (`policyRules6`), run right after the old
+// rules are cleared (`resetPolicyRules`); their routes go into the interface's batch like IPv4 ones.
 import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { PolicyRoute } from '../../api/gen/networkservice/connectioncontext.js';
 import { invalidArgument } from '../errors/index.js';
 import type { RouteSpec } from './connection-context.js';
 import { type IpRunner, isKernelCommandError, type NetnsRef, type RunOptions } from './iproute2.js';
-import { type Cidr, networkString, parseCidr, parseIp } from './validate.js';
+import { networkString, parseCidr, parseIp } from './validate.js';
 
 /** At most this many policies per connection: table numbers T .. T+MAX_POLICIES-1 belong to it. */
 export const MAX_POLICIES = 16;
@@ -40,6 +43,8 @@ export interface PolicySpec {
   readonly dport?: string;
   readonly sport?: string;
   readonly routes: readonly RouteSpec[];
+  /** Absent means 4. */
+  readonly family?: 6;
 }
 
 /** The interface's policies with the first table number they use. */
@@ -71,7 +76,18 @@ export function policyPlan(policies: readonly PolicyRoute[] | undefined): Policy
   return list.map((p, i) => {
     const field = `policies[${i}]`;
     const spec: { -readonly [K in keyof PolicySpec]: PolicySpec[K] } = { routes: [] };
-    if (p.from) spec.from = networkString(ipv4(parseCidr(p.from, `${field}.from`), `${field}.from`));
+    let family: 4 | 6 | undefined;
+    // One family per policy: its rule lives in the IPv4 or the IPv6 rule list, not both.
+    const same = <T extends { family: 4 | 6 }>(v: T, f: string): T => {
+      if (family !== undefined && v.family !== family) {
+        throw invalidArgument(
+          `invalid ${f}: IPv${v.family} in an IPv${family} policy (one family per policy)`,
+        );
+      }
+      family = v.family;
+      return v;
+    };
+    if (p.from) spec.from = networkString(same(parseCidr(p.from, `${field}.from`), `${field}.from`));
     if (p.proto) spec.proto = checkProto(p.proto, `${field}.proto`);
     if (p.dstPort) spec.dport = checkPorts(p.dstPort, `${field}.dst_port`);
     if (p.srcPort) spec.sport = checkPorts(p.srcPort, `${field}.src_port`);
@@ -80,12 +96,14 @@ export function policyPlan(policies: readonly PolicyRoute[] | undefined): Policy
     }
     spec.routes = p.routes.map((r, j) => {
       const rf = `${field}.routes[${j}]`;
-      // An empty prefix is upstream's "default route".
-      const prefix = networkString(ipv4(parseCidr(r.prefix || '0.0.0.0/0', `${rf}.prefix`), `${rf}.prefix`));
+      // An empty prefix is upstream's "default route" (of the policy's family).
+      const text = r.prefix || (family === 6 || r.nextHop.includes(':') ? '::/0' : '0.0.0.0/0');
+      const prefix = networkString(same(parseCidr(text, `${rf}.prefix`), `${rf}.prefix`));
       return r.nextHop
-        ? { prefix, via: ipv4(parseIp(r.nextHop, `${rf}.nextHop`), `${rf}.nextHop`).ip }
+        ? { prefix, via: same(parseIp(r.nextHop, `${rf}.nextHop`), `${rf}.nextHop`).ip }
         : { prefix };
     });
+    if (family === 6) spec.family = 6;
     return spec;
   });
 }
@@ -105,20 +123,24 @@ export function policyCommands(ifname: string, cfg: PolicyConfig): string[] {
           : `route replace ${r.prefix} dev ${ifname} table ${table} scope link`,
       );
     }
-    const sel = [
-      `from ${p.from ?? 'all'}`,
-      p.proto ? `ipproto ${p.proto}` : '',
-      p.sport ? `sport ${p.sport}` : '',
-      p.dport ? `dport ${p.dport}` : '',
-    ].filter(Boolean);
-    out.push(`rule add ${sel.join(' ')} table ${table}`);
+    if (p.family !== 6) out.push(ruleLine(p, table));
   });
   return out;
 }
 
-function ipv4(c: Cidr, field: string): Cidr {
-  if (c.family !== 4) throw invalidArgument(`invalid ${field}: IPv6 policy routes are not supported yet`);
-  return c;
+/** The rules of the IPv6 policies, for an `ip -6 -batch` (see the top of the file). */
+export function policyRules6(cfg: PolicyConfig): string[] {
+  return cfg.policies.flatMap((p, i) => (p.family === 6 ? [ruleLine(p, cfg.tableBase + i)] : []));
+}
+
+function ruleLine(p: PolicySpec, table: number): string {
+  const sel = [
+    `from ${p.from ?? 'all'}`,
+    p.proto ? `ipproto ${p.proto}` : '',
+    p.sport ? `sport ${p.sport}` : '',
+    p.dport ? `dport ${p.dport}` : '',
+  ].filter(Boolean);
+  return `rule add ${sel.join(' ')} table ${table}`;
 }
 
 function checkProto(v: string, field: string): string {
@@ -147,8 +169,8 @@ interface JsonRule {
 }
 
 /**
- * Deletes the IPv4 rules whose table lies in the range starting at `tableBase` (one query, then one
- * forced batch). A namespace that is gone has none.
+ * Deletes the IPv4 and IPv6 rules whose table lies in the range starting at `tableBase` (one query
+ * and, when there are any, one forced batch per family). A namespace that is gone has none.
  */
 export async function clearPolicyRules(
   runner: IpRunner,
@@ -156,18 +178,38 @@ export async function clearPolicyRules(
   tableBase: number,
   opts: RunOptions = {},
 ): Promise<void> {
-  let rules: JsonRule[];
-  try {
-    rules = await runner.json<JsonRule[]>(netns, ['-4', 'rule', 'show'], opts);
-  } catch (e) {
-    if (isKernelCommandError(e) && e.code === status.NOT_FOUND) return;
-    throw e;
+  for (const family of [4, 6] as const) {
+    let rules: JsonRule[];
+    try {
+      rules = await runner.json<JsonRule[]>(netns, [`-${family}`, 'rule', 'show'], opts);
+    } catch (e) {
+      if (isKernelCommandError(e) && e.code === status.NOT_FOUND) return;
+      throw e;
+    }
+    const ours = rules.filter(
+      (r) => /^\d+$/.test(r.table ?? '') && inPolicyRange(Number(r.table), tableBase),
+    );
+    if (ours.length === 0) continue;
+    await runner.batch(
+      netns,
+      ours.map((r) => `rule del pref ${Number(r.priority)} table ${Number(r.table)}`),
+      { ...opts, force: true, ...(family === 6 ? { family } : {}) },
+    );
   }
-  const ours = rules.filter((r) => /^\d+$/.test(r.table ?? '') && inPolicyRange(Number(r.table), tableBase));
-  if (ours.length === 0) return;
-  await runner.batch(
-    netns,
-    ours.map((r) => `rule del pref ${Number(r.priority)} table ${Number(r.table)}`),
-    { ...opts, force: true },
-  );
+}
+
+/**
+ * Before a connection's policies are written: removes the rules an earlier run left (rules are not
+ * idempotent), then adds the IPv6 rules, which cannot go into the interface's batch. They name only
+ * a table, so they may precede the interface and its routes.
+ */
+export async function resetPolicyRules(
+  runner: IpRunner,
+  netns: NetnsRef | null,
+  cfg: PolicyConfig,
+  opts: RunOptions = {},
+): Promise<void> {
+  await clearPolicyRules(runner, netns, cfg.tableBase, opts);
+  const rules6 = policyRules6(cfg);
+  if (rules6.length) await runner.batch(netns, rules6, { ...opts, family: 6 });
 }

@@ -10,6 +10,8 @@ export interface RecordedBatch {
   readonly netns: string | null;
   readonly commands: readonly string[];
   readonly force: boolean;
+  /** Set only for `ip -6` batches. */
+  readonly family?: 6;
 }
 
 export interface RecordedQuery {
@@ -65,7 +67,12 @@ export function newRecordingIpRunner(): RecordingIpRunner {
       checkOpen();
       if (commands.length === 0) return;
       const where = netns?.path ?? null;
-      batches.push({ netns: where, commands: [...commands], force: opts.force ?? false });
+      batches.push({
+        netns: where,
+        commands: [...commands],
+        force: opts.force ?? false,
+        ...(opts.family ? { family: opts.family } : {}),
+      });
       let first: KernelCommandError | undefined;
       for (const command of commands) {
         const f = failureFor(command);

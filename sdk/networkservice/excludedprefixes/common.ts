@@ -2,7 +2,7 @@
 // a connection got and what it must stay out of.
 import type { IPContext } from '../../../api/gen/networkservice/connectioncontext.js';
 import { getErrorMessage, invalidArgument } from '../../errors/index.js';
-import { parsePrefix } from '../../tools/ippool/ip.js';
+import { formatAddress, HOST_PREFIX_LENGTH, parsePrefix } from '../../tools/ippool/ip.js';
 import { parseYamlFile } from '../../tools/yaml-file.js';
 
 /**
@@ -54,6 +54,40 @@ export function overlaps(got: readonly string[], excluded: readonly string[]): O
     }
   }
   return out;
+}
+
+/**
+ * `prefix` minus the excluded ranges, as the fewest CIDRs (halving where a range cuts through): the
+ * route a connection may carry without covering what the cluster keeps for itself. Empty when the
+ * excluded ranges cover all of it. A malformed prefix is returned unchanged (others check it).
+ */
+export function subtractPrefixes(prefix: string, excluded: readonly string[]): string[] {
+  let p: ReturnType<typeof parsePrefix>;
+  try {
+    p = parsePrefix(prefix);
+  } catch {
+    return [prefix];
+  }
+  const cuts = excluded.flatMap(rangeOf).filter((x) => x.family === p.family);
+  const bits = HOST_PREFIX_LENGTH[p.family];
+  const out: string[] = [];
+  const walk = (first: bigint, length: number) => {
+    const last = first + (1n << BigInt(bits - length)) - 1n;
+    const touching = cuts.filter((x) => x.first <= last && first <= x.last);
+    if (touching.length === 0) return void out.push(`${formatAddress(p.family, first)}/${length}`);
+    if (touching.some((x) => x.first <= first && last <= x.last)) return;
+    const half = 1n << BigInt(bits - length - 1);
+    walk(first, length + 1);
+    walk(first + half, length + 1);
+  };
+  walk(p.first, p.prefixLength);
+  return out;
+}
+
+/** The prefixes of the routes a connection installs on either side, default routes (/0) left out. */
+export function routePrefixes(ip: IPContext | undefined): string[] {
+  if (!ip) return [];
+  return [...ip.srcRoutes, ...ip.dstRoutes].map((r) => r.prefix).filter((p) => p && !p.endsWith('/0'));
 }
 
 /** "10.0.0.1/32 (in 10.0.0.0/8), ..." for messages. */

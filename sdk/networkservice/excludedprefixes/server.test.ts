@@ -80,4 +80,44 @@ describe('excludedprefixes server', () => {
       'moved out of the newly excluded range',
     );
   });
+
+  const routeCases: { name: string; routes: string[]; want?: RegExp }[] = [
+    {
+      name: 'a route covering an excluded prefix',
+      routes: ['10.0.0.0/8'],
+      want: /routes overlapping the excluded prefixes: 10\.0\.0\.0\/8 \(in 10\.96\.0\.0\/12\)/,
+    },
+    {
+      name: 'a route inside an excluded prefix',
+      routes: ['10.100.0.0/16'],
+      want: /10\.100\.0\.0\/16 \(in 10\.96\.0\.0\/12\)/,
+    },
+    { name: 'a default route (the exception)', routes: ['0.0.0.0/0'] },
+    { name: 'a route around the excluded prefix', routes: ['172.16.0.0/16', '10.0.0.0/10'] },
+  ];
+  for (const c of routeCases) {
+    it(`${c.want ? 'refuses' : 'accepts'} ${c.name}${c.want ? ' with FAILED_PRECONDITION, and closes it' : ''}`, async () => {
+      const downstream = recorder();
+      const chain = newNetworkServiceChain(
+        excludedprefixes.newServer({ source: excludedprefixes.staticPrefixes(['10.96.0.0/12']) }),
+        downstream,
+        {
+          async request(_ctx, req) {
+            const ip = req.connection!.context!.ipContext!;
+            ip.srcIpAddrs = ['172.16.1.2/32'];
+            ip.srcRoutes = c.routes.map((prefix) => ({ prefix, nextHop: '' }));
+            return req.connection!;
+          },
+          close: async () => {},
+        },
+      );
+      const got = chain.request(background(), request({ id: 'a' }));
+      if (!c.want) return void (await got);
+      await assert.rejects(
+        got,
+        (e: unknown) => isNsmError(e) && e.code === status.FAILED_PRECONDITION && c.want!.test(e.message),
+      );
+      assert.deepEqual(downstream.ops(), ['request a', 'close a']);
+    });
+  }
 });

@@ -11,7 +11,7 @@ import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
 import { failedPrecondition } from '../../errors/index.js';
 import { logger } from '../../tools/log.js';
-import { describeOverlaps, grantedAddresses, mergePrefixes, overlaps } from './common.js';
+import { describeOverlaps, grantedAddresses, mergePrefixes, overlaps, routePrefixes } from './common.js';
 import type { PrefixSource } from './source.js';
 
 const log = logger('excludedprefixes');
@@ -32,10 +32,16 @@ class ExcludedPrefixesServer implements NetworkServiceServer {
     const excluded = this.source.current();
     conn.context.ipContext.excludedPrefixes = mergePrefixes(own, excluded);
     const result = await next.server(ctx).request(ctx, req);
-    const bad = overlaps(grantedAddresses(result.context?.ipContext), excluded);
-    if (bad.length > 0) {
+    const ip = result.context?.ipContext;
+    const badAddrs = overlaps(grantedAddresses(ip), excluded);
+    const badRoutes = overlaps(routePrefixes(ip), excluded);
+    if (badAddrs.length + badRoutes.length > 0) {
+      const what = [
+        badAddrs.length ? `addresses inside the excluded prefixes: ${describeOverlaps(badAddrs)}` : '',
+        badRoutes.length ? `routes overlapping the excluded prefixes: ${describeOverlaps(badRoutes)}` : '',
+      ];
       const err = failedPrecondition(
-        `failed to connect ${conn.id}: the endpoint handed out addresses inside the excluded prefixes: ${describeOverlaps(bad)}`,
+        `failed to connect ${conn.id}: the endpoint handed out ${what.filter(Boolean).join('; ')}`,
       );
       const { ctx: closeCtx, cancel } = postpone(ctx)();
       await next

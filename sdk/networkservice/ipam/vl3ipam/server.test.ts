@@ -29,6 +29,35 @@ describe('vl3ipam server', () => {
     assert.deepEqual(ip.srcRoutes, [{ prefix: '172.16.0.0/16', nextHop: '172.16.3.1' }]);
   });
 
+  it('splits the route to the prefix around the excluded prefixes', async () => {
+    const chain = newNetworkServiceChain(setup().server);
+    const req = request({ id: 'a' });
+    req.connection!.context = ConnectionContext.fromPartial({
+      ipContext: { excludedPrefixes: ['172.16.128.0/17', '172.16.64.0/18', '10.96.0.0/12'] },
+    });
+    const ip = (await chain.request(background(), req)).context!.ipContext!;
+    assert.deepEqual(ip.srcRoutes, [{ prefix: '172.16.0.0/18', nextHop: '172.16.3.1' }]);
+    assert.deepEqual(ip.srcIpAddrs, ['172.16.3.2/32']);
+  });
+
+  it('fails with FAILED_PRECONDITION naming the prefixes when all of the vL3 prefix is excluded, holding nothing', async () => {
+    const { server, addresses } = setup();
+    const chain = newNetworkServiceChain(server);
+    const req = request({ id: 'a' });
+    // A second connection of one client to the same vL3 network: the first one's route excludes it all.
+    req.connection!.context = ConnectionContext.fromPartial({
+      ipContext: { excludedPrefixes: ['172.16.0.0/16', '172.16.3.2/32'] },
+    });
+    await assert.rejects(
+      chain.request(background(), req),
+      (e: unknown) =>
+        isNsmError(e) &&
+        e.code === status.FAILED_PRECONDITION &&
+        /vL3 prefix 172\.16\.0\.0\/16 lies inside the excluded prefixes 172\.16\.0\.0\/16/.test(e.message),
+    );
+    assert.equal(addresses.has('a'), false);
+  });
+
   it('keeps a member address on refresh and gives the others distinct ones', async () => {
     const chain = newNetworkServiceChain(setup().server);
     const a = await chain.request(background(), request({ id: 'a' }));

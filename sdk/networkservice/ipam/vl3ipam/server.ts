@@ -1,7 +1,9 @@
 // vl3ipam (vL3 endpoint) addresses a connection into the vL3 network:
 //
 //   member (client):  src = a free address of this replica's slice, dst = the replica's address;
-//                     the member routes the whole vL3 prefix via the replica, the replica routes the
+//                     the member routes the whole vL3 prefix via the replica (split around the
+//                     request's excluded prefixes: the cluster's CIDRs and the client's other
+//                     connections; all of it excluded = FAILED_PRECONDITION), the replica routes the
 //                     member's /32 to its interface.
 //   peer replica:     (request label vl3Slice=<its slice>, src = its own address) dst = our address;
 //                     each side routes the other's slice via the other's address.
@@ -15,8 +17,9 @@ import { ConnectionContext, IPContext } from '../../../../api/gen/networkservice
 import type { Context } from '../../../core/context.js';
 import * as next from '../../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../../core/types.js';
-import { invalidArgument } from '../../../errors/index.js';
+import { failedPrecondition, invalidArgument } from '../../../errors/index.js';
 import { parseCidr } from '../../../tools/ippool/ip.js';
+import { subtractPrefixes } from '../../excludedprefixes/common.js';
 import { PEER_LABEL, replicaAddress, type SliceAddresses } from './common.js';
 
 export interface Vl3IpamOptions {
@@ -51,12 +54,18 @@ class Vl3IpamServer implements NetworkServiceServer {
       ip.srcRoutes = [{ prefix: slice, nextHop: hostOf(own) }];
       ip.dstRoutes = [{ prefix: peerSlice, nextHop: hostOf(peerAddr) }];
     } else {
+      const routes = subtractPrefixes(this.opts.network, ip.excludedPrefixes);
+      if (routes.length === 0) {
+        throw failedPrecondition(
+          `failed to connect ${conn.id}: the vL3 prefix ${this.opts.network} lies inside the excluded prefixes ${ip.excludedPrefixes.join(', ')} (another connection of this client, or the cluster's)`,
+        );
+      }
       fresh = !this.opts.addresses.has(memberKey(conn));
       const addr = this.opts.addresses.allocate(memberKey(conn), ip.srcIpAddrs, ip.excludedPrefixes);
       this.opts.addresses.setHolder(memberKey(conn), conn.id);
       ip.srcIpAddrs = [addr];
       ip.dstIpAddrs = [own!];
-      ip.srcRoutes = [{ prefix: this.opts.network, nextHop: hostOf(own!) }];
+      ip.srcRoutes = routes.map((prefix) => ({ prefix, nextHop: hostOf(own!) }));
       ip.dstRoutes = [];
     }
     try {
