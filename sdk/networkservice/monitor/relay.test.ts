@@ -140,6 +140,24 @@ describe('monitor relay', () => {
     await t.relay.close();
   });
 
+  it('passes a reselect request of the next hop on, keeping the connection UP', async () => {
+    const t = setup();
+    await t.chain.request(t.ctx, ours('a'));
+    const seen: ConnectionEvent[] = [];
+    const stop = t.m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => seen.push(ev));
+    await Promise.resolve();
+    t.pool.live()[0].onEvent({
+      type: ConnectionEventType.UPDATE,
+      connections: { 'a-down': Connection.fromPartial({ id: 'a-down', state: State.RESELECT_REQUESTED }) },
+    });
+    stop();
+    const asked = seen.filter((ev) => ev.type === ConnectionEventType.UPDATE);
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0].connections.a?.state, State.RESELECT_REQUESTED);
+    assert.notEqual(t.m.get('a')?.state, State.RESELECT_REQUESTED, 'a request, not a state change');
+    await t.relay.close();
+  });
+
   it('stops watching when the last connection through the hop is closed', async () => {
     const t = setup();
     const conn = await t.chain.request(t.ctx, ours('a'));

@@ -3,7 +3,9 @@
 // originating client learns within one hop-by-hop relay that something on its path died:
 //  - the stream breaks (the next hop died or restarted): every connection through it is DOWN;
 //  - after a reconnect, a connection missing from the initial state is DOWN (its state was lost);
-//  - the next hop reports a connection DOWN or deleted: ours is DOWN.
+//  - the next hop reports a connection DOWN or deleted: ours is DOWN;
+//  - the next hop asks for a reselect (RESELECT_REQUESTED: it no longer matches its service): ours
+//    asks too, so the request reaches the originating client through a CNF chain.
 // It sits right before connect, where the next hop's URL is known. Reconnects wait a capped
 // doubling backoff on the clock of the request that started the watch.
 import {
@@ -76,6 +78,10 @@ class Watcher {
           if (!ours) continue;
           if (ev.type === ConnectionEventType.DELETE) this.down(ours, 'deleted by the next hop');
           else if (c.state === State.DOWN) this.down(ours, 'down at the next hop');
+          else if (c.state === State.RESELECT_REQUESTED) {
+            log.info({ id: ours }, 'reselect requested by the next hop');
+            this.monitor.reselect(ours);
+          }
         }
       },
       () => {
