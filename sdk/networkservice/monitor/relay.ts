@@ -6,6 +6,10 @@
 //  - the next hop reports a connection DOWN or deleted: ours is DOWN;
 //  - the next hop asks for a reselect (RESELECT_REQUESTED: it no longer matches its service): ours
 //    asks too, so the request reaches the originating client through a CNF chain.
+// Where the next hop is an endpoint (the forwarder's relay), a broken stream whose listener is gone
+// (`endpointGone`: a killed process's unix socket refuses connections) asks for a reselect first:
+// the endpoint is dead, so repairing the path to it can only fail, and the client should select
+// another at once (heal/client.ts). DOWN follows for clients that do not know RESELECT_REQUESTED.
 // It sits right before connect, where the next hop's URL is known. Reconnects wait a capped
 // doubling backoff on the clock of the request that started the watch.
 import {
@@ -31,6 +35,11 @@ const MAX_RECONNECT_BACKOFF_MS = 2_000;
 export interface RelayOptions {
   /** Delays between reconnects of a broken stream (default: capped doubling 100 ms … 2 s). */
   backoff?: BackoffFactory;
+  /**
+   * Only where every next hop is an endpoint: whether the endpoint at `url` is gone for good (see
+   * gone.ts unixListenerGone). Absent: a broken stream is only DOWN.
+   */
+  endpointGone?: (url: string) => Promise<boolean>;
 }
 
 class Watcher {
@@ -39,6 +48,7 @@ class Watcher {
   private stream?: MonitorStream;
   private retry?: { clear(): void };
   private connectedOnce = false;
+  private disposed = false;
 
   constructor(
     private readonly url: string,
@@ -46,9 +56,11 @@ class Watcher {
     private readonly monitor: ConnectionMonitor,
     private readonly clock: Clock,
     private readonly backoff: Backoff,
+    private readonly endpointGone?: (url: string) => Promise<boolean>,
   ) {}
 
   track(downstreamId: string, ourId: string): void {
+    this.disposed = false;
     this.tracked.set(downstreamId, ourId);
     if (!this.stream && !this.retry) this.open();
   }
@@ -86,12 +98,29 @@ class Watcher {
       },
       () => {
         this.stream = undefined;
-        for (const o of this.tracked.values()) this.down(o, `lost the monitor stream to ${this.url}`);
-        if (this.tracked.size > 0) {
-          this.retry = this.clock.setTimeout(() => this.open(), this.backoff.next());
-        }
+        if (this.endpointGone) void this.broken(this.endpointGone);
+        else this.lost();
       },
     );
+  }
+
+  private lost(): void {
+    if (this.disposed) return;
+    for (const o of this.tracked.values()) this.down(o, `lost the monitor stream to ${this.url}`);
+    if (this.tracked.size > 0 && !this.retry && !this.stream) {
+      this.retry = this.clock.setTimeout(() => this.open(), this.backoff.next());
+    }
+  }
+
+  private async broken(endpointGone: (url: string) => Promise<boolean>): Promise<void> {
+    const gone = await endpointGone(this.url).catch(() => false);
+    if (gone && !this.disposed) {
+      for (const o of this.tracked.values()) {
+        log.info({ id: o, endpoint: this.url }, 'the endpoint is gone: asking for a reselect');
+        this.monitor.reselect(o);
+      }
+    }
+    this.lost();
   }
 
   private down(ourId: string, why: string): void {
@@ -100,6 +129,7 @@ class Watcher {
   }
 
   dispose(): void {
+    this.disposed = true;
     void this.stream?.close();
     this.stream = undefined;
     this.retry?.clear();
@@ -113,12 +143,14 @@ class RelayServer implements NetworkServiceServer {
   private readonly via = new Map<string, string>();
 
   private readonly backoff: BackoffFactory;
+  private readonly endpointGone?: (url: string) => Promise<boolean>;
 
   constructor(
     private readonly monitor: ConnectionMonitor,
     private readonly pool: Pick<ClientPool, 'monitor'>,
     opts: RelayOptions,
   ) {
+    this.endpointGone = opts.endpointGone;
     this.backoff =
       opts.backoff ??
       cappedDoubling({ initialMs: INITIAL_RECONNECT_BACKOFF_MS, maxMs: MAX_RECONNECT_BACKOFF_MS });
@@ -134,7 +166,7 @@ class RelayServer implements NetworkServiceServer {
       if (previous) this.watchers.get(previous)?.untrack(conn.id);
       let w = this.watchers.get(url);
       if (!w) {
-        w = new Watcher(url, this.pool, this.monitor, clock(ctx), this.backoff());
+        w = new Watcher(url, this.pool, this.monitor, clock(ctx), this.backoff(), this.endpointGone);
         this.watchers.set(url, w);
       }
       w.track(downstreamId, conn.id);
