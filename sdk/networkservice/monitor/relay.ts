@@ -49,6 +49,8 @@ class Watcher {
   private retry?: { clear(): void };
   private connectedOnce = false;
   private disposed = false;
+  /** Our connections already asked to reselect since they were (re)tracked: reconnect failures ask once. */
+  private readonly reselected = new Set<string>();
 
   constructor(
     private readonly url: string,
@@ -61,12 +63,14 @@ class Watcher {
 
   track(downstreamId: string, ourId: string): void {
     this.disposed = false;
+    this.reselected.delete(ourId);
     this.tracked.set(downstreamId, ourId);
     if (!this.stream && !this.retry) this.open();
   }
 
   untrack(ourId: string): void {
     for (const [d, o] of this.tracked) if (o === ourId) this.tracked.delete(d);
+    this.reselected.delete(ourId);
     if (this.tracked.size === 0) this.dispose();
   }
 
@@ -116,6 +120,8 @@ class Watcher {
     const gone = await endpointGone(this.url).catch(() => false);
     if (gone && !this.disposed) {
       for (const o of this.tracked.values()) {
+        if (this.reselected.has(o)) continue;
+        this.reselected.add(o);
         log.info({ id: o, endpoint: this.url }, 'the endpoint is gone: asking for a reselect');
         this.monitor.reselect(o);
       }
