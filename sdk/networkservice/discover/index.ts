@@ -1,4 +1,10 @@
-export { DEFAULT_FINDER_CACHE_TTL_MS, type Finder, type FinderOptions, newFinder } from './common.js';
+export {
+  DEFAULT_FINDER_CACHE_TTL_MS,
+  type Finder,
+  type FinderOptions,
+  type FindOptions,
+  newFinder,
+} from './common.js';
 export {
   candidates,
   candidateWeights,
@@ -9,3 +15,4 @@ export {
   withCandidates,
 } from './metadata.js';
 export { DEFAULT_PAYLOAD, newServer } from './server.js';
+export { newWatchingFinder, type WatchingFinder, type WatchingFinderOptions } from './watch.js';

@@ -85,6 +85,8 @@ class Monitor implements NetworkServiceServer {
         asked: false,
       });
       this.startWatches();
+      // The choice may have been made from a view older than ours (a reselect racing the change).
+      this.schedule();
     }
     return conn;
   }
