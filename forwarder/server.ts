@@ -60,8 +60,6 @@ export async function startForwarder(
   const pool = new ClientPool(); // one channel per peer: endpoints, remote nsmgrs, the local nsmgr
   const nsRegistry = newNsRegistryClient(opts.connectTo, { pool });
   const nseRegistry = newNseRegistryClient(opts.connectTo, { pool });
-  // Endpoints and services from a watched view: a setup asks no registry (discover/watch.ts).
-  const finder = discover.newWatchingFinder(nsRegistry, nseRegistry);
   const vni = new vxlan.VniAllocator();
   const owner = xconnect.ownerTag(opts.name, opts.tunnelIP);
   // Links this forwarder made before a restart: adopted by their connections, or removed after the grace period.
@@ -97,7 +95,7 @@ export async function startForwarder(
         : []), // only the local nsmgr, which checked the namespaces: a client dialling this socket would skip that
       stats.newServer({ dataplane }), // interface counters on our path segment (metrics on only); after xconnect made the links
       xconnect.newServer({ dataplane, mechanisms, owner, reconciler }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
-      discover.newServer(finder), // endpoints that may serve the request
+      discover.newServer(discover.newFinder(nsRegistry, nseRegistry)), // endpoints that may serve the request
       roundrobin.newServer(), // picks one, moves on to the next if it fails
       relay.server, // the endpoint or remote nsmgr dying shows here as DOWN, so clients heal
       connect.newServer(
@@ -108,7 +106,6 @@ export async function startForwarder(
   });
 
   const closeRest = async () => {
-    await finder.close();
     await relay.close();
     await reconciler.close();
     await pool.close();

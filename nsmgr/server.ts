@@ -9,7 +9,7 @@ import { serve } from '../sdk/grpc/server.js';
 import { type NetnsResolver, newNetnsResolver } from '../sdk/kernel/netns.js';
 import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
-import { newWatchingFinder } from '../sdk/networkservice/discover/index.js';
+import { newFinder } from '../sdk/networkservice/discover/index.js';
 import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/index.js';
 import * as excludedprefixes from '../sdk/networkservice/excludedprefixes/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
@@ -84,7 +84,6 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     : excludedprefixes.staticPrefixes([]);
   const connections = new monitor.ConnectionMonitor();
   const relay = monitor.newRelay(connections, pool);
-  const forwarders = newWatchingFinder(nsRegistry, nseRegistry); // the forwarders from a watched view: no Find per setup
   const netsvc = newNetSvcMonitor({ ns: registryNs, nse: registryNse, monitor: connections });
   const nsmgr = endpoint.newServer({
     name: opts.name,
@@ -98,7 +97,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
       netsvc.server, // a service re-applied or endpoint labels changed: connections that no longer match reselect
       excludedprefixes.newServer({ source: excluded }), // endpoints' IPAM keeps out of the node's excluded prefixes
       discoverforwarder.newServer({
-        finder: forwarders,
+        finder: newFinder(nsRegistry, nseRegistry),
         nsmgrURL: publicURL,
         forwarderServiceName: opts.forwarderServiceName,
       }), // a local forwarder carries the connection
@@ -109,7 +108,6 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
 
   const closeClients = async () => {
     excluded.close();
-    await forwarders.close();
     await netsvc.close();
     await relay.close();
     await pool.close();

@@ -1,10 +1,4 @@
-export {
-  DEFAULT_FINDER_CACHE_TTL_MS,
-  type Finder,
-  type FinderOptions,
-  type FindOptions,
-  newFinder,
-} from './common.js';
+export { DEFAULT_FINDER_CACHE_TTL_MS, type Finder, type FinderOptions, newFinder } from './common.js';
 export {
   candidates,
   candidateWeights,
@@ -15,4 +9,3 @@ export {
   withCandidates,
 } from './metadata.js';
 export { DEFAULT_PAYLOAD, newServer } from './server.js';
-export { newWatchingFinder, type WatchingFinder, type WatchingFinderOptions } from './watch.js';
