@@ -83,7 +83,8 @@ export async function startForwarder(
     );
   }
   const connections = new monitor.ConnectionMonitor();
-  const relay = monitor.newRelay(connections, pool);
+  // Our next hops are endpoints (local ones on unix sockets): one that was killed is reselected at once.
+  const relay = monitor.newRelay(connections, pool, { endpointGone: monitor.unixListenerGone });
   const forwarder = endpoint.newServer({
     name: opts.name,
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,

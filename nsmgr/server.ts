@@ -15,6 +15,7 @@ import * as discoverforwarder from '../sdk/networkservice/discoverforwarder/inde
 import * as excludedprefixes from '../sdk/networkservice/excludedprefixes/index.js';
 import * as monitor from '../sdk/networkservice/monitor/index.js';
 import * as netnsowner from '../sdk/networkservice/netnsowner/index.js';
+import { newNetSvcMonitor } from '../sdk/networkservice/netsvcmonitor/index.js';
 import * as requestlabels from '../sdk/networkservice/requestlabels/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
 import * as socketowner from '../sdk/registry/socketowner/index.js';
@@ -90,6 +91,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     : excludedprefixes.staticPrefixes([]);
   const connections = new monitor.ConnectionMonitor();
   const relay = monitor.newRelay(connections, pool);
+  const netsvc = newNetSvcMonitor({ ns: registryNs, nse: registryNse, monitor: connections });
   const nsmgr = endpoint.newServer({
     name: opts.name,
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
@@ -102,6 +104,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
         : [netnsowner.newServer({ resolver: opts.netnsResolver ?? newNetnsResolver() })]), // a caller wires only its own namespace: before anything acts on the request
       ...(policy ? [authzpolicy.newServer({ source: policy })] : []), // the caller's SPIFFE ID may request this service (NSM_AUTHZ_POLICY_FILE)
       requestlabels.newServer({ nodeName: opts.nodeName }), // nodeName and clientName labels, for matches
+      netsvc.server, // a service re-applied or endpoint labels changed: connections that no longer match reselect
       excludedprefixes.newServer({ source: excluded }), // endpoints' IPAM keeps out of the node's excluded prefixes
       discoverforwarder.newServer({
         finder: newFinder(nsRegistry, nseRegistry),
@@ -116,6 +119,7 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
   const closeClients = async () => {
     excluded.close();
     policy?.close();
+    await netsvc.close();
     await relay.close();
     await pool.close();
   };

@@ -4,6 +4,8 @@
 //   { op: 'register', name, url }     url "inode-of:PATH" = upstream's inode://DEV/INO of that file
 //   { op: 'unregister', name, url }
 //   { op: 'find', name }              prints the url the nsmgr answers for that name
+//   { op: 'relabel', name, service, labels }  registers the entry found under name again, with
+//                                     `labels` for `service` (an endpoint changing its labels)
 // Prints one JSON line per op: { op, ok, code?, message?, url? }.
 import { statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -14,8 +16,10 @@ import { getErrorCode, getErrorMessage } from '../../sdk/errors/index.js';
 import { newNseRegistryClient } from '../../sdk/grpc/registry-client.js';
 
 interface Op {
-  op: 'listen' | 'register' | 'unregister' | 'find';
+  op: 'listen' | 'register' | 'unregister' | 'find' | 'relabel';
   path?: string;
+  service?: string;
+  labels?: Record<string, string>;
   name?: string;
   url?: string;
 }
@@ -35,6 +39,19 @@ for (const o of JSON.parse(json) as Op[]) {
       const s = createServer();
       await new Promise<void>((resolve) => s.listen(o.path, resolve));
       servers.push(s);
+      console.log(JSON.stringify({ op: o.op, ok: true }));
+    } else if (o.op === 'relabel') {
+      let found: NetworkServiceEndpoint | undefined;
+      await reg.find(
+        ctx,
+        { networkServiceEndpoint: NetworkServiceEndpoint.fromPartial({ name: o.name }), watch: false },
+        (r) => {
+          if (r.networkServiceEndpoint?.name === o.name) found = r.networkServiceEndpoint;
+        },
+      );
+      if (!found) throw new Error(`endpoint ${o.name} is not registered`);
+      const labels = { ...found.networkServiceLabels, [o.service ?? '']: { labels: o.labels ?? {} } };
+      await reg.register(ctx, { ...found, networkServiceLabels: labels });
       console.log(JSON.stringify({ op: o.op, ok: true }));
     } else if (o.op === 'find') {
       let url: string | undefined;

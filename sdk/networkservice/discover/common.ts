@@ -4,9 +4,18 @@ import { clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
 import type { NseRegistry, NsRegistry } from '../../core/types.js';
 
+export interface FindOptions {
+  /** Ask the registry even when a cached answer is fresh (a reselect: the cached choice went wrong). */
+  fresh?: boolean;
+}
+
 export interface Finder {
-  networkService(ctx: Context, name: string): Promise<NetworkService | undefined>;
-  endpoints(ctx: Context, template: Partial<NetworkServiceEndpoint>): Promise<NetworkServiceEndpoint[]>;
+  networkService(ctx: Context, name: string, opts?: FindOptions): Promise<NetworkService | undefined>;
+  endpoints(
+    ctx: Context,
+    template: Partial<NetworkServiceEndpoint>,
+    opts?: FindOptions,
+  ): Promise<NetworkServiceEndpoint[]>;
 }
 
 export interface FinderOptions {
@@ -28,11 +37,12 @@ export function newFinder(ns: NsRegistry, nse: NseRegistry, opts: FinderOptions 
     key: string,
     load: () => Promise<T>,
     keep: (v: T) => boolean,
+    fresh = false,
   ): Promise<T> => {
     if (ttl <= 0) return load();
     const now = clock(ctx).now();
     const hit = cache.get(key);
-    if (hit && now - hit.at < ttl) return hit.value as Promise<T>;
+    if (hit && now - hit.at < ttl && !fresh) return hit.value as Promise<T>;
     const value = load();
     cache.set(key, { at: now, value });
     value.then(
@@ -44,19 +54,21 @@ export function newFinder(ns: NsRegistry, nse: NseRegistry, opts: FinderOptions 
   };
   const raw = newRawFinder(ns, nse);
   return {
-    networkService: (ctx, name) =>
+    networkService: (ctx, name, o) =>
       cached(
         ctx,
         `ns/${name}`,
         () => raw.networkService(ctx, name),
         (v) => v !== undefined,
+        o?.fresh,
       ),
-    endpoints: (ctx, template) =>
+    endpoints: (ctx, template, o) =>
       cached(
         ctx,
         `nse/${JSON.stringify(template)}`,
         () => raw.endpoints(ctx, template),
         (v) => v.length > 0,
+        o?.fresh,
       ),
   };
 }

@@ -302,4 +302,18 @@ describe('discover finder', () => {
     assert.equal(q.networkServiceEndpoint.name, '');
     assert.equal(q.watch, false);
   });
+
+  it('answers from its cache until a reselect asks for a fresh answer', async () => {
+    const services = [ns('dyn', { payload: 'IP' })];
+    const f = discover.newFinder(newRegistryChain(nsStore(services)), newRegistryChain(nseStore([])));
+    assert.equal((await f.networkService(background(), 'dyn'))?.payload, 'IP');
+    services[0] = ns('dyn', { payload: 'ETHERNET' });
+    assert.equal((await f.networkService(background(), 'dyn'))?.payload, 'IP', 'cached');
+    assert.equal((await f.networkService(background(), 'dyn', { fresh: true }))?.payload, 'ETHERNET');
+    assert.equal(
+      (await f.networkService(background(), 'dyn'))?.payload,
+      'ETHERNET',
+      'the fresh answer is cached',
+    );
+  });
 });

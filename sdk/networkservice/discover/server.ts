@@ -4,9 +4,12 @@
 //  - A request that names its endpoint (a refresh, or a remote hop) gets exactly that endpoint.
 //  - Otherwise: the NetworkService's matches pick candidates by labels (matchutils), with the
 //    weights of their routes for roundrobin, and the service's payload is copied into the connection.
+//  - A reselect (RESELECT_REQUESTED) asks the registry afresh: the cached answer may be what made
+//    the old choice wrong (a NetworkService or endpoint labels changed a moment ago).
 //  - An endpoint already on the request's path (a CNF chain routed back to a hop it passed) is never a
 //    candidate: a request passes each endpoint once. When that leaves nothing, the request is refused
 //    naming the loop.
+import { State } from '../../../api/gen/networkservice/connection.js';
 import type { Match, NetworkServiceEndpoint } from '../../../api/gen/registry/registry.js';
 import type { Context } from '../../core/context.js';
 import * as next from '../../core/next.js';
@@ -52,9 +55,10 @@ class DiscoverServer implements NetworkServiceServer {
       conn.payload ||= DEFAULT_PAYLOAD;
       return next.server(ctx).request(withCandidates(ctx, [nse]), req);
     }
+    const findOpts = { fresh: conn.state === State.RESELECT_REQUESTED };
     const [ns, nses] = await Promise.all([
-      this.finder.networkService(ctx, conn.networkService),
-      this.finder.endpoints(ctx, { networkServiceNames: [conn.networkService] }),
+      this.finder.networkService(ctx, conn.networkService, findOpts),
+      this.finder.endpoints(ctx, { networkServiceNames: [conn.networkService] }, findOpts),
     ]);
     if (!ns && nses.length === 0) throw notFound(`network service "${conn.networkService}" not found`);
     if (ns?.payload && conn.payload && ns.payload !== conn.payload) {

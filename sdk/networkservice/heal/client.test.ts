@@ -211,6 +211,27 @@ describe('heal client', () => {
     });
   });
 
+  it('selects another endpoint at once, without a repair, when a hop asks for a reselect', async () => {
+    const t = setup();
+    const conn = await t.chain.request(t.ctx, t.req);
+    t.pool.live()[0].onEvent({
+      type: ConnectionEventType.UPDATE,
+      connections: {
+        'nsmgr-id-1': Connection.fromPartial({
+          ...pathOf(['nsc', 'nsmgr'], 1),
+          state: State.RESELECT_REQUESTED,
+        }),
+      },
+    });
+    await eventually(() => assert.equal(t.ep.requests().length, 2));
+    assert.deepEqual(t.ep.seen.slice(-2), [
+      { op: 'close', nse: 'nse-1' },
+      { op: 'request', state: State.RESELECT_REQUESTED, nse: '' },
+    ]);
+    await eventually(() => assert.equal(t.pool.live().length, 1, 'watches the new path'));
+    await t.chain.close(t.ctx, conn);
+  });
+
   describe('dead data plane', () => {
     it('rebuilds the path to the same endpoint when a repair did not bring it back', async () => {
       let alive = true;

@@ -1,6 +1,8 @@
 // heal (originating client only) keeps a connection working after failures:
 //  - control plane: it watches the connection on the nsmgr's MonitorConnections stream; the stream
-//    breaking (nsmgr died) or a DOWN event (something downstream died) triggers a heal;
+//    breaking (nsmgr died) or a DOWN event (something downstream died) triggers a heal; a
+//    RESELECT_REQUESTED event (a hop's nsmgr saw the service or the endpoint's labels change so that
+//    the endpoint no longer matches, see netsvcmonitor) selects another endpoint at once;
 //  - data plane: every `livenessIntervalMs` it checks the connection with `livenessCheck`.
 // Healing (decisions in common.ts): first re-request the same path (repair the control plane
 // without touching interfaces; a hop that is UNAVAILABLE is retried). If the data plane is dead and
@@ -23,7 +25,7 @@ import { heals, metricsEnabled, reselects } from '../../tools/metrics/index.js';
 import * as begin from '../begin/index.js';
 import { clientURL } from '../clienturl/index.js';
 import * as metadata from '../metadata/index.js';
-import { type Attempt, afterFailure, firstAttempt, REBUILD, waitBefore } from './common.js';
+import { type Attempt, afterFailure, firstAttempt, REBUILD, RESELECT, waitBefore } from './common.js';
 
 const log = logger('heal');
 
@@ -148,6 +150,8 @@ class HealClient implements NetworkServiceClient {
         );
         if (mine?.state === State.DOWN)
           void this.heal(state, events, url, 'a hop reported the connection down');
+        else if (mine?.state === State.RESELECT_REQUESTED)
+          void this.heal(state, events, url, 'a hop asked for another endpoint', undefined, RESELECT);
       },
       (err) =>
         void this.heal(
@@ -179,6 +183,7 @@ class HealClient implements NetworkServiceClient {
     url: string,
     why: string,
     dataPlaneAlive?: false,
+    first: Attempt = firstAttempt(),
   ): Promise<void> {
     if (state.healing || state.closed) return;
     state.healing = true;
@@ -189,7 +194,7 @@ class HealClient implements NetworkServiceClient {
     const c = clock(state.life.ctx);
     const started = c.now();
     const backoff = this.backoff();
-    let attempt: Attempt = firstAttempt();
+    let attempt: Attempt = first;
     // The data plane's state when the caller knows it; otherwise the loop checks before a repair.
     let known = dataPlaneAlive;
     // Set once the data plane was found dead: repairs of an unreachable path are retried until then.

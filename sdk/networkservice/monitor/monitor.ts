@@ -90,6 +90,17 @@ export class ConnectionMonitor {
     return false;
   }
 
+  /**
+   * Asks the connection's client to select its endpoint again (the connection no longer matches its
+   * service, see netsvcmonitor): an UPDATE with state RESELECT_REQUESTED, upstream's state for it.
+   * The stored connection keeps its state; the event is a request, not a change.
+   */
+  reselect(id: string): void {
+    const stored = this.connections.get(id);
+    if (!stored) return;
+    this.publish(ConnectionEventType.UPDATE, { ...structuredClone(stored), state: State.RESELECT_REQUESTED });
+  }
+
   get(id: string): Connection | undefined {
     return this.connections.get(id);
   }

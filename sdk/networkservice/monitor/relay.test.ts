@@ -9,6 +9,7 @@ import { newNetworkServiceChain } from '../../core/next.js';
 import type { NetworkServiceElement } from '../../core/types.js';
 import { FakeClock, fakeContext } from '../../testing/clock.js';
 import { request } from '../../testing/connections.js';
+import { eventually } from '../../testing/eventually.js';
 import { verifyNoLeaks } from '../../testing/leaks.js';
 import { cappedDoubling } from '../../tools/backoff/index.js';
 import { withClientURL } from '../clienturl/index.js';
@@ -138,6 +139,60 @@ describe('monitor relay', () => {
     assert.equal(t.m.get('a')?.state, State.DOWN);
     assert.equal(t.m.get('b')?.state, State.DOWN);
     await t.relay.close();
+  });
+
+  it('passes a reselect request of the next hop on, keeping the connection UP', async () => {
+    const t = setup();
+    await t.chain.request(t.ctx, ours('a'));
+    const seen: ConnectionEvent[] = [];
+    const stop = t.m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => seen.push(ev));
+    await Promise.resolve();
+    t.pool.live()[0].onEvent({
+      type: ConnectionEventType.UPDATE,
+      connections: { 'a-down': Connection.fromPartial({ id: 'a-down', state: State.RESELECT_REQUESTED }) },
+    });
+    stop();
+    const asked = seen.filter((ev) => ev.type === ConnectionEventType.UPDATE);
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0].connections.a?.state, State.RESELECT_REQUESTED);
+    assert.notEqual(t.m.get('a')?.state, State.RESELECT_REQUESTED, 'a request, not a state change');
+    await t.relay.close();
+  });
+
+  it('asks for a reselect before DOWN when the endpoint behind a broken stream is gone', async () => {
+    for (const gone of [true, false]) {
+      const clock = new FakeClock();
+      const pool = fakePool();
+      const m = new ConnectionMonitor();
+      const probed: string[] = [];
+      const relay = newRelay(m, pool, {
+        backoff: cappedDoubling({ initialMs: 100, maxMs: 400 }),
+        endpointGone: async (url) => {
+          probed.push(url);
+          return gone;
+        },
+      });
+      const chain = newNetworkServiceChain(relay.server, recordIn(m));
+      await chain.request(withClientURL(fakeContext(clock), NEXT_HOP), ours('a'));
+      const states: (State | undefined)[] = [];
+      const stop = m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
+        if (ev.type === ConnectionEventType.UPDATE) states.push(ev.connections.a?.state);
+      });
+      await Promise.resolve();
+      pool.live()[0].onEnd(new Error('stream broke'));
+      await eventually(() => assert.equal(states.at(-1), State.DOWN));
+      // The reconnect fails too: DOWN again, but the reselect was asked for once.
+      clock.advance(100);
+      pool.live()[0].onEnd(new Error('still refused'));
+      await eventually(() => assert.equal(probed.length, 2));
+      await eventually(() => assert.equal(states.length, gone ? 3 : 2));
+      stop();
+      assert.deepEqual(
+        states,
+        gone ? [State.RESELECT_REQUESTED, State.DOWN, State.DOWN] : [State.DOWN, State.DOWN],
+      );
+      await relay.close();
+    }
   });
 
   it('stops watching when the last connection through the hop is closed', async () => {

@@ -3,7 +3,13 @@
 // originating client learns within one hop-by-hop relay that something on its path died:
 //  - the stream breaks (the next hop died or restarted): every connection through it is DOWN;
 //  - after a reconnect, a connection missing from the initial state is DOWN (its state was lost);
-//  - the next hop reports a connection DOWN or deleted: ours is DOWN.
+//  - the next hop reports a connection DOWN or deleted: ours is DOWN;
+//  - the next hop asks for a reselect (RESELECT_REQUESTED: it no longer matches its service): ours
+//    asks too, so the request reaches the originating client through a CNF chain.
+// Where the next hop is an endpoint (the forwarder's relay), a broken stream whose listener is gone
+// (`endpointGone`: a killed process's unix socket refuses connections) asks for a reselect first:
+// the endpoint is dead, so repairing the path to it can only fail, and the client should select
+// another at once (heal/client.ts). DOWN follows for clients that do not know RESELECT_REQUESTED.
 // It sits right before connect, where the next hop's URL is known. Reconnects wait a capped
 // doubling backoff on the clock of the request that started the watch.
 import {
@@ -29,6 +35,11 @@ const MAX_RECONNECT_BACKOFF_MS = 2_000;
 export interface RelayOptions {
   /** Delays between reconnects of a broken stream (default: capped doubling 100 ms … 2 s). */
   backoff?: BackoffFactory;
+  /**
+   * Only where every next hop is an endpoint: whether the endpoint at `url` is gone for good (see
+   * gone.ts unixListenerGone). Absent: a broken stream is only DOWN.
+   */
+  endpointGone?: (url: string) => Promise<boolean>;
 }
 
 class Watcher {
@@ -37,6 +48,9 @@ class Watcher {
   private stream?: MonitorStream;
   private retry?: { clear(): void };
   private connectedOnce = false;
+  private disposed = false;
+  /** Our connections already asked to reselect since they were (re)tracked: reconnect failures ask once. */
+  private readonly reselected = new Set<string>();
 
   constructor(
     private readonly url: string,
@@ -44,15 +58,19 @@ class Watcher {
     private readonly monitor: ConnectionMonitor,
     private readonly clock: Clock,
     private readonly backoff: Backoff,
+    private readonly endpointGone?: (url: string) => Promise<boolean>,
   ) {}
 
   track(downstreamId: string, ourId: string): void {
+    this.disposed = false;
+    this.reselected.delete(ourId);
     this.tracked.set(downstreamId, ourId);
     if (!this.stream && !this.retry) this.open();
   }
 
   untrack(ourId: string): void {
     for (const [d, o] of this.tracked) if (o === ourId) this.tracked.delete(d);
+    this.reselected.delete(ourId);
     if (this.tracked.size === 0) this.dispose();
   }
 
@@ -76,16 +94,39 @@ class Watcher {
           if (!ours) continue;
           if (ev.type === ConnectionEventType.DELETE) this.down(ours, 'deleted by the next hop');
           else if (c.state === State.DOWN) this.down(ours, 'down at the next hop');
+          else if (c.state === State.RESELECT_REQUESTED) {
+            log.info({ id: ours }, 'reselect requested by the next hop');
+            this.monitor.reselect(ours);
+          }
         }
       },
       () => {
         this.stream = undefined;
-        for (const o of this.tracked.values()) this.down(o, `lost the monitor stream to ${this.url}`);
-        if (this.tracked.size > 0) {
-          this.retry = this.clock.setTimeout(() => this.open(), this.backoff.next());
-        }
+        if (this.endpointGone) void this.broken(this.endpointGone);
+        else this.lost();
       },
     );
+  }
+
+  private lost(): void {
+    if (this.disposed) return;
+    for (const o of this.tracked.values()) this.down(o, `lost the monitor stream to ${this.url}`);
+    if (this.tracked.size > 0 && !this.retry && !this.stream) {
+      this.retry = this.clock.setTimeout(() => this.open(), this.backoff.next());
+    }
+  }
+
+  private async broken(endpointGone: (url: string) => Promise<boolean>): Promise<void> {
+    const gone = await endpointGone(this.url).catch(() => false);
+    if (gone && !this.disposed) {
+      for (const o of this.tracked.values()) {
+        if (this.reselected.has(o)) continue;
+        this.reselected.add(o);
+        log.info({ id: o, endpoint: this.url }, 'the endpoint is gone: asking for a reselect');
+        this.monitor.reselect(o);
+      }
+    }
+    this.lost();
   }
 
   private down(ourId: string, why: string): void {
@@ -94,6 +135,7 @@ class Watcher {
   }
 
   dispose(): void {
+    this.disposed = true;
     void this.stream?.close();
     this.stream = undefined;
     this.retry?.clear();
@@ -107,12 +149,14 @@ class RelayServer implements NetworkServiceServer {
   private readonly via = new Map<string, string>();
 
   private readonly backoff: BackoffFactory;
+  private readonly endpointGone?: (url: string) => Promise<boolean>;
 
   constructor(
     private readonly monitor: ConnectionMonitor,
     private readonly pool: Pick<ClientPool, 'monitor'>,
     opts: RelayOptions,
   ) {
+    this.endpointGone = opts.endpointGone;
     this.backoff =
       opts.backoff ??
       cappedDoubling({ initialMs: INITIAL_RECONNECT_BACKOFF_MS, maxMs: MAX_RECONNECT_BACKOFF_MS });
@@ -128,7 +172,7 @@ class RelayServer implements NetworkServiceServer {
       if (previous) this.watchers.get(previous)?.untrack(conn.id);
       let w = this.watchers.get(url);
       if (!w) {
-        w = new Watcher(url, this.pool, this.monitor, clock(ctx), this.backoff());
+        w = new Watcher(url, this.pool, this.monitor, clock(ctx), this.backoff(), this.endpointGone);
         this.watchers.set(url, w);
       }
       w.track(downstreamId, conn.id);

@@ -1,0 +1,7 @@
+export { mustMove, type Tracked } from './common.js';
+export {
+  EVALUATE_DELAY_MS,
+  type NetSvcMonitor,
+  type NetSvcMonitorOptions,
+  newNetSvcMonitor,
+} from './server.js';
