@@ -60,12 +60,14 @@ describe('updatepath updatePath', () => {
       wantId: 'me-id-1',
     },
     {
-      name: 'takes over the next segment when it has another name',
+      // Upstream renames that one segment and keeps the rest; the rest then names connections of
+      // the old hop's caller, which connectionowner rightly refuses to hand to the new one.
+      name: 'drops the rest of the path when the next segment names another hop (a replica, a reselect)',
       conn: connection(pathOf(['nsc', 'old-nsmgr', 'nse'], 0)),
-      wantNames: ['nsc', 'me', 'nse'],
+      wantNames: ['nsc', 'me'],
       wantIndex: 1,
       wantCaller: 0,
-      wantId: 'segment',
+      wantId: 'new',
     },
   ];
   for (const c of cases) {

@@ -1,9 +1,10 @@
 // Path bookkeeping shared by the server and client updatepath elements. The rules match upstream
-// so that a path built by an upstream hop and one built by ours read the same:
+// (so that a path built by an upstream hop and one built by ours read the same), but one:
 //  - no segments: add ours at index 0 (id = connection id, or a new uuid);
 //  - the current segment is ours (a refresh): keep it;
 //  - otherwise the current segment must belong to the caller (its id = connection id); step to the
-//    next segment, reusing it if it already has our name, replacing it if not, appending if absent.
+//    next segment, reusing it if it already has our name; if it names another hop, the path from
+//    there on is dropped and ours appended (as when absent).
 import { randomUUID } from 'node:crypto';
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import { invalidArgument } from '../../errors/index.js';
@@ -36,8 +37,10 @@ export function updatePath(conn: Connection, name: string): number {
   }
   const following = path.pathSegments[nextIndex];
   if (following && following.name !== name) {
-    following.name = name;
-    following.id = randomUUID();
+    // Another hop now (a replica, a reselected endpoint): what the old one led to is not ours to
+    // reuse. As upstream, drop the rest of the path, so every hop after this gets a new id and no
+    // hop mistakes the request for the old one's connection (which that one's caller still owns).
+    path.pathSegments.length = nextIndex;
   }
   path.index = nextIndex;
   if (nextIndex >= path.pathSegments.length) {
