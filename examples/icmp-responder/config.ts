@@ -1,6 +1,8 @@
 // The icmp-responder endpoint's configuration (upstream cmd-nse-icmp-responder's names).
-import { loggingSchema, t } from '../../sdk/tools/config/index.js';
+import { hostname } from 'node:os';
+import { type ConfigOf, loggingSchema, t } from '../../sdk/tools/config/index.js';
 import { identitySchema } from '../../sdk/tools/spiffe/config.js';
+import type { IcmpResponderOptions } from './server.js';
 
 export const icmpResponderSchema = {
   name: t.string({
@@ -64,3 +66,23 @@ export const icmpResponderSchema = {
   ...identitySchema,
   ...loggingSchema,
 };
+
+/** The endpoint options of an icmp-responder config (the L7 gateway, which is one, adds its own). */
+export function icmpResponderOptions(
+  config: ConfigOf<typeof icmpResponderSchema>,
+  kind: string,
+): IcmpResponderOptions {
+  return {
+    name: config.name ?? `${kind}-${hostname()}`,
+    connectTo: config.connectTo,
+    listenOn: config.listenOn,
+    serviceNames: config.serviceNames,
+    labels: config.labels,
+    cidrPrefix: config.cidrPrefix,
+    pbrConfigPath: config.pbrConfigPath || undefined,
+    payload: config.payload,
+    registerService: config.registerService,
+    maxTokenLifetimeMs: config.maxTokenLifetime,
+    maxLeasesPerClient: config.maxLeasesPerClient,
+  };
+}
