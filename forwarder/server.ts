@@ -83,8 +83,16 @@ export async function startForwarder(
     );
   }
   const connections = new monitor.ConnectionMonitor();
-  // Our next hops are endpoints (local ones on unix sockets): one that was killed is reselected at once.
-  const relay = monitor.newRelay(connections, pool, { endpointGone: monitor.unixListenerGone });
+  const finder = discover.newFinder(nsRegistry, nseRegistry);
+  // Our next hops are endpoints (local ones on unix sockets): one that was killed is reselected at
+  // once, when another endpoint serves the service (else the client repairs and waits for it).
+  const relay = monitor.newRelay(connections, pool, {
+    endpointGone: monitor.unixListenerGone,
+    canReselect: async (conn) =>
+      (
+        await finder.endpoints(background(), { networkServiceNames: [conn.networkService] }, { fresh: true })
+      ).some((e) => e.name !== conn.networkServiceEndpointName),
+  });
   const forwarder = endpoint.newServer({
     name: opts.name,
     maxTokenLifetimeMs: opts.maxTokenLifetimeMs,
@@ -95,7 +103,7 @@ export async function startForwarder(
         : []), // only the local nsmgr, which checked the namespaces: a client dialling this socket would skip that
       stats.newServer({ dataplane }), // interface counters on our path segment (metrics on only); after xconnect made the links
       xconnect.newServer({ dataplane, mechanisms, owner, reconciler }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
-      discover.newServer(discover.newFinder(nsRegistry, nseRegistry)), // endpoints that may serve the request
+      discover.newServer(finder), // endpoints that may serve the request
       roundrobin.newServer(), // picks one, moves on to the next if it fails
       relay.server, // the endpoint or remote nsmgr dying shows here as DOWN, so clients heal
       connect.newServer(

@@ -72,6 +72,16 @@ async function visible(ep: endpoint.Endpoint, ctx: Context): Promise<string[]> {
 }
 
 describe('connectionowner server', () => {
+  it("sees the caller's connection in the caller's view too (what the timeout asks about while holding it)", async () => {
+    const { ep } = hop();
+    const answered = await ep.request(alice, request(pathOf(['nsc-a'])));
+    // The answer is in the caller's view: its id is the caller's segment, ours is the next one.
+    assert.equal(answered.id, answered.path!.pathSegments[0].id);
+    const see = await ep.visibleTo(alice);
+    assert.ok(see(answered), "the owner's watch keeps its connection held");
+    assert.ok(!(await ep.visibleTo(mallory))(answered), "another caller's watch does not");
+  });
+
   it("refuses another caller's Close of a replayed path and leaves the connection in place", async () => {
     const { ep, calls } = hop();
     const conn = await ep.request(alice, request(pathOf(['nsc-a'])));

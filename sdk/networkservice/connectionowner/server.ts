@@ -25,6 +25,7 @@ import {
   callerOf,
   denied,
   isOperator,
+  type OwnerKey,
   operatorNamespaces,
   type ProcessOwner,
   pathPassesThrough,
@@ -107,7 +108,17 @@ class ConnectionOwner implements ConnectionOwnerServer {
     if (isOperator(caller, await this.operators) || !caller) return () => true;
     const { key, spiffeId } = caller;
     return (conn) =>
-      this.owners.ownerOf(conn.id) === key || (spiffeId !== undefined && pathPassesThrough(conn, spiffeId));
+      this.ownerOfView(conn) === key || (spiffeId !== undefined && pathPassesThrough(conn, spiffeId));
+  }
+
+  /**
+   * The owner of a connection this hop holds, in our view (the monitor's events) or in the caller's
+   * (what a Request answered: the timeout asks whether its previous hop still watches with that one,
+   * whose id is the caller's and whose next segment is ours).
+   */
+  private ownerOfView(conn: Connection): OwnerKey | undefined {
+    const ours = conn.path?.pathSegments[(conn.path?.index ?? 0) + 1]?.id;
+    return this.owners.ownerOf(conn.id) ?? (ours === undefined ? undefined : this.owners.ownerOf(ours));
   }
 
   get size(): number {

@@ -195,6 +195,33 @@ describe('monitor relay', () => {
     }
   });
 
+  it('only marks DOWN when the endpoint is gone but no other endpoint could take the connection', async () => {
+    const clock = new FakeClock();
+    const pool = fakePool();
+    const m = new ConnectionMonitor();
+    const asked: string[] = [];
+    const relay = newRelay(m, pool, {
+      endpointGone: async () => true,
+      canReselect: async (conn) => {
+        asked.push(conn.id);
+        return false;
+      },
+    });
+    const chain = newNetworkServiceChain(relay.server, recordIn(m));
+    await chain.request(withClientURL(fakeContext(clock), NEXT_HOP), ours('a'));
+    const states: (State | undefined)[] = [];
+    const stop = m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
+      if (ev.type === ConnectionEventType.UPDATE) states.push(ev.connections.a?.state);
+    });
+    await Promise.resolve();
+    pool.live()[0].onEnd(new Error('stream broke'));
+    await eventually(() => assert.equal(states.at(-1), State.DOWN));
+    stop();
+    assert.deepEqual(asked, ['a']);
+    assert.deepEqual(states, [State.DOWN], 'no RESELECT_REQUESTED: the connection stays for the repair');
+    await relay.close();
+  });
+
   it('stops watching when the last connection through the hop is closed', async () => {
     const t = setup();
     const conn = await t.chain.request(t.ctx, ours('a'));

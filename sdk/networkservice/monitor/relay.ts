@@ -9,7 +9,8 @@
 // Where the next hop is an endpoint (the forwarder's relay), a broken stream whose listener is gone
 // (`endpointGone`: a killed process's unix socket refuses connections) asks for a reselect first:
 // the endpoint is dead, so repairing the path to it can only fail, and the client should select
-// another at once (heal/client.ts). DOWN follows for clients that do not know RESELECT_REQUESTED.
+// another at once (heal/client.ts), when another endpoint serves the service (`canReselect`).
+// DOWN follows for clients that do not know RESELECT_REQUESTED.
 // It sits right before connect, where the next hop's URL is known. Reconnects wait a capped
 // doubling backoff on the clock of the request that started the watch.
 import {
@@ -40,7 +41,15 @@ export interface RelayOptions {
    * gone.ts unixListenerGone). Absent: a broken stream is only DOWN.
    */
   endpointGone?: (url: string) => Promise<boolean>;
+  /**
+   * With endpointGone: whether another endpoint could take the connection. When none can, a
+   * reselect would only close the connection on every hop (and `nsmctl diagnose` would find it
+   * nowhere): it stays DOWN and the client repairs, as for a hung endpoint. Absent: always.
+   */
+  canReselect?: (conn: Connection) => Promise<boolean>;
 }
+
+type GoneChecks = Pick<RelayOptions, 'endpointGone' | 'canReselect'>;
 
 class Watcher {
   /** downstream connection id → our connection id */
@@ -58,7 +67,7 @@ class Watcher {
     private readonly monitor: ConnectionMonitor,
     private readonly clock: Clock,
     private readonly backoff: Backoff,
-    private readonly endpointGone?: (url: string) => Promise<boolean>,
+    private readonly gone: GoneChecks = {},
   ) {}
 
   track(downstreamId: string, ourId: string): void {
@@ -102,7 +111,7 @@ class Watcher {
       },
       () => {
         this.stream = undefined;
-        if (this.endpointGone) void this.broken(this.endpointGone);
+        if (this.gone.endpointGone) void this.broken(this.gone.endpointGone);
         else this.lost();
       },
     );
@@ -121,6 +130,10 @@ class Watcher {
     if (gone && !this.disposed) {
       for (const o of this.tracked.values()) {
         if (this.reselected.has(o)) continue;
+        const conn = this.monitor.get(o);
+        const canReselect = this.gone.canReselect;
+        if (canReselect && conn && !(await canReselect(conn).catch(() => true))) continue;
+        if (this.disposed || this.reselected.has(o)) continue;
         this.reselected.add(o);
         log.info({ id: o, endpoint: this.url }, 'the endpoint is gone: asking for a reselect');
         this.monitor.reselect(o);
@@ -149,14 +162,14 @@ class RelayServer implements NetworkServiceServer {
   private readonly via = new Map<string, string>();
 
   private readonly backoff: BackoffFactory;
-  private readonly endpointGone?: (url: string) => Promise<boolean>;
+  private readonly gone: GoneChecks;
 
   constructor(
     private readonly monitor: ConnectionMonitor,
     private readonly pool: Pick<ClientPool, 'monitor'>,
     opts: RelayOptions,
   ) {
-    this.endpointGone = opts.endpointGone;
+    this.gone = { endpointGone: opts.endpointGone, canReselect: opts.canReselect };
     this.backoff =
       opts.backoff ??
       cappedDoubling({ initialMs: INITIAL_RECONNECT_BACKOFF_MS, maxMs: MAX_RECONNECT_BACKOFF_MS });
@@ -172,7 +185,7 @@ class RelayServer implements NetworkServiceServer {
       if (previous) this.watchers.get(previous)?.untrack(conn.id);
       let w = this.watchers.get(url);
       if (!w) {
-        w = new Watcher(url, this.pool, this.monitor, clock(ctx), this.backoff(), this.endpointGone);
+        w = new Watcher(url, this.pool, this.monitor, clock(ctx), this.backoff(), this.gone);
         this.watchers.set(url, w);
       }
       w.track(downstreamId, conn.id);
