@@ -88,10 +88,10 @@ export async function startForwarder(
   // once, when another endpoint serves the service (else the client repairs and waits for it).
   const relay = monitor.newRelay(connections, pool, {
     endpointGone: monitor.unixListenerGone,
-    canReselect: async (conn) =>
+    canReselect: async (conn, url) =>
       (
         await finder.endpoints(background(), { networkServiceNames: [conn.networkService] }, { fresh: true })
-      ).some((e) => e.name !== conn.networkServiceEndpointName),
+      ).some((e) => e.url !== url && e.name !== conn.networkServiceEndpointName),
   });
   const forwarder = endpoint.newServer({
     name: opts.name,

@@ -46,7 +46,7 @@ export interface RelayOptions {
    * reselect would only close the connection on every hop (and `nsmctl diagnose` would find it
    * nowhere): it stays DOWN and the client repairs, as for a hung endpoint. Absent: always.
    */
-  canReselect?: (conn: Connection) => Promise<boolean>;
+  canReselect?: (conn: Connection, url: string) => Promise<boolean>;
 }
 
 type GoneChecks = Pick<RelayOptions, 'endpointGone' | 'canReselect'>;
@@ -132,7 +132,8 @@ class Watcher {
         if (this.reselected.has(o)) continue;
         const conn = this.monitor.get(o);
         const canReselect = this.gone.canReselect;
-        if (canReselect && conn && !(await canReselect(conn).catch(() => true))) continue;
+        // Unknown (the registry did not answer) counts as no: the connection stays for repair.
+        if (canReselect && conn && !(await canReselect(conn, this.url).catch(() => false))) continue;
         if (this.disposed || this.reselected.has(o)) continue;
         this.reselected.add(o);
         log.info({ id: o, endpoint: this.url }, 'the endpoint is gone: asking for a reselect');
