@@ -5,17 +5,7 @@
 // the first errors, latency p50/p99 in ms, and requests per second.
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
-
-export interface LoadResult {
-  requests: number;
-  failed: number;
-  statuses: Record<string, number>;
-  backends: Record<string, number>;
-  errors: string[];
-  p50Ms: number;
-  p99Ms: number;
-  rps: number;
-}
+import type { LoadResult } from '../../sdk/tools/sandbox/l7.js';
 
 const { values } = parseArgs({
   options: {

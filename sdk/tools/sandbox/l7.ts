@@ -36,7 +36,7 @@ export interface L7Mesh {
   statsSocket: string;
 }
 
-/** Same as http-load.ts prints. */
+/** What examples/l7-gateway/http-load.ts prints (its last line, JSON). */
 export interface LoadResult {
   requests: number;
   failed: number;
