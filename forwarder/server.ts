@@ -3,6 +3,7 @@
 // endpoint, and registers itself with the local nsmgr as an endpoint of service "forwarder".
 import { NetworkServiceEndpoint } from '../api/gen/registry/registry.js';
 import { background, type Context } from '../sdk/core/context.js';
+import type { Connection } from '../sdk/core/types.js';
 import { ClientPool } from '../sdk/grpc/client-pool.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
 import { serve } from '../sdk/grpc/server.js';
@@ -86,12 +87,13 @@ export async function startForwarder(
   const finder = discover.newFinder(nsRegistry, nseRegistry);
   // Our next hops are endpoints (local ones on unix sockets): one that was killed is reselected at
   // once, when another endpoint serves the service (else the client repairs and waits for it).
+  const anotherEndpoint = async (conn: Connection, url: string) =>
+    (
+      await finder.endpoints(background(), { networkServiceNames: [conn.networkService] }, { fresh: true })
+    ).some((e) => e.url !== url && e.name !== conn.networkServiceEndpointName);
   const relay = monitor.newRelay(connections, pool, {
     endpointGone: monitor.unixListenerGone,
-    canReselect: async (conn, url) =>
-      (
-        await finder.endpoints(background(), { networkServiceNames: [conn.networkService] }, { fresh: true })
-      ).some((e) => e.url !== url && e.name !== conn.networkServiceEndpointName),
+    canReselect: anotherEndpoint,
   });
   const forwarder = endpoint.newServer({
     name: opts.name,
@@ -104,7 +106,7 @@ export async function startForwarder(
       stats.newServer({ dataplane }), // interface counters on our path segment (metrics on only); after xconnect made the links
       xconnect.newServer({ dataplane, mechanisms, owner, reconciler }), // checks the incoming mechanism first; builds the kernel side once the next hop answered
       discover.newServer(finder), // endpoints that may serve the request
-      roundrobin.newServer(), // picks one, moves on to the next if it fails
+      roundrobin.newServer({ anotherEndpoint }), // picks one, moves on to the next if it fails
       relay.server, // the endpoint or remote nsmgr dying shows here as DOWN, so clients heal
       connect.newServer(
         pool,

@@ -41,7 +41,7 @@ describe('nsmctl diagnose fault matrix (e2e)', function () {
     it(`${c.id}: ${c.fault} is attributed to the right hop and cause`, async () => {
       const r = await results.get(c.id)!;
       const why = [
-        `sandbox ${r.sandbox}; before the fault: ${r.before ?? '-'}`,
+        `sandbox ${r.sandbox}; before the fault: ${r.before ?? '-'}; logs: ${r.keptLogs ?? '-'}`,
         ...r.seen.map((s) => `  +${s.atMs} ms (exit ${s.code}): ${s.verdict}`),
       ].join('\n');
       assert.equal(r.error, undefined, why);

@@ -11,7 +11,7 @@ import type { Diagnosis } from '../../nsmctl/diagnose.js';
 import { run } from '../../nsmctl/main.js';
 import type { Daemon, Pod, Sandbox } from '../../sdk/tools/sandbox/sandbox.js';
 import { sh } from '../../sdk/tools/sandbox/shell.js';
-import { closeSandbox, openSandbox, sleep } from './common.js';
+import { closeSandbox, keepLogs, openSandbox, sleep } from './common.js';
 
 export const SERVICE = 'diag';
 /** How long a fault may take to show (a killed daemon's socket refusing, a netns being released). */
@@ -223,6 +223,8 @@ export interface DiagResult {
   final?: { hop?: string; cause?: string; verdict: string; code: number; atMs: number };
   expected: { hop: string; cause: string };
   error?: string;
+  /** Where the sandbox's logs were copied, when the verdict was wrong. */
+  keptLogs?: string;
 }
 
 export async function runDiagCell(cell: DiagCell): Promise<DiagResult> {
@@ -256,6 +258,8 @@ export async function runDiagCell(cell: DiagCell): Promise<DiagResult> {
     r.error = e instanceof Error ? e.message : String(e);
   } finally {
     if (w) {
+      const right = r.final?.hop === r.expected.hop && r.final?.cause === r.expected.cause;
+      if (!right) r.keptLogs = keepLogs(w.sb, `diagnose-${cell.id.replace(/[/@]/g, '_')}`);
       await cell.undo?.(w).catch(() => undefined);
       await closeSandbox(w.sb);
     }

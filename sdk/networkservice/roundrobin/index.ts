@@ -1,1 +1,1 @@
-export { newServer } from './server.js';
+export { newServer, type RoundRobinOptions } from './server.js';

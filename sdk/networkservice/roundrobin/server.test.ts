@@ -94,7 +94,15 @@ describe('roundrobin server', () => {
     assert.equal(calls.length, 3);
   });
 
-  const single: { name: string; url: string; code: number; wantCode: number; want: RegExp }[] = [
+  const single: {
+    name: string;
+    url: string;
+    code: number;
+    wantCode: number;
+    want: RegExp;
+    /** What the registry says about another endpoint (absent: the option is not given). */
+    another?: () => Promise<boolean>;
+  }[] = [
     {
       name: 'passes the error of a single remote candidate on as it is',
       url: 'tcp://10.0.0.2:5001',
@@ -116,6 +124,32 @@ describe('roundrobin server', () => {
       wantCode: 5,
       want: /^network service endpoint "a" is not reachable: unix:.*a\.sock is down$/,
     },
+    {
+      name: 'reports it as NOT_FOUND when the registry names another endpoint',
+      url: url('a'),
+      code: 14,
+      wantCode: 5,
+      want: /^network service endpoint "a" is not reachable/,
+      another: async () => true,
+    },
+    {
+      name: 'keeps it UNAVAILABLE (repair, not reselect to nothing) when no other endpoint serves the service',
+      url: url('a'),
+      code: 14,
+      wantCode: 14,
+      want: /^unix:.*a\.sock is down$/,
+      another: async () => false,
+    },
+    {
+      name: 'keeps it UNAVAILABLE when the registry does not answer',
+      url: url('a'),
+      code: 14,
+      wantCode: 14,
+      want: /^unix:.*a\.sock is down$/,
+      another: async () => {
+        throw new Error('registry down');
+      },
+    },
   ];
   for (const c of single) {
     it(c.name, async () => {
@@ -123,7 +157,7 @@ describe('roundrobin server', () => {
       const chain = newNetworkServiceChain(
         metadata.newServer(),
         candidatesFrom([nse('a', { url: c.url })]),
-        roundrobin.newServer(),
+        roundrobin.newServer(c.another ? { anotherEndpoint: c.another } : {}),
         h.el,
       );
       await assert.rejects(

@@ -18,7 +18,20 @@ import { candidates, candidateWeights, loadAndDeleteSelected, storeSelected } fr
 
 const log = logger('roundrobin');
 
+export interface RoundRobinOptions {
+  /**
+   * Whether the registry names an endpoint for `conn`'s service other than the one at `url`. When
+   * the connection's only endpoint is a dead local socket, the client is told to reselect (NOT_FOUND)
+   * only if so: reselecting to nothing would close the connection on every hop, where a repair keeps
+   * it (DOWN, visible to `nsmctl diagnose`) until the endpoint is back or another one registers.
+   * Absent: always reselect.
+   */
+  anotherEndpoint?: (conn: Connection, url: string) => Promise<boolean>;
+}
+
 class RoundRobinServer implements NetworkServiceServer {
+  constructor(private readonly opts: RoundRobinOptions) {}
+
   private readonly counters = new Map<string, number>();
   /** Smooth weighted round robin credit per network service, per endpoint name. */
   private readonly credits = new Map<string, Map<string, number>>();
@@ -52,7 +65,8 @@ class RoundRobinServer implements NetworkServiceServer {
       if (
         conn.networkServiceEndpointName &&
         only.url.startsWith('unix:') &&
-        getErrorCode(lastError) === status.UNAVAILABLE
+        getErrorCode(lastError) === status.UNAVAILABLE &&
+        (await this.elsewhere(conn, only.url))
       ) {
         throw new NsmError(
           status.NOT_FOUND,
@@ -65,6 +79,12 @@ class RoundRobinServer implements NetworkServiceServer {
     throw new NsmError(getErrorCode(lastError), `all candidates have failed: ${failures.join('; ')}`, {
       cause: lastError,
     });
+  }
+
+  /** Whether another endpoint serves the connection's service; unknown (no answer) counts as no. */
+  private async elsewhere(conn: Connection, url: string): Promise<boolean> {
+    if (!this.opts.anotherEndpoint) return true;
+    return this.opts.anotherEndpoint(conn, url).catch(() => false);
   }
 
   /** Index of the candidate to try first: weighted when any weight is given, else the next in turn. */
@@ -99,6 +119,6 @@ class RoundRobinServer implements NetworkServiceServer {
   }
 }
 
-export function newServer(): NetworkServiceServer {
-  return new RoundRobinServer();
+export function newServer(opts: RoundRobinOptions = {}): NetworkServiceServer {
+  return new RoundRobinServer(opts);
 }
