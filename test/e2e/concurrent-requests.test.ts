@@ -1,8 +1,9 @@
 // Many Requests at once through one nsmgr and kernel forwarder (issue 15, "200 at once must not
 // fail and must not leak"): 100 local Requests from 100 pods at once all succeed, each pod gets its
-// interface, and closing them leaves the kernel as it was (a census of every sandbox namespace,
-// before and after). Not tested: a caller that gives up and closes while its Request is still being
-// set up can leave the late success behind until its token expires (the Close finds nothing yet).
+// interface, and closing them leaves the kernel as it was. Then Requests whose callers give up at
+// every point of the set-up (deadlines spread from 1 ms to the length of a whole set-up) leave
+// nothing behind once the dust settles: whatever a request had made in the kernel is undone by the
+// hop that made it (a census of every sandbox namespace, before and after).
 import assert from 'node:assert/strict';
 import { setMaxListeners } from 'node:events';
 import { background, withTimeout } from '../../sdk/core/context.js';
@@ -15,6 +16,7 @@ import { type KernelState, leftoversAfter, sandboxState } from '../faults/kernel
 import { kernelMechanism, newConnection, resetPool } from './helpers.js';
 
 const AT_ONCE = Number(process.env.NSM_TEST_CONCURRENT_REQUESTS ?? 100);
+const CANCELLED = 40;
 const SERVICE = 'conc';
 
 describe('many requests at once (e2e)', function () {
@@ -26,15 +28,32 @@ describe('many requests at once (e2e)', function () {
   const pool = new ClientPool();
   const url = () => `unix://${node.nsmgrSocket}`;
 
+  // As a real client sends it: its own path segment, so the nsmgr gives the connection an id of
+  // its own, which a caller that gave up never learns (its Close carries only its segment).
+  const asClient = (id: string) =>
+    newConnection(id, SERVICE, {
+      path: {
+        index: 0,
+        pathSegments: [{ name: 'test-client', id, token: '', expires: undefined, metrics: {} }],
+      },
+    });
   const requestFrom = async (pod: Pod, id: string, timeoutMs: number) => {
     const { ctx, cancel } = withTimeout(background(), timeoutMs);
     try {
       return await pool.request(ctx, url(), {
-        connection: newConnection(id, SERVICE),
+        connection: asClient(id),
         mechanismPreferences: [
           kernelMechanism({ name: 'nsm-1', inodeURL: `file:///var/run/netns/${pod.netns}` }),
         ],
       });
+    } finally {
+      cancel();
+    }
+  };
+  const closeId = async (id: string) => {
+    const { ctx, cancel } = withTimeout(background(), 60_000);
+    try {
+      await pool.closeConnection(ctx, url(), asClient(id));
     } finally {
       cancel();
     }
@@ -49,7 +68,7 @@ describe('many requests at once (e2e)', function () {
       NSM_CIDR_PREFIX: '172.16.24.0/21',
     });
     pods = [];
-    for (let i = 0; i < AT_ONCE; i++) pods.push(await sb.addPod(node, `p${i}`));
+    for (let i = 0; i < AT_ONCE + CANCELLED; i++) pods.push(await sb.addPod(node, `p${i}`));
     baseline = await sandboxState(sb);
   });
 
@@ -79,5 +98,20 @@ describe('many requests at once (e2e)', function () {
       cancel();
     }
     assert.deepEqual(await leftoversAfter(sb, baseline, 10_000), []);
+  });
+
+  it(`leaves nothing of ${CANCELLED} requests whose callers give up during the set-up`, async () => {
+    // Deadlines from 1 ms up to about one set-up under this burst: some requests are refused before
+    // they reach the forwarder, some in its queue, some during the kernel work, some just after.
+    const cancelled = pods.slice(AT_ONCE);
+    const outcomes = await Promise.allSettled(
+      cancelled.map((pod, i) => requestFrom(pod, `gone-${i}`, 1 + i * 25)),
+    );
+    const gaveUp = outcomes.filter((o) => o.status === 'rejected').length;
+    assert.ok(gaveUp > 0, 'some callers gave up');
+    // A caller that gives up closes what it asked for (an answer may have been on its way when its
+    // deadline passed, which no hop can take back); those that succeeded are closed too.
+    await Promise.all(cancelled.map((_, i) => closeId(`gone-${i}`).catch(() => {})));
+    assert.deepEqual(await leftoversAfter(sb, baseline, 15_000), []);
   });
 });

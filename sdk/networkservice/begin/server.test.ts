@@ -156,6 +156,61 @@ describe('begin server', () => {
     assert.equal(rec.calls.at(-1)?.conn?.id, 'made-up', 'passed through as the caller sent it');
   });
 
+  it('makes a Close with only the caller segment, sent while the Request is still set up, wait and undo it', async () => {
+    // A caller that gave up closes before it learnt our id: the late success must not stay behind.
+    const g = gate();
+    const rec = recorder();
+    const b = begin.newServer();
+    const chain = newNetworkServiceChain(b, g, rec, answering());
+    const setting = chain.request(background(), request(pathOf(['nsc', 'nsmgr'])));
+    await eventually(() => assert.equal(g.waiting, 1));
+    const gaveUp = request({
+      id: 'made-up',
+      path: {
+        index: 1,
+        pathSegments: [
+          { name: 'nsc', id: 'nsc-id-0' },
+          { name: 'nsmgr', id: 'made-up' },
+        ],
+      },
+    }).connection!;
+    const closing = chain.close(background(), gaveUp);
+    await tick();
+    assert.equal(rec.calls.length, 0, 'the Close waits for the Request');
+    g.release();
+    await Promise.all([setting, closing]);
+    assert.deepEqual(
+      rec.calls.map((c) => `${c.op} ${c.conn?.id ?? c.request?.connection?.id}`),
+      ['request nsmgr-id-1', 'close nsmgr-id-1'],
+    );
+    await eventually(() => assert.equal(b.size, 0));
+  });
+
+  it('passes a Close through when the Request it raced failed', async () => {
+    const g = gate();
+    const rec = recorder();
+    const b = begin.newServer();
+    const chain = newNetworkServiceChain(b, g, injectError(), rec);
+    const setting = chain.request(background(), request(pathOf(['nsc', 'nsmgr'])));
+    await eventually(() => assert.equal(g.waiting, 1));
+    const gaveUp = request({
+      id: 'made-up',
+      path: {
+        index: 1,
+        pathSegments: [
+          { name: 'nsc', id: 'nsc-id-0' },
+          { name: 'nsmgr', id: 'made-up' },
+        ],
+      },
+    }).connection!;
+    const closing = chain.close(background(), gaveUp);
+    g.release();
+    await assert.rejects(setting);
+    await closing;
+    assert.equal(rec.calls.at(-1)?.conn?.id, 'made-up', 'nothing was set up: passed through as sent');
+    await eventually(() => assert.equal(b.size, 0));
+  });
+
   it('closes with the last good connection when a refresh failed', async () => {
     const rec = recorder();
     const chain = newNetworkServiceChain(

@@ -32,6 +32,8 @@ interface ConnectionState {
   following?: NetworkServiceElement;
   values?: Context['values'];
   closed: boolean;
+  /** Requests from the caller that are still being set up (a Close must wait for them). */
+  inFlight: number;
   factory: EventFactory;
 }
 
@@ -89,6 +91,7 @@ class Begin implements NetworkServiceElement {
       const created: ConnectionState = {
         tail: Promise.resolve(),
         closed: false,
+        inFlight: 0,
         factory: {
           request: (o) =>
             this.event(id, () =>
@@ -122,6 +125,13 @@ class Begin implements NetworkServiceElement {
   async request(ctx: Context, req: NetworkServiceRequest): Promise<Connection> {
     const id = req.connection?.id;
     if (!id) throw invalidArgument('request has no connection id (is updatepath before begin?)');
+    // A caller that gives up closes with only its own segment, before it learnt our id: index the
+    // request by that segment now, so the Close finds it, waits for it and undoes a late success.
+    const key = callerKey(req.connection);
+    const pending = this.state(id);
+    pending.inFlight++;
+    if (key !== undefined && !this.states.get(this.byCaller.get(key) ?? '')?.lastConn)
+      this.byCaller.set(key, id);
     return this.serial(id, async (s) => {
       s.closed = false;
       const following = next.server(ctx);
@@ -131,7 +141,12 @@ class Begin implements NetworkServiceElement {
       s.lastRequest = cloneRequest(req);
       this.remember(s, conn);
       return conn;
-    }).finally(() => this.forgetIfIdle(id));
+    }).finally(() => {
+      pending.inFlight--;
+      if (key !== undefined && this.byCaller.get(key) === id && !pending.lastConn && pending.inFlight === 0)
+        this.byCaller.delete(key);
+      this.forgetIfIdle(id);
+    });
   }
 
   async close(ctx: Context, conn: Connection): Promise<void> {
@@ -152,13 +167,15 @@ class Begin implements NetworkServiceElement {
 
   /**
    * The connection a Close is for: its own id when we hold it; otherwise, when its path ends at
-   * the caller's segment (updatepath then made up a new id for us), ours that has that caller.
+   * the caller's segment (updatepath then made up a new id for us), ours that has that caller,
+   * set up or still being set up.
    */
   private idToClose(conn: Connection): string {
-    if (this.states.get(conn.id)?.lastConn) return conn.id;
+    const own = this.states.get(conn.id);
+    if (own?.lastConn || own?.inFlight) return conn.id;
     const key = callerKey(conn);
-    const found = key === undefined ? undefined : this.byCaller.get(key);
-    return found !== undefined && this.states.get(found)?.lastConn ? found : conn.id;
+    const found = key === undefined ? undefined : this.states.get(this.byCaller.get(key) ?? '');
+    return found && (found.lastConn || found.inFlight) ? this.byCaller.get(key!)! : conn.id;
   }
 
   /** Sets the last good connection, keeping the caller index in step. */
@@ -174,11 +191,11 @@ class Begin implements NetworkServiceElement {
   /** Drops the state of a connection that has nothing to remember and nothing queued. */
   private forgetIfIdle(id: string): void {
     const s = this.states.get(id);
-    if (!s || s.lastConn) return;
+    if (!s || s.lastConn || s.inFlight) return;
     const tail = s.tail;
     void tail.then(() => {
       const now = this.states.get(id);
-      if (now && now.tail === tail && !now.lastConn) this.states.delete(id);
+      if (now && now.tail === tail && !now.lastConn && !now.inFlight) this.states.delete(id);
     });
   }
 
