@@ -22,7 +22,7 @@ import * as next from '../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
 import { NsmError } from '../../errors/index.js';
 import { defaultSecurity } from '../../grpc/transport-security.js';
-import { chainsTo, pemCertificates } from '../../tools/spiffe/file-source.js';
+import { issuedByBundle } from '../../tools/spiffe/cert-cache.js';
 import { peerOf } from '../../tools/spiffe/peer.js';
 import type { X509Source } from '../../tools/spiffe/source.js';
 import { spiffeIdOfCertificate } from '../../tools/spiffe/spiffe-id.js';
@@ -62,7 +62,7 @@ export async function checkPath(
     if (Date.parse(cert.validTo) <= now || Date.parse(cert.validFrom) > now) {
       throw new Error("the token's certificate is not valid now");
     }
-    if (!chainsTo(cert, [], pemCertificates(bundle))) {
+    if (!issuedByBundle(cert, bundle)) {
       throw new Error("the token's certificate is not issued by a CA of our bundle");
     }
     return cert.publicKey;

@@ -14,7 +14,7 @@ import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import { clock } from '../../core/clock.js';
 import type { Context } from '../../core/context.js';
 import { NsmError } from '../../errors/index.js';
-import { chainsTo, pemCertificates } from '../spiffe/file-source.js';
+import { issuedByBundle } from '../spiffe/cert-cache.js';
 import { peerIdentity, peerOf } from '../spiffe/peer.js';
 import { spiffeIdOfCertificate } from '../spiffe/spiffe-id.js';
 import { isJwt, verifySegmentToken } from '../token/jwt.js';
@@ -56,7 +56,7 @@ export async function callerOf(
         if (Date.parse(cert.validTo) <= now || Date.parse(cert.validFrom) > now) {
           throw new Error("the token's certificate is not valid now");
         }
-        if (!chainsTo(cert, [], pemCertificates(bundlePem))) {
+        if (!issuedByBundle(cert, bundlePem)) {
           throw new Error("the token's certificate is not issued by a CA of our bundle");
         }
         signer = spiffeIdOfCertificate(cert).id;

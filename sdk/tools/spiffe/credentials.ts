@@ -3,7 +3,6 @@
 // of our trust domain (checked here: SVIDs have no DNS names, so the usual hostname check is
 // replaced by this one). The credentials follow the source through grpc-js certificate providers:
 // after a rotation new connections use the new SVID and bundle, connections already up stay up.
-import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { AuthContext } from '@grpc/grpc-js/build/src/auth-context.js';
@@ -12,6 +11,7 @@ import type {
   CertificateProvider,
   IdentityCertificateUpdateListener,
 } from '@grpc/grpc-js/build/src/certificate-provider.js';
+import { certificateFromDer } from './cert-cache.js';
 import type { Peer } from './peer.js';
 import type { X509Source } from './source.js';
 import { parseSpiffeId, type SpiffeId } from './spiffe-id.js';
@@ -130,5 +130,5 @@ export function peerFromAuthContext(auth: AuthContext | null | undefined): Peer 
   const id = spiffeIdOfPeer(cert);
   if (id instanceof Error) return id;
   if (!cert?.raw) return new Error('the TLS peer sent no certificate');
-  return { spiffeId: id, publicKey: new X509Certificate(cert.raw).publicKey };
+  return { spiffeId: id, publicKey: certificateFromDer(cert.raw).publicKey };
 }

@@ -49,7 +49,21 @@ function uriSans(cert: X509Certificate): string[] {
 
 /** The SPIFFE ID of an X.509-SVID (PEM or DER, the leaf first); throws when it has none or several. */
 export function spiffeIdOfCertificate(cert: X509Certificate | Buffer | string): SpiffeId {
-  const x = cert instanceof X509Certificate ? cert : new X509Certificate(cert);
+  if (cert instanceof X509Certificate) {
+    // Parsed certificates are shared (cert-cache.ts): each one's SAN is read once.
+    let id = idOfParsed.get(cert);
+    if (!id) {
+      id = spiffeIdOf(cert);
+      idOfParsed.set(cert, id);
+    }
+    return id;
+  }
+  return spiffeIdOf(new X509Certificate(cert));
+}
+
+const idOfParsed = new WeakMap<X509Certificate, SpiffeId>();
+
+function spiffeIdOf(x: X509Certificate): SpiffeId {
   const uris = uriSans(x);
   if (uris.length !== 1) {
     throw new Error(

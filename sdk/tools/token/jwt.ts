@@ -8,8 +8,9 @@
 // signs with its new key while a connection opened before still shows the old certificate in TLS,
 // so the verifier checks the token's own certificate (chains to the bundle, same SPIFFE ID as the
 // TLS peer) rather than the handshake's. Upstream verifiers ignore the header and use the TLS one.
-import { type KeyObject, X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { decodeJwt, errors, type JWTHeaderParameters, jwtVerify, SignJWT } from 'jose';
+import { certificateFromBase64 } from '../spiffe/cert-cache.js';
 
 export interface SegmentClaims {
   sub: string;
@@ -81,7 +82,7 @@ export async function verifySegmentToken(
   const select = (h: JWTHeaderParameters): KeyObject => {
     if (typeof key !== 'function') return key;
     const x5c = h.x5c?.[0];
-    return key(x5c ? new X509Certificate(Buffer.from(x5c, 'base64')) : undefined);
+    return key(x5c ? certificateFromBase64(x5c) : undefined);
   };
   try {
     const { payload } = await jwtVerify(token, select, {
