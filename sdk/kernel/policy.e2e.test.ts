@@ -15,7 +15,7 @@ import { contextPlan } from './connection-context.js';
 import { newDataplane } from './dataplane.js';
 import { newIpRunner } from './iproute2.js';
 import { inPolicyRange, policyTableBase } from './policy.js';
-import { isRoot, TestNamespaces, type TestNetns } from './testing.js';
+import { isRoot, TAGGED_ECHO_SCRIPT, TestNamespaces, type TestNetns } from './testing.js';
 
 const run = promisify(execFile);
 
@@ -35,24 +35,6 @@ async function ruleTables(ns: TestNetns, family: 4 | 6): Promise<number[]> {
     .map((r) => Number(r.table))
     .filter(Number.isInteger);
 }
-
-/**
- * Echo servers on DEST (UDP 5555 and 5556, TCP 5555) that answer "<tag>:<message>". Node snippet
- * (CommonJS under `node -e`): argv[1] tag, argv[2] destination address.
- */
-const TAGGED_ECHO = `
-const dgram = require('node:dgram'), net = require('node:net');
-const [tag, dest] = process.argv.slice(1);
-const family = dest.includes(':') ? 'udp6' : 'udp4';
-let up = 0;
-const ready = () => { if (++up === 3) console.log('ready'); };
-for (const port of [5555, 5556]) {
-  const u = dgram.createSocket(family);
-  u.on('message', (m, r) => u.send(tag + ':' + m, r.port, r.address));
-  u.bind(port, dest, ready);
-}
-net.createServer((s) => s.once('data', (d) => s.end(tag + ':' + d))).listen(5555, dest, ready);
-`;
 
 /** Sends argv[3] to argv[2]:argv[1] over argv[0] (udp|tcp); prints the answer or "no answer". */
 const SEND = `
@@ -210,7 +192,8 @@ describe('policy routes on the real kernel', function () {
         [nse, 'endpoint'],
         [other, 'main'],
       ] as const) {
-        const server = spaces.spawnIn(ns, [process.execPath, '-e', TAGGED_ECHO, tag, a.dest]);
+        const env = ['env', `ECHO_TAG=${tag}`, `ECHO_DEST=${a.dest}`, 'ECHO_PORTS=5555,5556'];
+        const server = spaces.spawnIn(ns, [...env, process.execPath, '-e', TAGGED_ECHO_SCRIPT]);
         const [line] = (await once(server.stdout!, 'data')) as [Buffer];
         assert.equal(String(line).trim(), 'ready', `${tag} echo server`);
       }
