@@ -165,20 +165,8 @@ describe('policy routes on the real kernel', function () {
       // The pod's own network (the test plays its administrator): eth0 to `other`, and the main
       // table's route to the destination prefix through it. Both peers own the destination address.
       const ip = (ns: TestNetns, ...args: string[]) => run('ip', [`-${family}`, '-n', ns.name, ...args]);
-      await run('ip', [
-        '-n',
-        pod.name,
-        'link',
-        'add',
-        'eth0',
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        other.name,
-      ]);
+      const veth = ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', other.name];
+      await run('ip', ['-n', pod.name, ...veth]);
       const nodad = v6 ? ['nodad'] : [];
       await ip(pod, 'addr', 'add', `${a.pod}/${a.lan}`, 'dev', 'eth0', ...nodad);
       await ip(other, 'addr', 'add', `${a.other}/${a.lan}`, 'dev', 'eth0', ...nodad);
@@ -198,18 +186,8 @@ describe('policy routes on the real kernel', function () {
         assert.equal(String(line).trim(), 'ready', `${tag} echo server`);
       }
       const send = async (proto: string, port: number, msg: string) => {
-        const args = [
-          'netns',
-          'exec',
-          pod.name,
-          process.execPath,
-          '-e',
-          SEND,
-          proto,
-          String(port),
-          a.dest,
-          msg,
-        ];
+        const args = ['netns', 'exec', pod.name, process.execPath, '-e', SEND];
+        args.push(proto, String(port), a.dest, msg);
         return (await run('ip', args, { timeout: 10_000 })).stdout.trim();
       };
       assert.equal(await send('udp', 5555, 'steered'), 'endpoint:steered', 'udp 5555: the rule, via nsm-1');
