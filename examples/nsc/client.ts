@@ -14,6 +14,7 @@ import * as excludedprefixes from '../../sdk/networkservice/excludedprefixes/ind
 import * as heal from '../../sdk/networkservice/heal/index.js';
 import * as l7bypass from '../../sdk/networkservice/l7bypass/index.js';
 import * as kernel from '../../sdk/networkservice/mechanisms/kernel/index.js';
+import type { AwarenessGroup } from '../../sdk/tools/awarenessgroups/index.js';
 import { sleep } from '../../sdk/tools/backoff/index.js';
 import { logger } from '../../sdk/tools/log.js';
 import { parseNsurlList } from '../../sdk/tools/nsurl/index.js';
@@ -75,6 +76,13 @@ export interface NscOptions {
   l7Bypass?: l7bypass.BypassPolicy;
   /** The iptables binary for those rules (default iptables). */
   l7Iptables?: string;
+  /** NSM_AWARENESS_GROUPS: connections of one group may overlap each other (excludedprefixes). */
+  awarenessGroups?: readonly AwarenessGroup[];
+  /**
+   * The excludedprefixes element to use instead of a new one: a caller that runs several nscs for one
+   * namespace (the hot-plug client) shares one, so all their connections are kept apart.
+   */
+  excludedPrefixes?: NetworkServiceClient;
 }
 
 export interface Nsc {
@@ -97,7 +105,7 @@ export async function startNsc(opts: NscOptions): Promise<Nsc> {
     }, // watches the connection (monitor stream, data plane) and repairs or reselects
     additionalFunctionality: [
       clientinfo.newClient(), // nodeName/podName/clusterName labels from the environment
-      excludedprefixes.newClient(), // this client's connections never get overlapping addresses or routes
+      opts.excludedPrefixes ?? excludedprefixes.newClient({ awarenessGroups: opts.awarenessGroups }), // this client's connections never get overlapping addresses or routes, but within an awareness group
       ...(opts.dnsResolvConf ? [dnscontext.newClient({ resolvConfPath: opts.dnsResolvConf })] : []), // mesh names via the mesh's DNS
       l7bypass.newClient({
         policy: opts.l7Bypass,

@@ -1,5 +1,6 @@
 // The client's configuration (upstream cmd-nsc's names).
-import { loggingSchema, t } from '../../sdk/tools/config/index.js';
+import { type AwarenessGroup, parseAwarenessGroups } from '../../sdk/tools/awarenessgroups/index.js';
+import { type Field, loggingSchema, t } from '../../sdk/tools/config/index.js';
 import { identitySchema } from '../../sdk/tools/spiffe/config.js';
 
 export const nscSchema = {
@@ -17,6 +18,13 @@ export const nscSchema = {
     description: 'NSURLs to connect to, comma-separated: kernel://SERVICE[@DOMAIN]/IFNAME?label=value',
     required: true,
   }),
+  awarenessGroups: {
+    env: 'NSM_AWARENESS_GROUPS',
+    description:
+      'Groups of NSURLs whose connections may overlap each other (same addresses or routes), e.g. [kernel://ns-1/nsm-1,kernel://ns-2/nsm-2],[kernel://ns-3/nsm-3]; connections in different groups or in none are kept apart. See README, Awareness groups.',
+    default: '',
+    parse: parseAwarenessGroups,
+  } satisfies Field<AwarenessGroup[]>,
   labels: t.labels({
     env: 'NSM_LABELS',
     description: 'Labels added to every request (k1=v1,k2=v2).',

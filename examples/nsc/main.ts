@@ -13,6 +13,7 @@ await runDaemon('nsc', nscSchema, (config) =>
       connectTo: config.connectTo,
       networkServices: config.networkServices,
       labels: config.labels,
+      awarenessGroups: config.awarenessGroups,
       requestTimeoutMs: config.requestTimeout,
       maxTokenLifetimeMs: config.maxTokenLifetime,
       livenessCheck: config.livenessCheckEnabled,

@@ -8,6 +8,25 @@ import type { NetnsRef } from './iproute2.js';
 
 const run = promisify(execFile);
 
+/**
+ * A Node script (CommonJS, for `node -e` or a .cjs file): TCP and UDP echo servers on ECHO_DEST at each
+ * port of ECHO_PORTS (comma-separated) that answer "<ECHO_TAG>:<message>", so the answer says which
+ * namespace got the packet when the same address lives in several. Prints "ready" once listening.
+ */
+export const TAGGED_ECHO_SCRIPT = `
+const dgram = require('node:dgram'), net = require('node:net');
+const { ECHO_TAG: tag, ECHO_DEST: dest, ECHO_PORTS: ports } = process.env;
+const list = ports.split(',').map(Number);
+let up = 0;
+const ready = () => { if (++up === 2 * list.length) console.log('ready'); };
+for (const port of list) {
+  const u = dgram.createSocket(dest.includes(':') ? 'udp6' : 'udp4');
+  u.on('message', (m, r) => u.send(tag + ':' + m, r.port, r.address));
+  u.bind(port, dest, ready);
+  net.createServer((s) => s.once('data', (d) => s.end(tag + ':' + d))).listen(port, dest, ready);
+}
+`;
+
 /** Prefix of every namespace these helpers create, so a leak check can find them. */
 export const TEST_NETNS_PREFIX = 'nsmk-';
 

@@ -37,6 +37,12 @@ const CASES: { binary: string; script: string; env: Record<string, string>; vari
     variable: 'NSM_CIDR_PREFIX',
   },
   { binary: 'nsc', script: SCRIPTS.nsc, env: {}, variable: 'NSM_NETWORK_SERVICES' },
+  ...['[kernel://a/nsm-1', '[a/nsm-1]', '[kernel://a/nsm-1],[kernel://a/nsm-1]'].map((groups) => ({
+    binary: 'nsc',
+    script: SCRIPTS.nsc,
+    env: { NSM_NETWORK_SERVICES: 'kernel://a/nsm-1', NSM_AWARENESS_GROUPS: groups },
+    variable: 'NSM_AWARENESS_GROUPS',
+  })),
   {
     // Plaintext on the network without saying so: refused at start, still one line and exit 2.
     binary: 'nsmgr',

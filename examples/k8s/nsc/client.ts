@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getErrorMessage } from '../../../sdk/errors/index.js';
+import * as excludedprefixes from '../../../sdk/networkservice/excludedprefixes/index.js';
 import { logger } from '../../../sdk/tools/log.js';
 import { type NscOptions, startNsc } from '../../nsc/client.js';
 import { diffUrls, parseAnnotationsFile, urlKey } from './common.js';
@@ -37,6 +38,9 @@ export async function startHotplug(opts: HotplugOptions): Promise<HotplugClient>
   const held = new Map<string, Held>();
   let closed = false;
   let queue = Promise.resolve();
+  // One element for all the per-NSURL nscs: they share the pod's namespace, so their connections must
+  // be kept apart (or allowed to overlap within an awareness group) across nscs.
+  const excludedPrefixes = excludedprefixes.newClient({ awarenessGroups: opts.awarenessGroups });
 
   const read = (): string => {
     if (!opts.annotationsFile) return opts.initial;
@@ -69,6 +73,7 @@ export async function startHotplug(opts: HotplugOptions): Promise<HotplugClient>
               ...opts,
               name: `${opts.name}-${urlKey(url)}`,
               networkServices: url,
+              excludedPrefixes,
             });
             if (closed) return void (await nsc.close());
             held.set(url, nsc);

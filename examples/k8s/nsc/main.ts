@@ -13,6 +13,7 @@ await runDaemon('nsc-k8s', nscK8sSchema, (config) =>
       connectTo: config.connectTo,
       initial: config.networkServices,
       labels: config.labels,
+      awarenessGroups: config.awarenessGroups,
       requestTimeoutMs: config.requestTimeout,
       maxTokenLifetimeMs: config.maxTokenLifetime,
       livenessCheck: config.livenessCheckEnabled,

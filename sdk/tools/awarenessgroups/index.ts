@@ -1,0 +1,6 @@
+export {
+  type AwarenessGroup,
+  type ConnectionIdentity,
+  groupOf,
+  parseAwarenessGroups,
+} from './awarenessgroups.js';
