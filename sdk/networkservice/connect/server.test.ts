@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { background, type Context } from '../../core/context.js';
+import { background, type Context, withCancel } from '../../core/context.js';
 import { newNetworkServiceChain } from '../../core/next.js';
 import type { Connection, NetworkServiceRequest } from '../../core/types.js';
 import type { ClientPool } from '../../grpc/client-pool.js';
 import { checkClose, checkRequest, recorder } from '../../testing/checks.js';
-import { request } from '../../testing/connections.js';
+import { pathOf, request } from '../../testing/connections.js';
+import { eventually } from '../../testing/eventually.js';
 import * as clienturl from '../clienturl/index.js';
 import * as connect from './index.js';
 
@@ -60,6 +61,40 @@ describe('connect server', () => {
       pending = chain.request(background(), request({ id: 'a' }));
     });
     await assert.rejects(pending!, /no next-hop URL/);
+  });
+
+  // The next hop's answer and our cancel can cross on the wire: it may hold a connection we never got.
+  const gaveUp = [
+    {
+      name: 'closes a new connection whose Request it gave up on',
+      patch: pathOf(['nsc', 'nsmgr']),
+      closes: true,
+    },
+    {
+      name: 'leaves a refresh it gave up on alone (the connection is still in use)',
+      patch: pathOf(['nsc', 'nsmgr', 'forwarder'], 1),
+      closes: false,
+    },
+  ];
+  for (const c of gaveUp) {
+    it(c.name, async () => {
+      const { pool, calls } = fakePool({ fail: new Error('cancelled') });
+      const chain = newNetworkServiceChain(clienturl.newClient('unix:///fwd.sock'), connect.newServer(pool));
+      const caller = withCancel(background());
+      caller.cancel();
+      await assert.rejects(chain.request(caller.ctx, request(c.patch)), /cancelled/);
+      const want = [`request unix:///fwd.sock ${c.patch.id}`];
+      if (c.closes) want.push(`close unix:///fwd.sock ${c.patch.id}`);
+      await eventually(() => assert.deepEqual(calls, want));
+    });
+  }
+
+  it('does not close a new connection the next hop refused while we still waited', async () => {
+    const { pool, calls } = fakePool({ fail: new Error('peer said no') });
+    const chain = newNetworkServiceChain(clienturl.newClient('unix:///fwd.sock'), connect.newServer(pool));
+    const patch = pathOf(['nsc', 'nsmgr']);
+    await assert.rejects(chain.request(background(), request(patch)), /peer said no/);
+    assert.deepEqual(calls, [`request unix:///fwd.sock ${patch.id}`]);
   });
 
   it('passes the failure of the next hop on', async () => {
