@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { t } from './config/index.js';
 import { loggingSchema } from './config/logging.js';
 import { runDaemon } from './daemon.js';
+import { tuneHeap } from './heap/index.js';
 import { currentLogging, type LogOptions, logger, setupLogging } from './log.js';
 
 const schema = { name: t.string({ env: 'NSM_NAME', description: 'name', required: true }), ...loggingSchema };
@@ -20,8 +21,11 @@ function harness() {
     signals,
     stderr: { write: (l: string) => void lines.push(l) },
     exit: ((code: number) => exited(code)) as (code: number) => never,
+    // GC flags are recorded, not set: they would change the test runner's own heap.
+    setV8Flags: (f: string) => void v8Flags.push(f),
   };
-  return { lines, exitCode, opts, signals };
+  const v8Flags: string[] = [];
+  return { lines, exitCode, opts, signals, v8Flags };
 }
 
 describe('runDaemon', () => {
@@ -63,6 +67,24 @@ describe('runDaemon', () => {
     );
     assert.deepEqual(seen, { debug: true });
     assert.deepEqual(currentLogging().trace, ['kernel']);
+    h.signals.emit('SIGTERM', 'SIGTERM');
+    assert.equal(await h.exitCode, 0);
+  });
+
+  it('sets the GC flags of tools/heap before starting', async () => {
+    const h = harness();
+    const expected = tuneHeap({ setFlags: () => {} }); // what this process was not already given
+    let atStart: string[] = [];
+    await runDaemon(
+      'x',
+      schema,
+      async () => {
+        atStart = [...h.v8Flags];
+        return { close: async () => {} };
+      },
+      { ...h.opts, env: { NSM_NAME: 'a', NSM_LOG_LEVEL: 'silent' } },
+    );
+    assert.deepEqual(atStart, expected);
     h.signals.emit('SIGTERM', 'SIGTERM');
     assert.equal(await h.exitCode, 0);
   });

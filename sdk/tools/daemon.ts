@@ -8,6 +8,7 @@
 //     patience, which would then SIGKILL us without a word.
 import { getErrorMessage } from '../errors/index.js';
 import { CONFIG_EXIT_CODE, type ConfigOf, isConfigError, loadConfig, type Schema } from './config/index.js';
+import { tuneHeap } from './heap/index.js';
 import type { LineSink, LogLevel } from './log.js';
 import { logger, setupLogging } from './log.js';
 import { type ObservabilityConfig, setupObservability } from './observability.js';
@@ -62,6 +63,8 @@ export interface RunDaemonOptions {
   stderr?: LineSink;
   /** Where SIGTERM and SIGINT arrive; defaults to the process. Tests pass their own emitter. */
   signals?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
+  /** Sets the GC flags of tools/heap; defaults to v8.setFlagsFromString. Tests pass a recorder. */
+  setV8Flags?: (flags: string) => void;
 }
 
 export async function runDaemon<S extends Schema>(
@@ -96,6 +99,9 @@ export async function runDaemon<S extends Schema>(
   const logging = config as unknown as Partial<LoggingConfig>;
   setupLogging({ level: logging.logLevel ?? 'info', trace: logging.trace, sink: stderr });
   const log = logger(binary);
+  // Memory peaks are uncollected garbage more than live state (tools/heap); before any work is done.
+  const heapFlags = tuneHeap({ setFlags: opts.setV8Flags });
+  if (heapFlags.length > 0) log.debug({ flags: heapFlags }, 'GC flags set');
 
   // Listen before starting: a signal during start-up closes the daemon as soon as it is up (start
   // cannot be interrupted half-way without leaking what it made so far).

@@ -1,5 +1,6 @@
 import { type Context, value, withValue } from '../../core/context.js';
 import type { Connection, NetworkServiceRequest } from '../../core/types.js';
+import { cloneShared } from '../../tools/clone/index.js';
 
 /** Re-enters the chain right after begin, serialised with every other event of the connection. */
 export interface EventFactory {
@@ -26,12 +27,13 @@ export function fromContext(ctx: Context): EventFactory | undefined {
   return value<EventFactory>(ctx, FACTORY_KEY);
 }
 
+/** A copy the caller may change; its strings (the ~1 KiB tokens) are shared with `c` (see tools/clone). */
 export function cloneConnection(c: Connection): Connection {
-  return structuredClone(c);
+  return cloneShared(c);
 }
 
 export function cloneRequest(r: NetworkServiceRequest): NetworkServiceRequest {
-  return structuredClone(r);
+  return cloneShared(r);
 }
 
 const RESELECT_CLOSE_KEY = Symbol('begin-reselect-close');

@@ -20,6 +20,7 @@ import type { NetworkServiceClient, NetworkServiceRequest } from '../../core/typ
 import { getErrorCode, getErrorMessage } from '../../errors/index.js';
 import type { ClientPool, MonitorStream } from '../../grpc/client-pool.js';
 import { type BackoffFactory, cappedDoubling, every, sleep } from '../../tools/backoff/index.js';
+import { cloneShared } from '../../tools/clone/index.js';
 import { logger } from '../../tools/log.js';
 import { heals, metricsEnabled, reselects } from '../../tools/metrics/index.js';
 import * as begin from '../begin/index.js';
@@ -99,7 +100,7 @@ class HealClient implements NetworkServiceClient {
       state = { conn, life, healing: false, closed: false, superseded: false };
       metadata.store(ctx, true, STATE_KEY, state);
     }
-    state.conn = structuredClone(conn);
+    state.conn = cloneShared(conn);
     const events = begin.fromContext(ctx);
     const url = clientURL(ctx);
     if (events && url) this.watch(state, events, url);

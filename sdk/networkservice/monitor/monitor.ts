@@ -7,6 +7,8 @@
 // every MonitorConnections stream opened (nsmctl, the UI, each restarted peer). A subscriber cannot
 // change what the monitor holds (writes to a frozen object throw in strict mode), and a change is a
 // new copy, so an event that waits in a stream's buffer still says what it said when it was sent.
+// The copies share their strings with the connection they copy (tools/clone): the tokens are most
+// of a connection's size, and a string cannot be changed.
 import {
   type Connection,
   type ConnectionEvent,
@@ -14,6 +16,7 @@ import {
   type MonitorScopeSelector,
   State,
 } from '../../../api/gen/networkservice/connection.js';
+import { cloneShared } from '../../tools/clone/index.js';
 import { matchesSelector } from './common.js';
 
 /** Which connections one subscriber may see at all (its caller's own: sdk/networkservice/connectionowner). */
@@ -59,13 +62,13 @@ export class ConnectionMonitor {
   }
 
   update(conn: Connection): void {
-    const copy = deepFreeze(structuredClone(conn));
+    const copy = deepFreeze(cloneShared(conn));
     this.connections.set(conn.id, copy);
     this.publish(ConnectionEventType.UPDATE, copy);
   }
 
   delete(conn: Connection): void {
-    const stored = this.connections.get(conn.id) ?? deepFreeze(structuredClone(conn));
+    const stored = this.connections.get(conn.id) ?? deepFreeze(cloneShared(conn));
     this.connections.delete(conn.id);
     this.publish(ConnectionEventType.DELETE, Object.freeze({ ...stored, state: State.DOWN }));
   }
@@ -98,7 +101,7 @@ export class ConnectionMonitor {
   reselect(id: string): void {
     const stored = this.connections.get(id);
     if (!stored) return;
-    this.publish(ConnectionEventType.UPDATE, { ...structuredClone(stored), state: State.RESELECT_REQUESTED });
+    this.publish(ConnectionEventType.UPDATE, { ...cloneShared(stored), state: State.RESELECT_REQUESTED });
   }
 
   get(id: string): Connection | undefined {

@@ -1,0 +1,1 @@
+export { cloneShared } from './clone.js';

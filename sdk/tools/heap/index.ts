@@ -1,0 +1,1 @@
+export { HEAP_FLAGS, type TuneHeapOptions, tuneHeap } from './heap.js';
