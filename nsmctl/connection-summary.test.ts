@@ -68,7 +68,13 @@ function cut(c: Connection): Connection {
 
 describe('connection summary decoder', () => {
   it('decodes what the tables print exactly as the full decoder does, and skips the rest', () => {
-    const conns = [rich(1), rich(2), Connection.fromPartial({ id: 'bare' })];
+    // Strings past BinaryReader's 32-byte ASCII path (ids are 36), and not ASCII at all.
+    const long = Connection.fromPartial({
+      id: `${'7'.repeat(8)}-nsmgr-node1-0000-0000-000000000000`,
+      networkService: 'ünïcödé-сервис-服务',
+      path: { pathSegments: [{ name: 'nsc-ü', id: 'x'.repeat(300) }] },
+    });
+    const conns = [rich(1), rich(2), Connection.fromPartial({ id: 'bare' }), long];
     const ev = {
       type: ConnectionEventType.UPDATE,
       connections: Object.fromEntries(conns.map((c) => [c.id, c])),
@@ -77,7 +83,7 @@ describe('connection summary decoder', () => {
     const full = ConnectionEvent.decode(wire);
     const summary = decodeSummaryEvent(wire);
     assert.equal(summary.type, ConnectionEventType.UPDATE);
-    assert.deepEqual(Object.keys(summary.connections).sort(), ['bare', 'conn-1', 'conn-2']);
+    assert.deepEqual(Object.keys(summary.connections).sort(), [long.id, 'bare', 'conn-1', 'conn-2']);
     for (const id of Object.keys(full.connections)) {
       assert.deepEqual(summary.connections[id], cut(full.connections[id]), id);
     }
@@ -99,5 +105,18 @@ describe('connection summary decoder', () => {
     const ev = decodeSummaryEvent(wire.finish());
     assert.equal(ev.connections.c.networkService, 'icmp');
     assert.equal(ev.connections.c.state, State.DOWN);
+  });
+
+  it('refuses a message cut short instead of reading past its end', () => {
+    const ev = { type: ConnectionEventType.UPDATE, connections: { 'conn-1': rich(1) } };
+    const wire = ConnectionEvent.encode(ev).finish();
+    // Cut inside a token (skipped) and inside the last string (read).
+    for (const cut of [600, wire.length - 3]) {
+      assert.throws(
+        () => decodeSummaryEvent(wire.subarray(0, cut)),
+        /premature EOF|out of range/,
+        `cut at ${cut}`,
+      );
+    }
   });
 });
