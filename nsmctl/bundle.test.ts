@@ -1,10 +1,11 @@
-// The binary users run (package.json "bin": the esbuild bundle `npm run build` makes, bundle.ts)
-// against a stand-in nsmgr: every output format, a lazily loaded command and the exit codes, so a
-// part the bundle cannot load (a lazy chunk, a CommonJS package's exports) fails here and not at a
-// user's prompt. What the commands print is get.test.ts's and describe.test.ts's business.
+// The binary users run (package.json "bin": launch.cts starting the esbuild bundle `npm run build`
+// makes, bundle.ts) against a stand-in nsmgr: every output format, a lazily loaded command, the exit
+// codes and the code cache, so a part the bundle cannot load (a lazy module, a CommonJS package's
+// exports, a file found beside a module) fails here and not at a user's prompt. What the commands
+// print is get.test.ts's and describe.test.ts's business.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,8 +49,26 @@ describe('nsmctl binary (the bundle)', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is the bundle, not the file-by-file build', () => {
-    assert.match(BIN, /^dist\/nsmctl\/bin\//);
+  it('is the bundle, not the file-by-file build, with the files it finds beside itself', async () => {
+    assert.equal(BIN, 'dist/nsmctl/launch.cjs');
+    const bin = join(ROOT, 'dist', 'nsmctl', 'bin');
+    assert.ok(existsSync(join(bin, 'nsmctl.cjs')));
+    // diagnose's traffic probe (probe.ts) runs reach.js from beside the bundle.
+    const reach = await new Promise<number>((done) =>
+      execFile(process.execPath, [join(bin, 'reach.js')], (e) => done(e ? Number(e.code) : 0)),
+    );
+    assert.equal(reach, 1, 'reach.js runs (and refuses to run without a host)');
+  });
+
+  it('keeps a code cache after a run, and runs the same with it', async () => {
+    const bin = join(ROOT, 'dist', 'nsmctl', 'bin');
+    const caches = () => readdirSync(bin).filter((f) => f.endsWith('.v8cache'));
+    for (const f of caches()) rmSync(join(bin, f));
+    const first = await nsmctl('--nsmgr', nsmgr.url, 'get', 'connections');
+    assert.equal(caches().length, 1, 'the first run wrote the cache');
+    const second = await nsmctl('--nsmgr', nsmgr.url, 'get', 'connections');
+    assert.equal(second.code, 0, second.err);
+    assert.equal(second.out.replace(/in \d+s/, ''), first.out.replace(/in \d+s/, ''));
   });
 
   it('prints a table, a wide table, json and yaml', async () => {
