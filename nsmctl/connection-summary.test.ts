@@ -7,7 +7,7 @@ import {
   State,
 } from '../api/gen/networkservice/connection.js';
 import { ConnectionContext } from '../api/gen/networkservice/connectioncontext.js';
-import { decodeSummaryEvent } from './connection-summary.js';
+import { decodeSummaryEvent, UNREAD_SEGMENT } from './connection-summary.js';
 
 /** A connection with every field set, so that a skipped field shows as a difference. */
 function rich(i: number): Connection {
@@ -81,7 +81,7 @@ describe('connection summary decoder', () => {
     };
     const wire = ConnectionEvent.encode(ev).finish();
     const full = ConnectionEvent.decode(wire);
-    const summary = decodeSummaryEvent(wire);
+    const summary = decodeSummaryEvent(wire, { allHops: true });
     assert.equal(summary.type, ConnectionEventType.UPDATE);
     assert.deepEqual(Object.keys(summary.connections).sort(), [long.id, 'bare', 'conn-1', 'conn-2']);
     for (const id of Object.keys(full.connections)) {
@@ -118,5 +118,30 @@ describe('connection summary decoder', () => {
         `cut at ${cut}`,
       );
     }
+  });
+
+  it("without allHops reads the client's hop and the nsmgr's own, and counts the rest", () => {
+    const c = rich(3); // four hops, index 1
+    const wire = ConnectionEvent.encode({ type: 1, connections: { [c.id]: c } }).finish();
+    const path = decodeSummaryEvent(wire).connections[c.id].path;
+    assert.equal(path?.index, 1);
+    assert.equal(path?.pathSegments.length, 4);
+    assert.deepEqual(path?.pathSegments[0], cut(c).path?.pathSegments[0]);
+    assert.deepEqual(path?.pathSegments[1], cut(c).path?.pathSegments[1]);
+    assert.equal(path?.pathSegments[2], UNREAD_SEGMENT);
+    assert.equal(path?.pathSegments[3], UNREAD_SEGMENT);
+  });
+
+  it("finds the nsmgr's hop when the index comes after the segments on the wire", () => {
+    const seg = (name: string) =>
+      new BinaryWriter().uint32(10).string(name).uint32(18).string(`${name}-id`).finish();
+    const path = new BinaryWriter();
+    for (const name of ['nsc', 'nsmgr', 'fwd']) path.uint32(18).bytes(seg(name));
+    path.uint32(8).uint32(1); // index after the segments (proto allows any field order)
+    const conn = new BinaryWriter().uint32(10).string('c').uint32(50).bytes(path.finish());
+    const entry = new BinaryWriter().uint32(10).string('c').uint32(18).bytes(conn.finish());
+    const ev = decodeSummaryEvent(new BinaryWriter().uint32(18).bytes(entry.finish()).finish());
+    const names = ev.connections.c.path?.pathSegments.map((s) => s.name);
+    assert.deepEqual(names, ['nsc', 'nsmgr', '']);
   });
 });

@@ -103,7 +103,7 @@ function segment(r: Reader): PathSegment {
   return s;
 }
 
-function connection(r: Reader, end: number): Connection {
+function connection(r: Reader, end: number, o: SummaryOptions): Connection {
   const c: Connection = {
     id: '',
     networkService: '',
@@ -151,12 +151,27 @@ function connection(r: Reader, end: number): Connection {
       }
       case tag(6, LEN): {
         const path = { index: 0, pathSegments: [] as PathSegment[] };
-        fields(r, r.uint32() + r.pos, (u) => {
+        const starts: number[] = [];
+        const pathEnd = r.uint32() + r.pos;
+        fields(r, pathEnd, (u) => {
           if (u === tag(1, VARINT)) path.index = r.uint32();
-          else if (u === tag(2, LEN)) path.pathSegments.push(segment(r));
-          else return false;
+          else if (u !== tag(2, LEN)) return false;
+          else {
+            starts.push(r.pos);
+            r.skipValue(LEN);
+          }
           return true;
         });
+        // After the loop: the index may come after the segments on the wire.
+        for (let i = 0; i < starts.length; i++) {
+          if (!o.allHops && i !== 0 && i !== path.index) {
+            path.pathSegments.push(UNREAD_SEGMENT);
+            continue;
+          }
+          r.pos = starts[i];
+          path.pathSegments.push(segment(r));
+        }
+        r.pos = pathEnd;
         c.path = path;
         return true;
       }
@@ -176,8 +191,26 @@ function connection(r: Reader, end: number): Connection {
   return c;
 }
 
+export interface SummaryOptions {
+  /**
+   * Decode every hop (`-o wide` prints the path's names). Else only the client's hop (the
+   * connection's id, its expiry) and the asking nsmgr's own (its name, `get nsmgrs`); the others
+   * are UNREAD_SEGMENT, counted (HOPS) but not read: they were half of the decoding.
+   */
+  allHops?: boolean;
+}
+
+/** The path segments a summary leaves unread: empty, and frozen (shared by all). */
+export const UNREAD_SEGMENT: PathSegment = Object.freeze({
+  name: '',
+  id: '',
+  token: '',
+  expires: undefined,
+  metrics: Object.freeze({}),
+});
+
 /** A ConnectionEvent with each connection cut to what `get` prints. */
-export function decodeSummaryEvent(buf: Uint8Array): ConnectionEvent {
+export function decodeSummaryEvent(buf: Uint8Array, o: SummaryOptions = {}): ConnectionEvent {
   const r = new Reader(buf);
   const ev: ConnectionEvent = { type: 0, connections: {} };
   fields(r, r.len, (t) => {
@@ -187,7 +220,7 @@ export function decodeSummaryEvent(buf: Uint8Array): ConnectionEvent {
       let value: Connection | undefined;
       fields(r, r.uint32() + r.pos, (u) => {
         if (u === tag(1, LEN)) key = r.str();
-        else if (u === tag(2, LEN)) value = connection(r, r.uint32() + r.pos);
+        else if (u === tag(2, LEN)) value = connection(r, r.uint32() + r.pos, o);
         else return false;
         return true;
       });
@@ -199,7 +232,9 @@ export function decodeSummaryEvent(buf: Uint8Array): ConnectionEvent {
 }
 
 /** MonitorConnections with the summary decoder (ClientPool.monitor's `method`). */
-export const SUMMARY_MONITOR = {
-  ...MonitorConnectionService.monitorConnections,
-  responseDeserialize: (b: Buffer) => decodeSummaryEvent(b),
-};
+export function summaryMonitor(o: SummaryOptions) {
+  return {
+    ...MonitorConnectionService.monitorConnections,
+    responseDeserialize: (b: Buffer) => decodeSummaryEvent(b, o),
+  };
+}
