@@ -20,7 +20,8 @@ import { newCA } from '../sdk/tools/spiffe/ca.js';
 import { signSegmentToken } from '../sdk/tools/token/jwt.js';
 import { summarize } from './stats.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'nsmctl', 'cli.js');
+// The binary package.json's "bin" installs (the bundle with its code cache, nsmctl/launch.cts), as a user runs it.
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'nsmctl', 'launch.cjs');
 const HOPS = ['nsc', 'nsmgr-node1', 'forwarder-node1', 'nsmgr-node2', 'forwarder-node2', 'nse-1'];
 
 function arg(name: string, dflt: number): number {

@@ -7,7 +7,7 @@ import {
   State,
 } from '../api/gen/networkservice/connection.js';
 import { ConnectionContext } from '../api/gen/networkservice/connectioncontext.js';
-import { decodeSummaryEvent } from './connection-summary.js';
+import { decodeSummaryEvent, UNREAD_SEGMENT } from './connection-summary.js';
 
 /** A connection with every field set, so that a skipped field shows as a difference. */
 function rich(i: number): Connection {
@@ -68,16 +68,22 @@ function cut(c: Connection): Connection {
 
 describe('connection summary decoder', () => {
   it('decodes what the tables print exactly as the full decoder does, and skips the rest', () => {
-    const conns = [rich(1), rich(2), Connection.fromPartial({ id: 'bare' })];
+    // Strings past BinaryReader's 32-byte ASCII path (ids are 36), and not ASCII at all.
+    const long = Connection.fromPartial({
+      id: `${'7'.repeat(8)}-nsmgr-node1-0000-0000-000000000000`,
+      networkService: 'ünïcödé-сервис-服务',
+      path: { pathSegments: [{ name: 'nsc-ü', id: 'x'.repeat(300) }] },
+    });
+    const conns = [rich(1), rich(2), Connection.fromPartial({ id: 'bare' }), long];
     const ev = {
       type: ConnectionEventType.UPDATE,
       connections: Object.fromEntries(conns.map((c) => [c.id, c])),
     };
     const wire = ConnectionEvent.encode(ev).finish();
     const full = ConnectionEvent.decode(wire);
-    const summary = decodeSummaryEvent(wire);
+    const summary = decodeSummaryEvent(wire, { allHops: true });
     assert.equal(summary.type, ConnectionEventType.UPDATE);
-    assert.deepEqual(Object.keys(summary.connections).sort(), ['bare', 'conn-1', 'conn-2']);
+    assert.deepEqual(Object.keys(summary.connections).sort(), [long.id, 'bare', 'conn-1', 'conn-2']);
     for (const id of Object.keys(full.connections)) {
       assert.deepEqual(summary.connections[id], cut(full.connections[id]), id);
     }
@@ -99,5 +105,43 @@ describe('connection summary decoder', () => {
     const ev = decodeSummaryEvent(wire.finish());
     assert.equal(ev.connections.c.networkService, 'icmp');
     assert.equal(ev.connections.c.state, State.DOWN);
+  });
+
+  it('refuses a message cut short instead of reading past its end', () => {
+    const ev = { type: ConnectionEventType.UPDATE, connections: { 'conn-1': rich(1) } };
+    const wire = ConnectionEvent.encode(ev).finish();
+    // Cut inside a token (skipped) and inside the last string (read).
+    for (const cut of [600, wire.length - 3]) {
+      assert.throws(
+        () => decodeSummaryEvent(wire.subarray(0, cut)),
+        /premature EOF|out of range/,
+        `cut at ${cut}`,
+      );
+    }
+  });
+
+  it("without allHops reads the client's hop and the nsmgr's own, and counts the rest", () => {
+    const c = rich(3); // four hops, index 1
+    const wire = ConnectionEvent.encode({ type: 1, connections: { [c.id]: c } }).finish();
+    const path = decodeSummaryEvent(wire).connections[c.id].path;
+    assert.equal(path?.index, 1);
+    assert.equal(path?.pathSegments.length, 4);
+    assert.deepEqual(path?.pathSegments[0], cut(c).path?.pathSegments[0]);
+    assert.deepEqual(path?.pathSegments[1], cut(c).path?.pathSegments[1]);
+    assert.equal(path?.pathSegments[2], UNREAD_SEGMENT);
+    assert.equal(path?.pathSegments[3], UNREAD_SEGMENT);
+  });
+
+  it("finds the nsmgr's hop when the index comes after the segments on the wire", () => {
+    const seg = (name: string) =>
+      new BinaryWriter().uint32(10).string(name).uint32(18).string(`${name}-id`).finish();
+    const path = new BinaryWriter();
+    for (const name of ['nsc', 'nsmgr', 'fwd']) path.uint32(18).bytes(seg(name));
+    path.uint32(8).uint32(1); // index after the segments (proto allows any field order)
+    const conn = new BinaryWriter().uint32(10).string('c').uint32(50).bytes(path.finish());
+    const entry = new BinaryWriter().uint32(10).string('c').uint32(18).bytes(conn.finish());
+    const ev = decodeSummaryEvent(new BinaryWriter().uint32(18).bytes(entry.finish()).finish());
+    const names = ev.connections.c.path?.pathSegments.map((s) => s.name);
+    assert.deepEqual(names, ['nsc', 'nsmgr', '']);
   });
 });

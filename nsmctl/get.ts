@@ -174,7 +174,10 @@ export async function get(resource: Resource, o: GetOptions): Promise<GetResult>
   switch (resource) {
     case 'connections': {
       // A table needs a few fields of each connection; json and yaml print them whole.
-      const views = await nsmgrViews(o.pool, o.targets.nsmgrs, o.timeoutMs, { summary: !structured });
+      const views = await nsmgrViews(o.pool, o.targets.nsmgrs, o.timeoutMs, {
+        summary: !structured,
+        allHops: wide,
+      });
       for (const v of views) if (v.error) errors.push(v.error);
       const conns = mergeConnections(views);
       const text = structured

@@ -12,7 +12,7 @@ import { background, withTimeout } from '../sdk/core/context.js';
 import { unavailable } from '../sdk/errors/index.js';
 import type { ClientPool } from '../sdk/grpc/client-pool.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
-import { SUMMARY_MONITOR } from './connection-summary.js';
+import { summaryMonitor } from './connection-summary.js';
 
 /** How long one daemon may take to answer before nsmctl reports it unreachable. */
 export const ANSWER_TIMEOUT_MS = 3_000;
@@ -27,6 +27,8 @@ export interface NsmgrView {
 export interface SnapshotOptions {
   /** Decode only what `get`'s tables print (connection-summary.ts). */
   summary?: boolean;
+  /** With summary: every hop's name and id too (`-o wide`); else only the client's and the nsmgr's. */
+  allHops?: boolean;
 }
 
 /** The connections one nsmgr holds, from its MonitorConnections INITIAL_STATE_TRANSFER. */
@@ -54,7 +56,7 @@ export function monitorSnapshot(
         clearTimeout(timer);
         reject(err);
       },
-      opts.summary ? SUMMARY_MONITOR : undefined,
+      opts.summary ? summaryMonitor({ allHops: opts.allHops }) : undefined,
     );
   });
 }

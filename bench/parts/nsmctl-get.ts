@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import type { NsmctlGetData } from '../context.js';
 import { summarize } from '../stats.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'nsmctl', 'cli.js');
+// The binary package.json's "bin" installs (the bundle with its code cache, nsmctl/launch.cts), as a user runs it.
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'nsmctl', 'launch.cjs');
 const TIME = '/usr/bin/time';
 
 export async function timeNsmctlGet(nsmgrURL: string, held: number, runs = 7): Promise<NsmctlGetData> {

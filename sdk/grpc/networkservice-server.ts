@@ -14,6 +14,7 @@ import { background, withTimeout } from '../core/context.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../core/types.js';
 import { invalidArgument, unavailable } from '../errors/index.js';
 import type { ConnectionMonitor, Visible } from '../networkservice/monitor/monitor.js';
+import { encodeConnectionEvent } from '../networkservice/monitor/wire.js';
 import { logger } from '../tools/log.js';
 import { contextFromCall } from './context.js';
 import { toStatus } from './status.js';
@@ -110,7 +111,15 @@ export function addNetworkServiceServices(
         );
     },
   });
-  server.addService(MonitorConnectionService, {
+  // The same service, with each connection's bytes encoded once for every stream (monitor/wire.ts).
+  const monitorService = {
+    ...MonitorConnectionService,
+    monitorConnections: {
+      ...MonitorConnectionService.monitorConnections,
+      responseSerialize: encodeConnectionEvent,
+    },
+  };
+  server.addService(monitorService, {
     monitorConnections(call: grpc.ServerWritableStream<MonitorScopeSelector, ConnectionEvent>) {
       let unsubscribe = () => {};
       let stopped = false;

@@ -18,6 +18,7 @@ import {
 } from '../../../api/gen/networkservice/connection.js';
 import { cloneShared } from '../../tools/clone/index.js';
 import { matchesSelector } from './common.js';
+import { markImmutable } from './wire.js';
 
 /** Which connections one subscriber may see at all (its caller's own: sdk/networkservice/connectionowner). */
 export type Visible = (conn: Connection) => boolean;
@@ -62,7 +63,7 @@ export class ConnectionMonitor {
   }
 
   update(conn: Connection): void {
-    const copy = deepFreeze(cloneShared(conn));
+    const copy = immutable(deepFreeze(cloneShared(conn)));
     this.connections.set(conn.id, copy);
     this.publish(ConnectionEventType.UPDATE, copy);
   }
@@ -70,14 +71,14 @@ export class ConnectionMonitor {
   delete(conn: Connection): void {
     const stored = this.connections.get(conn.id) ?? deepFreeze(cloneShared(conn));
     this.connections.delete(conn.id);
-    this.publish(ConnectionEventType.DELETE, Object.freeze({ ...stored, state: State.DOWN }));
+    this.publish(ConnectionEventType.DELETE, immutable(Object.freeze({ ...stored, state: State.DOWN })));
   }
 
   /** Marks a connection DOWN without forgetting it (its downstream died); subscribers heal on it. */
   down(id: string): void {
     const stored = this.connections.get(id);
     if (!stored) return;
-    const copy = Object.freeze({ ...stored, state: State.DOWN });
+    const copy = immutable(Object.freeze({ ...stored, state: State.DOWN }));
     this.connections.set(id, copy);
     this.publish(ConnectionEventType.UPDATE, copy);
   }
@@ -129,6 +130,15 @@ export class ConnectionMonitor {
     for (const c of conns) if (!filter || matchesSelector(c, selector)) connections[c.id] = c;
     return { type, connections };
   }
+}
+
+/**
+ * Marks a deep-frozen connection (one deepFreeze made, or a frozen shallow copy of one) so that
+ * MonitorConnections encodes it once for every stream (wire.ts).
+ */
+function immutable(c: Connection): Connection {
+  markImmutable(c);
+  return c;
 }
 
 /** Freezes `v` and everything it holds (a Connection is plain data: objects, arrays, Dates). */
