@@ -80,6 +80,7 @@ describe('connectionowner server', () => {
     const see = await ep.visibleTo(alice);
     assert.ok(see(answered), "the owner's watch keeps its connection held");
     assert.ok(!(await ep.visibleTo(mallory))(answered), "another caller's watch does not");
+    await ep.close(alice, answered); // else its expiry timer keeps the test run alive for 10 minutes
   });
 
   it("refuses another caller's Close of a replayed path and leaves the connection in place", async () => {
