@@ -10,6 +10,23 @@ import { gate, injectError } from '../../testing/inject.js';
 import * as begin from './index.js';
 import { answering, grab, kernel, trackEventTimers } from './testing.js';
 
+/**
+ * A Close whose path ends at the caller's segment: the caller never learnt our id, so updatepath
+ * made up a new one ('made-up') for our segment.
+ */
+function closeFromCallerSegment(name: string, id: string) {
+  return request({
+    id: 'made-up',
+    path: {
+      index: 1,
+      pathSegments: [
+        { name, id },
+        { name: 'nsmgr', id: 'made-up' },
+      ],
+    },
+  }).connection!;
+}
+
 describe('begin server', () => {
   trackEventTimers();
 
@@ -120,16 +137,7 @@ describe('begin server', () => {
     const chain = newNetworkServiceChain(b, rec, answering());
     await chain.request(background(), request(pathOf(['nsc', 'nsmgr'])));
     await chain.request(background(), request(pathOf(['other', 'hop'])));
-    const truncated = request({
-      id: 'made-up',
-      path: {
-        index: 1,
-        pathSegments: [
-          { name: 'nsc', id: 'nsc-id-0' },
-          { name: 'nsmgr', id: 'made-up' },
-        ],
-      },
-    }).connection!;
+    const truncated = closeFromCallerSegment('nsc', 'nsc-id-0');
     await chain.close(background(), truncated);
     const closed = rec.calls.at(-1)!;
     assert.equal(closed.op, 'close');
@@ -142,16 +150,7 @@ describe('begin server', () => {
     const rec = recorder();
     const chain = newNetworkServiceChain(begin.newServer(), rec, answering());
     await chain.request(background(), request(pathOf(['nsc', 'nsmgr'])));
-    const foreign = request({
-      id: 'made-up',
-      path: {
-        index: 1,
-        pathSegments: [
-          { name: 'nsc', id: 'someone-else' },
-          { name: 'nsmgr', id: 'made-up' },
-        ],
-      },
-    }).connection!;
+    const foreign = closeFromCallerSegment('nsc', 'someone-else');
     await chain.close(background(), foreign);
     assert.equal(rec.calls.at(-1)?.conn?.id, 'made-up', 'passed through as the caller sent it');
   });
@@ -164,16 +163,7 @@ describe('begin server', () => {
     const chain = newNetworkServiceChain(b, g, rec, answering());
     const setting = chain.request(background(), request(pathOf(['nsc', 'nsmgr'])));
     await eventually(() => assert.equal(g.waiting, 1));
-    const gaveUp = request({
-      id: 'made-up',
-      path: {
-        index: 1,
-        pathSegments: [
-          { name: 'nsc', id: 'nsc-id-0' },
-          { name: 'nsmgr', id: 'made-up' },
-        ],
-      },
-    }).connection!;
+    const gaveUp = closeFromCallerSegment('nsc', 'nsc-id-0');
     const closing = chain.close(background(), gaveUp);
     await tick();
     assert.equal(rec.calls.length, 0, 'the Close waits for the Request');
@@ -193,16 +183,7 @@ describe('begin server', () => {
     const chain = newNetworkServiceChain(b, g, injectError(), rec);
     const setting = chain.request(background(), request(pathOf(['nsc', 'nsmgr'])));
     await eventually(() => assert.equal(g.waiting, 1));
-    const gaveUp = request({
-      id: 'made-up',
-      path: {
-        index: 1,
-        pathSegments: [
-          { name: 'nsc', id: 'nsc-id-0' },
-          { name: 'nsmgr', id: 'made-up' },
-        ],
-      },
-    }).connection!;
+    const gaveUp = closeFromCallerSegment('nsc', 'nsc-id-0');
     const closing = chain.close(background(), gaveUp);
     g.release();
     await assert.rejects(setting);
