@@ -56,6 +56,15 @@ const ours = (id: string) =>
   });
 
 /** Stands for monitor.newServer: keeps the monitor's view of what passed. */
+/** The states connection `id` is updated with on the monitor, from now until stop(). */
+function statesOf(m: ConnectionMonitor, id: string) {
+  const states: (State | undefined)[] = [];
+  const stop = m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
+    if (ev.type === ConnectionEventType.UPDATE) states.push(ev.connections[id]?.state);
+  });
+  return { states, stop };
+}
+
 function recordIn(m: ConnectionMonitor): NetworkServiceElement {
   return {
     async request(_ctx, req) {
@@ -174,10 +183,7 @@ describe('monitor relay', () => {
       });
       const chain = newNetworkServiceChain(relay.server, recordIn(m));
       await chain.request(withClientURL(fakeContext(clock), NEXT_HOP), ours('a'));
-      const states: (State | undefined)[] = [];
-      const stop = m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
-        if (ev.type === ConnectionEventType.UPDATE) states.push(ev.connections.a?.state);
-      });
+      const { states, stop } = statesOf(m, 'a');
       await Promise.resolve();
       pool.live()[0].onEnd(new Error('stream broke'));
       await eventually(() => assert.equal(states.at(-1), State.DOWN));
@@ -209,10 +215,7 @@ describe('monitor relay', () => {
     });
     const chain = newNetworkServiceChain(relay.server, recordIn(m));
     await chain.request(withClientURL(fakeContext(clock), NEXT_HOP), ours('a'));
-    const states: (State | undefined)[] = [];
-    const stop = m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
-      if (ev.type === ConnectionEventType.UPDATE) states.push(ev.connections.a?.state);
-    });
+    const { states, stop } = statesOf(m, 'a');
     await Promise.resolve();
     pool.live()[0].onEnd(new Error('stream broke'));
     await eventually(() => assert.equal(states.at(-1), State.DOWN));
