@@ -58,9 +58,10 @@ const ours = (id: string) =>
 /** Stands for monitor.newServer: keeps the monitor's view of what passed. */
 /** The states connection `id` is updated with on the monitor, from now until stop(). */
 function statesOf(m: ConnectionMonitor, id: string) {
-  const states: (State | undefined)[] = [];
+  const states: State[] = [];
   const stop = m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
-    if (ev.type === ConnectionEventType.UPDATE) states.push(ev.connections[id]?.state);
+    const c = ev.connections[id];
+    if (ev.type === ConnectionEventType.UPDATE && c) states.push(c.state);
   });
   return { states, stop };
 }
@@ -222,6 +223,38 @@ describe('monitor relay', () => {
     stop();
     assert.deepEqual(asked, ['a']);
     assert.deepEqual(states, [State.DOWN], 'no RESELECT_REQUESTED: the connection stays for the repair');
+    await relay.close();
+  });
+
+  it('asks once per service, not once per connection, when an endpoint holding many connections is gone', async () => {
+    const clock = new FakeClock();
+    const pool = fakePool();
+    const m = new ConnectionMonitor();
+    const asked: string[] = [];
+    let answer!: (yes: boolean) => void;
+    const relay = newRelay(m, pool, {
+      endpointGone: async () => true,
+      canReselect: (conn) => {
+        asked.push(conn.id);
+        return new Promise((resolve) => {
+          answer = resolve;
+        });
+      },
+    });
+    const chain = newNetworkServiceChain(relay.server, recordIn(m));
+    const ids = ['a', 'b', 'c'];
+    for (const id of ids) await chain.request(withClientURL(fakeContext(clock), NEXT_HOP), ours(id));
+    const watched = ids.map((id) => statesOf(m, id));
+    await Promise.resolve();
+    pool.live()[0].onEnd(new Error('stream broke'));
+    await eventually(() => assert.equal(asked.length, 1));
+    answer(true);
+    await eventually(() => assert.ok(watched.every((w) => w.states.at(-1) === State.DOWN)));
+    for (const w of watched) {
+      w.stop();
+      assert.deepEqual(w.states, [State.RESELECT_REQUESTED, State.DOWN]);
+    }
+    assert.equal(asked.length, 1, 'one question for the three connections of one service');
     await relay.close();
   });
 
