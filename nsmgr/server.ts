@@ -19,6 +19,7 @@ import { newNetSvcMonitor } from '../sdk/networkservice/netsvcmonitor/index.js';
 import * as requestlabels from '../sdk/networkservice/requestlabels/index.js';
 import * as localbypass from '../sdk/registry/localbypass/index.js';
 import * as socketowner from '../sdk/registry/socketowner/index.js';
+import * as unregisterdead from '../sdk/registry/unregisterdead/index.js';
 import * as validate from '../sdk/registry/validate/index.js';
 import { openAuthzPolicy } from '../sdk/tools/authzpolicy/config.js';
 import { closeOnce, disposable } from '../sdk/tools/daemon.js';
@@ -78,10 +79,11 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
   const nsRegistry = newRegistryChain(
     registryNs, // the central registry holds network services
   );
+  const local = localbypass.newServer(publicURL);
   const nseRegistry = newRegistryChain(
     socketowner.newNseServer(), // a local socket is registered (changed, unregistered) only by the process listening on it; inode:// becomes unix://
     validate.newNseServer(), // refuse malformed input here: localbypass hides the endpoint's own URL from the registry
-    localbypass.newServer(publicURL), // local endpoints are registered under this nsmgr's URL
+    local, // local endpoints are registered under this nsmgr's URL
     registryNse, // the central registry
   );
 
@@ -90,7 +92,13 @@ export async function startNsmgr(opts: NsmgrOptions, base: Context = background(
     ? excludedprefixes.newFilePrefixSource({ path: opts.excludedPrefixesFile })
     : excludedprefixes.staticPrefixes([]);
   const connections = new monitor.ConnectionMonitor();
-  const relay = monitor.newRelay(connections, pool);
+  const relay = monitor.newRelay(connections, pool, {
+    // a reselect because a local endpoint died: out of the registry at once, so no reselect picks it
+    onReselectRequested: unregisterdead.newDeadEndpointCheck({
+      registry: nseRegistry,
+      localURL: (name) => local.localURL(name),
+    }),
+  });
   const netsvc = newNetSvcMonitor({ ns: registryNs, nse: registryNse, monitor: connections });
   const nsmgr = endpoint.newServer({
     name: opts.name,

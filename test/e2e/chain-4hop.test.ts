@@ -5,6 +5,9 @@
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import type { Connection } from '../../api/gen/networkservice/connection.js';
+import { NetworkServiceEndpoint } from '../../api/gen/registry/registry.js';
+import { background } from '../../sdk/core/context.js';
+import { newNseRegistryClient } from '../../sdk/grpc/registry-client.js';
 import {
   ALLOWED_PORT,
   type Chain,
@@ -43,6 +46,18 @@ describe('CNF chain: client → firewall → passthrough-1 → passthrough-2 →
   let client: Pod;
   let nsc: Daemon;
   let conn: Connection;
+
+  /** Whether the registry lists endpoint `name` (asked through node1's nsmgr, as its endpoints do). */
+  const registered = async (name: string): Promise<boolean> => {
+    const reg = newNseRegistryClient(`unix://${sb.node('node1').nsmgrSocket}`);
+    const names: string[] = [];
+    await reg.find(
+      background(),
+      { networkServiceEndpoint: NetworkServiceEndpoint.fromPartial({}), watch: false },
+      (r) => names.push(r.networkServiceEndpoint?.name ?? ''),
+    );
+    return names.includes(name);
+  };
 
   before(async () => {
     // Short token lifetimes: the part of the chain behind a killed CNF expires within the test.
@@ -153,9 +168,10 @@ describe('CNF chain: client → firewall → passthrough-1 → passthrough-2 →
     );
   });
 
-  it('heals through the passthrough-1 replica after kill -9 of the one in use', async () => {
+  it('heals through the passthrough-1 replica after kill -9 of the one in use, and unregisters the dead one at once', async () => {
     const used = hops(conn)[2] === 'passthrough-1' ? chain.p1 : chain.p1b;
     const other = used === chain.p1 ? chain.p1b : chain.p1;
+    assert.ok(await registered(used.name), `${used.name} is registered before the kill`);
     chain.daemons.get(used.name)!.kill('SIGKILL');
     const killedAt = Date.now();
     // Healed: the chain runs through the replica (its two interfaces) and carries traffic again.
@@ -164,6 +180,9 @@ describe('CNF chain: client → firewall → passthrough-1 → passthrough-2 →
       return through && (await chainAlive(client));
     });
     process.stdout.write(`      (traffic through the replica ${Date.now() - killedAt} ms after kill -9)\n`);
+    // Its nsmgr took it out of the registry when the reselect came (unregisterdead), not when its
+    // 1-minute lease ran out: a later reselect must not try the dead replica first.
+    assert.ok(!(await registered(used.name)), `${used.name} is still registered after the heal`);
     const routes = await sh('ip', ['-n', client.netns, '-j', 'route', 'show', 'dev', 'nsm-1']);
     const peer = (JSON.parse(routes) as { dst: string }[])[0].dst;
     await assertTraffic(sb, client, chain.responder, peer, ALLOWED_PORT);

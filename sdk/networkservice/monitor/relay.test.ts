@@ -80,11 +80,11 @@ function recordIn(m: ConnectionMonitor): NetworkServiceElement {
 describe('monitor relay', () => {
   verifyNoLeaks();
 
-  function setup() {
+  function setup(opts: Parameters<typeof newRelay>[2] = {}) {
     const clock = new FakeClock();
     const pool = fakePool();
     const m = new ConnectionMonitor();
-    const relay = newRelay(m, pool, { backoff: cappedDoubling({ initialMs: 100, maxMs: 400 }) });
+    const relay = newRelay(m, pool, { backoff: cappedDoubling({ initialMs: 100, maxMs: 400 }), ...opts });
     const chain = newNetworkServiceChain(relay.server, recordIn(m));
     const ctx = withClientURL(fakeContext(clock), NEXT_HOP);
     return { clock, pool, m, relay, chain, ctx };
@@ -151,8 +151,9 @@ describe('monitor relay', () => {
     await t.relay.close();
   });
 
-  it('passes a reselect request of the next hop on, keeping the connection UP', async () => {
-    const t = setup();
+  it('passes a reselect request of the next hop on, keeping the connection UP, and says which connection', async () => {
+    const told: string[] = [];
+    const t = setup({ onReselectRequested: (conn) => told.push(conn.id) });
     await t.chain.request(t.ctx, ours('a'));
     const seen: ConnectionEvent[] = [];
     const stop = t.m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => seen.push(ev));
@@ -166,6 +167,7 @@ describe('monitor relay', () => {
     assert.equal(asked.length, 1);
     assert.equal(asked[0].connections.a?.state, State.RESELECT_REQUESTED);
     assert.notEqual(t.m.get('a')?.state, State.RESELECT_REQUESTED, 'a request, not a state change');
+    assert.deepEqual(told, ['a']);
     await t.relay.close();
   });
 

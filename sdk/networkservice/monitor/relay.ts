@@ -47,9 +47,11 @@ export interface RelayOptions {
    * nowhere): it stays DOWN and the client repairs, as for a hung endpoint. Absent: always.
    */
   canReselect?: (conn: Connection, url: string) => Promise<boolean>;
+  /** Told of each of our connections whose next hop asked for a reselect (the nsmgr: unregisterdead). */
+  onReselectRequested?: (conn: Connection) => void;
 }
 
-type GoneChecks = Pick<RelayOptions, 'endpointGone' | 'canReselect'>;
+type GoneChecks = Pick<RelayOptions, 'endpointGone' | 'canReselect' | 'onReselectRequested'>;
 
 class Watcher {
   /** downstream connection id → our connection id */
@@ -106,6 +108,8 @@ class Watcher {
           else if (c.state === State.RESELECT_REQUESTED) {
             log.info({ id: ours }, 'reselect requested by the next hop');
             this.monitor.reselect(ours);
+            const conn = this.gone.onReselectRequested && this.monitor.get(ours);
+            if (conn) this.gone.onReselectRequested?.(conn);
           }
         }
       },
@@ -185,7 +189,11 @@ class RelayServer implements NetworkServiceServer {
     private readonly pool: Pick<ClientPool, 'monitor'>,
     opts: RelayOptions,
   ) {
-    this.gone = { endpointGone: opts.endpointGone, canReselect: opts.canReselect };
+    this.gone = {
+      endpointGone: opts.endpointGone,
+      canReselect: opts.canReselect,
+      onReselectRequested: opts.onReselectRequested,
+    };
     this.backoff =
       opts.backoff ??
       cappedDoubling({ initialMs: INITIAL_RECONNECT_BACKOFF_MS, maxMs: MAX_RECONNECT_BACKOFF_MS });

@@ -70,6 +70,11 @@ class LocalBypassServer implements NseRegistry {
     });
   }
 
+  /** The socket URL local endpoint `name` registered with through this nsmgr, if it did. */
+  localURL(name: string): string | undefined {
+    return this.local.get(name);
+  }
+
   async unregister(ctx: Context, nse: NetworkServiceEndpoint): Promise<void> {
     const ownURL = this.local.get(nse.name);
     const url = ownURL && (nse.url === ownURL || !nse.url) ? this.nsmgrURL : nse.url;
@@ -78,7 +83,7 @@ class LocalBypassServer implements NseRegistry {
   }
 }
 
-export function newServer(nsmgrURL: string): NseRegistry {
+export function newServer(nsmgrURL: string): NseRegistry & { localURL(name: string): string | undefined } {
   if (!nsmgrURL) throw new Error('localbypass: the nsmgr URL is required');
   return new LocalBypassServer(nsmgrURL);
 }

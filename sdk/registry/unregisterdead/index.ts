@@ -1,0 +1,1 @@
+export { newDeadEndpointCheck, type UnregisterDeadOptions } from './common.js';
