@@ -25,7 +25,7 @@ const PREFIX = '172.18.0.0/16';
 const JOIN_SAMPLES = 30;
 const FILL_PARALLEL = 8;
 const DNS_QUERIES = 500;
-const HEALING_CLIENTS = 4;
+const HEALING_CLIENTS = 20;
 const REACH_TIMEOUT_MS = 10_000;
 
 type Member = { netns: string; node: SandboxNode; conn: Connection };

@@ -7,12 +7,14 @@ export interface EventFactory {
   /**
    * Re-requests with the last request. With `reselect`, closes the path first and asks again
    * (state RESELECT_REQUESTED); `keepEndpoint` then keeps the endpoint and its addresses, so only
-   * the path to it is rebuilt. `timeoutMs` bounds the event (default: begin's event timeout).
+   * the path to it is rebuilt. `timeoutMs` bounds the event (default: begin's event timeout);
+   * `signal` cancels it (heal: a reselect request preempts a repair).
    */
   request(opts?: {
     reselect?: boolean;
     keepEndpoint?: boolean;
     timeoutMs?: number;
+    signal?: AbortSignal;
   }): Promise<Connection | undefined>;
   close(): Promise<void>;
 }

@@ -95,7 +95,7 @@ class Begin implements NetworkServiceElement {
         factory: {
           request: (o) =>
             this.event(id, () =>
-              this.replay(created, o?.reselect ?? false, o?.keepEndpoint ?? false, o?.timeoutMs),
+              this.replay(created, o?.reselect ?? false, o?.keepEndpoint ?? false, o?.timeoutMs, o?.signal),
             ),
           close: () => this.event(id, () => this.replayClose(created)),
         },
@@ -204,9 +204,10 @@ class Begin implements NetworkServiceElement {
     reselect: boolean,
     keepEndpoint: boolean,
     timeoutMs?: number,
+    signal?: AbortSignal,
   ): Promise<Connection | undefined> {
     if (!s.following || !s.lastRequest || !s.lastConn) return undefined;
-    const { ctx, cancel } = this.eventContext(s, timeoutMs);
+    const { ctx, cancel } = this.eventContext(s, timeoutMs, signal);
     try {
       if (reselect) {
         await s.following
@@ -245,9 +246,9 @@ class Begin implements NetworkServiceElement {
     }
   }
 
-  private eventContext(s: ConnectionState, timeoutMs = EVENT_TIMEOUT_MS) {
+  private eventContext(s: ConnectionState, timeoutMs = EVENT_TIMEOUT_MS, signal?: AbortSignal) {
     return withTimeout(
-      { signal: new AbortController().signal, values: s.values ?? new Map() },
+      { signal: signal ?? new AbortController().signal, values: s.values ?? new Map() },
       Math.min(timeoutMs, EVENT_TIMEOUT_MS),
     );
   }

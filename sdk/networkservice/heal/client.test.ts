@@ -71,10 +71,15 @@ function endpoint() {
   const seen: Seen[] = [];
   const failures: unknown[] = [];
   const el: NetworkServiceElement = {
-    async request(_ctx: Context, req: NetworkServiceRequest) {
+    async request(ctx: Context, req: NetworkServiceRequest) {
       const c = req.connection!;
       seen.push({ op: 'request', state: c.state, nse: c.networkServiceEndpointName });
       const failure = failures.shift();
+      if (failure === HANG) {
+        await new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(new NsmError(status.CANCELLED, 'cancelled'))),
+        );
+      }
       if (failure) throw failure;
       const nse = c.networkServiceEndpointName || (seen.length > 1 ? 'nse-2' : 'nse-1');
       return Connection.fromPartial({ ...c, networkServiceEndpointName: nse, state: State.UP });
@@ -115,6 +120,8 @@ function setup(opts: { alive?: () => boolean; livenessCheck?: boolean } = {}) {
 }
 
 const died = () => new NsmError(status.UNAVAILABLE, 'nsmgr died');
+/** In `failures`: the request hangs until its caller cancels it. */
+const HANG = Symbol('hang');
 
 describe('heal client', () => {
   verifyNoLeaks();
@@ -229,6 +236,33 @@ describe('heal client', () => {
       { op: 'request', state: State.RESELECT_REQUESTED, nse: '' },
     ]);
     await eventually(() => assert.equal(t.pool.live().length, 1, 'watches the new path'));
+    await t.chain.close(t.ctx, conn);
+  });
+
+  it('cancels a repair in flight and reselects when a hop asks for a reselect meanwhile', async () => {
+    // The liveness check sees the dead endpoint before its forwarder's reselect request arrives.
+    let alive = true;
+    const t = setup({ alive: () => alive });
+    const conn = await t.chain.request(t.ctx, t.req);
+    t.ep.failures.push(HANG);
+    alive = false;
+    await t.clock.advanceAsync(LIVENESS_INTERVAL_MS);
+    await eventually(() => assert.equal(t.ep.requests().length, 2, 'the repair is in flight'));
+    t.pool.live()[0].onEvent({
+      type: ConnectionEventType.UPDATE,
+      connections: {
+        'nsmgr-id-1': Connection.fromPartial({
+          ...pathOf(['nsc', 'nsmgr'], 1),
+          state: State.RESELECT_REQUESTED,
+        }),
+      },
+    });
+    await eventually(() => assert.equal(t.ep.requests().length, 3));
+    assert.deepEqual(t.ep.seen.slice(-3), [
+      { op: 'request', state: State.UP, nse: 'nse-1' },
+      { op: 'close', nse: 'nse-1' },
+      { op: 'request', state: State.RESELECT_REQUESTED, nse: '' },
+    ]);
     await t.chain.close(t.ctx, conn);
   });
 

@@ -2,7 +2,9 @@
 //  - control plane: it watches the connection on the nsmgr's MonitorConnections stream; the stream
 //    breaking (nsmgr died) or a DOWN event (something downstream died) triggers a heal; a
 //    RESELECT_REQUESTED event (a hop's nsmgr saw the service or the endpoint's labels change so that
-//    the endpoint no longer matches, see netsvcmonitor) selects another endpoint at once;
+//    the endpoint no longer matches, see netsvcmonitor, or the forwarder saw the endpoint's process
+//    die) selects another endpoint at once, also when it arrives during a repair (which it cancels:
+//    the liveness check often notices a dead endpoint first);
 //  - data plane: every `livenessIntervalMs` it checks the connection with `livenessCheck`.
 // Healing (decisions in common.ts): first re-request the same path (repair the control plane
 // without touching interfaces; a hop that is UNAVAILABLE is retried). If the data plane is dead and
@@ -68,6 +70,12 @@ interface HealState {
   closed: boolean;
   /** A reselect closed this path; the next successful Request brings a new state. */
   superseded: boolean;
+  /** While healing: a hop asked for a reselect; the next attempt reselects. */
+  reselectAsked?: boolean;
+  /** While healing: the attempt in flight or next. */
+  attempt?: Attempt;
+  /** While a repair is in flight: cancels it (a reselect request makes it pointless). */
+  abortRepair?: () => void;
 }
 
 class HealClient implements NetworkServiceClient {
@@ -139,7 +147,7 @@ class HealClient implements NetworkServiceClient {
     if (state.closed || state.superseded) return;
     void state.stream?.close();
     const own = state.conn.path?.pathSegments[state.conn.path.index];
-    state.stream = this.opts.pool.monitor(
+    const stream: MonitorStream = this.opts.pool.monitor(
       url,
       {
         pathSegments: own ? [{ id: own.id, name: own.name, token: '', expires: undefined, metrics: {} }] : [],
@@ -151,17 +159,27 @@ class HealClient implements NetworkServiceClient {
         );
         if (mine?.state === State.DOWN)
           void this.heal(state, events, url, 'a hop reported the connection down');
-        else if (mine?.state === State.RESELECT_REQUESTED)
+        else if (mine?.state === State.RESELECT_REQUESTED && state.healing) {
+          // The liveness check often sees a dead endpoint first and starts a repair, which can only
+          // fail (after crossing every hop, ~1 s on a loaded node): cancel it and reselect.
+          if (state.attempt?.reselect) return;
+          state.reselectAsked = true;
+          state.abortRepair?.();
+        } else if (mine?.state === State.RESELECT_REQUESTED)
           void this.heal(state, events, url, 'a hop asked for another endpoint', undefined, RESELECT);
       },
-      (err) =>
+      (err) => {
+        if (state.stream === stream) state.stream = undefined; // so that healing watches again
+        void stream.close();
         void this.heal(
           state,
           events,
           url,
           `lost the monitor stream: ${err ? getErrorMessage(err) : 'ended'}`,
-        ),
+        );
+      },
     );
+    state.stream = stream;
     const check = this.opts.livenessCheck;
     if (!state.stopLiveness && check) {
       state.stopLiveness = every(state.life.ctx, this.livenessIntervalMs, async () => {
@@ -188,9 +206,10 @@ class HealClient implements NetworkServiceClient {
   ): Promise<void> {
     if (state.healing || state.closed) return;
     state.healing = true;
+    state.reselectAsked = false;
     this.healingVia.set(events, state);
-    void state.stream?.close();
-    state.stream = undefined;
+    // The monitor stream stays open while healing, for a reselect request (see watch); a
+    // successful attempt re-enters request(), which opens a new one.
     log.info({ id: state.conn.id, why }, 'healing');
     const c = clock(state.life.ctx);
     const started = c.now();
@@ -202,6 +221,8 @@ class HealClient implements NetworkServiceClient {
     let repairUntil: number | undefined;
     try {
       while (!state.closed) {
+        if (state.reselectAsked && !attempt.reselect) attempt = RESELECT;
+        state.reselectAsked = false;
         if (!attempt.reselect) {
           const alive = known ?? (await this.dataPlaneAlive(state));
           known = undefined;
@@ -213,7 +234,12 @@ class HealClient implements NetworkServiceClient {
         try {
           if (attempt.reselect && metricsEnabled()) reselects.inc({ client: clientName(state.conn) });
           // Re-entering at begin runs this element's request again, which restarts the watch.
-          const conn = await events.request(attempt);
+          state.attempt = attempt;
+          const repair = attempt.reselect ? undefined : new AbortController();
+          state.abortRepair = repair && (() => repair.abort(new Error('a hop asked for a reselect')));
+          const conn = await events.request({ ...attempt, signal: repair?.signal }).finally(() => {
+            state.abortRepair = undefined;
+          });
           if (conn && !attempt.reselect && repairUntil !== undefined && !(await this.dataPlaneAlive(state))) {
             // The path answers, so its hops are there, but the data plane is still dead: rebuild it.
             attempt = REBUILD;
@@ -224,6 +250,10 @@ class HealClient implements NetworkServiceClient {
           return; // healed, or closed meanwhile
         } catch (e) {
           const code = getErrorCode(e);
+          if (state.reselectAsked) {
+            attempt = RESELECT; // at once: a different, stronger action
+            continue;
+          }
           const following = afterFailure(attempt, code);
           log.debug(
             { id: state.conn.id, ...attempt, code, error: getErrorMessage(e) },
@@ -239,6 +269,7 @@ class HealClient implements NetworkServiceClient {
       if (metricsEnabled()) heals.inc({ client: clientName(state.conn), result: 'stopped' });
     } finally {
       state.healing = false;
+      state.attempt = undefined;
       if (this.healingVia.get(events) === state) this.healingVia.delete(events);
       if (!state.closed && !state.superseded && !state.stream) this.watch(state, events, url);
     }
