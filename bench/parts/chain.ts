@@ -185,7 +185,10 @@ async function heal(
     const killed = Date.now();
     let replicaAt: number | undefined;
     while (Date.now() - killed < HEAL_WAIT_MS) {
-      if (replicaAt === undefined && (await links(other.netns)).filter((l) => l.ifname !== 'lo').length === 2) {
+      if (
+        replicaAt === undefined &&
+        (await links(other.netns)).filter((l) => l.ifname !== 'lo').length === 2
+      ) {
         replicaAt = Date.now();
       }
       const events = watcher.lines.map((l) => JSON.parse(l) as { t: number; reachable: boolean });
