@@ -22,7 +22,7 @@ describe('ETHERNET through a passthrough CNF (e2e)', function () {
   let responder: Pod;
 
   before(async () => {
-    sb = await Sandbox.create({ nodes: 2 });
+    sb = await Sandbox.create({ nodes: 2, logDir: process.env.NSM_TEST_LOG_DIR });
     const file = join(sb.runDir, 'l2.yaml');
     writeFileSync(file, `${serviceYaml('l2-bridge')}---\n${serviceYaml('l2-mirred')}`);
     await sb.apply([file]);
