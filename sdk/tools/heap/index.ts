@@ -1,1 +1,7 @@
+export {
+  compactingGc,
+  type HeapCompactor,
+  type HeapCompactorOptions,
+  startHeapCompactor,
+} from './compact.js';
 export { HEAP_FLAGS, type TuneHeapOptions, tuneHeap } from './heap.js';
