@@ -5,3 +5,4 @@ export {
   startHeapCompactor,
 } from './compact.js';
 export { HEAP_FLAGS, type TuneHeapOptions, tuneHeap } from './heap.js';
+export { MALLOC_TUNABLES } from './malloc.js';
