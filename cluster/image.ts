@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { MALLOC_TUNABLES } from '../sdk/tools/heap/index.js';
 import { binPath } from './build.js';
 import { ctr } from './clients.js';
 import { IMAGE_DIR, PAUSE_IMAGE, PROJECT_IMAGE } from './config.js';
@@ -117,7 +118,11 @@ export async function buildProjectImage(o: ProjectImageOptions): Promise<{ name:
       out,
       entrypoint: ['node'],
       workdir: '/app',
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_ENV=production'],
+      env: [
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'NODE_ENV=production',
+        `GLIBC_TUNABLES=${MALLOC_TUNABLES}`, // sdk/tools/heap/malloc.ts
+      ],
     });
   } finally {
     fs.rmSync(r, { recursive: true, force: true });

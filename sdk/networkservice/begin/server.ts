@@ -25,7 +25,9 @@ const log = logger('begin');
 const EVENT_TIMEOUT_MS = 15_000;
 
 interface ConnectionState {
-  tail: Promise<unknown>;
+  /** Settles when the last event queued so far has finished; resolves to nothing (see serial). */
+  tail: Promise<void>;
+  /** The last request without its connection: replays put `lastConn` there (one copy, not two). */
   lastRequest?: NetworkServiceRequest;
   lastConn?: Connection;
   /** The chain after begin, captured from the first request so events can re-enter it. */
@@ -78,6 +80,13 @@ function callerKey(conn: Connection | undefined): string | undefined {
   return caller?.id ? `${caller.name}\u0000${caller.id}` : undefined;
 }
 
+function settled(): void {}
+
+/** A copy of `req` without its connection: begin keeps the connection once, as lastConn. */
+function requestWithoutConnection(req: NetworkServiceRequest): NetworkServiceRequest {
+  return cloneRequest({ ...req, connection: undefined });
+}
+
 class Begin implements NetworkServiceElement {
   private readonly states = new Map<string, ConnectionState>();
   /** Caller's segment → our connection id, for a Close that carries only the caller's segment. */
@@ -113,7 +122,9 @@ class Begin implements NetworkServiceElement {
       () => fn(s),
       () => fn(s),
     );
-    s.tail = run.catch(() => undefined);
+    // Not `run.catch(...)`: that settles with run's value and would keep the last connection
+    // returned alive for as long as the connection lives (a copy beside lastConn).
+    s.tail = run.then(settled, settled);
     return run;
   }
 
@@ -138,7 +149,7 @@ class Begin implements NetworkServiceElement {
       const conn = await following.request(withEventFactory(ctx, s.factory), req);
       s.following = following;
       s.values = ctx.values;
-      s.lastRequest = cloneRequest(req);
+      s.lastRequest = requestWithoutConnection(req);
       this.remember(s, conn);
       return conn;
     }).finally(() => {
@@ -221,7 +232,7 @@ class Begin implements NetworkServiceElement {
       if (reselect && keepEndpoint) reselectSameEndpoint(req);
       else if (reselect) (this.opts.reselect ?? defaultReselect)(req);
       const conn = await s.following.request(withEventFactory(ctx, s.factory), req);
-      s.lastRequest = cloneRequest(req);
+      s.lastRequest = requestWithoutConnection(req);
       this.remember(s, conn);
       return conn;
     } finally {

@@ -60,11 +60,21 @@ describe('monitor wire encoding', () => {
     }
   });
 
-  it('keeps the bytes of marked connections only', () => {
+  it('keeps the bytes of marked connections only, and only from an initial transfer', () => {
     const marked = full(7);
     const unmarked = full(8);
+    const updated = full(9);
     markImmutable(marked);
-    const ev = { type: ConnectionEventType.UPDATE, connections: { m: marked, u: unmarked } };
+    markImmutable(updated);
+    const update = { type: ConnectionEventType.UPDATE, connections: { x: updated } };
+    encodeConnectionEvent(update);
+    updated.networkService = 'changed';
+    assert.equal(
+      ConnectionEvent.decode(encodeConnectionEvent(update)).connections.x.networkService,
+      'changed',
+      'an UPDATE keeps nothing',
+    );
+    const ev = { type: ConnectionEventType.INITIAL_STATE_TRANSFER, connections: { m: marked, u: unmarked } };
     const before = encodeConnectionEvent(ev);
     // Marked connections are frozen in real use; changing one here shows its bytes were kept.
     marked.networkService = 'changed';

@@ -115,8 +115,8 @@ describe('timeout server', () => {
         begin.newServer(),
         metadata.newServer(),
         timeout.newServer({
-          previousHopWatching: (c) => {
-            state.asked.push(c.id);
+          previousHopWatching: (id) => {
+            state.asked.push(id);
             return state.watching;
           },
         }),

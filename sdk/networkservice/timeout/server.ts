@@ -33,10 +33,12 @@ const MAX_HOLD_CHECK_MS = 1_000;
 
 export interface TimeoutOptions {
   /**
-   * Whether the previous hop still watches this connection (a MonitorConnections stream that selects
-   * it is open). chains/endpoint passes its monitor's `watched`. Absent: close at the expiry.
+   * Whether the previous hop still watches the connection with this id (a MonitorConnections stream
+   * that selects it is open). chains/endpoint asks its monitor, about the copy the monitor holds.
+   * Absent: close at the expiry. It takes the id, not the connection, so that the timer, which lives
+   * as long as the connection, holds no copy of it (issue 15: one copy of a connection per hop).
    */
-  previousHopWatching?: (conn: Connection) => boolean;
+  previousHopWatching?: (id: string) => boolean;
 }
 
 /** When the caller's promise runs out: the previous segment's expiry, else our own. */
@@ -73,7 +75,7 @@ class TimeoutServer implements NetworkServiceServer {
       const timer = { clear: () => current.clear() };
       let held: { clear(): void } | undefined;
       const expire = () => {
-        if (watching?.(conn)) {
+        if (watching?.(id)) {
           holdUntil ??= c.now() + MAX_HOLD_LIFETIMES * lifetimeMs;
           if (c.now() < holdUntil) {
             if (current !== held)

@@ -7,6 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { MALLOC_TUNABLES } from '../heap/index.js';
 import { Daemon } from './daemon.js';
 
 /** The daemons and tools the sandbox runs, in the build output (dist/). */
@@ -27,6 +28,8 @@ export const SCRIPTS = {
 };
 /** A small young generation keeps the daemons' memory near their live state (see README, Performance). */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+/** glibc malloc settings every daemon starts with (sdk/tools/heap/malloc.ts); the caller's env wins. */
+export const DAEMON_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: MALLOC_TUNABLES };
 const READY_TIMEOUT_MS = 20_000;
 
 export interface LaunchOptions {

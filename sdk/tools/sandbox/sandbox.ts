@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
 import { type CA, newCA } from '../spiffe/ca.js';
 import { Daemon, Stream } from './daemon.js';
-import { DAEMON_NODE_FLAGS, launch, SCRIPTS } from './launch.js';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS, launch, SCRIPTS } from './launch.js';
 import { addNodes, type SandboxNode } from './nodes.js';
 import { recordDir, recordNetns } from './owned.js';
 import { ipBatch, linksExcept, listNetns, sh } from './shell.js';
@@ -305,7 +305,12 @@ export class Sandbox {
       name,
       netns,
       args,
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...this.opts.env, ...env },
+      env: {
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        ...DAEMON_ENV,
+        ...this.opts.env,
+        ...env,
+      },
       logFile: join(logDir, `${name}.log`),
       ready,
     });

@@ -73,7 +73,7 @@ class EndpointServer implements Endpoint {
       authorize.newServer(), // over mTLS: the caller signed its segment, no token expired, the chain holds
       metadata.newServer(), // per-connection state for every element below
       metrics.newServer({ name: opts.name }), // Prometheus counts and latency (needs metadata above: setup or refresh); sees the Closes timeout sends
-      timeout.newServer({ previousHopWatching: (c) => this.monitor.watched(c) }), // closes connections whose client stopped refreshing (needs begin and metadata above); holds them while the previous hop, hung, still watches
+      timeout.newServer({ previousHopWatching: (id) => this.watched(id) }), // closes connections whose client stopped refreshing (needs begin and metadata above); holds them while the previous hop, hung, still watches
       monitor.newServer(this.monitor), // MonitorConnections sees what this hop holds, as the elements below left it
       ...(opts.additionalFunctionality ?? []),
     );
@@ -85,6 +85,12 @@ class EndpointServer implements Endpoint {
 
   close(ctx: Context, conn: Connection): Promise<void> {
     return this.chain.close(ctx, conn);
+  }
+
+  /** Whether the previous hop watches the connection, as the monitor holds it (timeout asks by id). */
+  private watched(id: string): boolean {
+    const conn = this.monitor.get(id);
+    return conn !== undefined && this.monitor.watched(conn);
   }
 
   visibleTo(ctx: Context): Promise<monitor.Visible> {
