@@ -93,8 +93,6 @@ export interface IpRunnerOptions {
 export const DEFAULT_IDLE_MS = 2000;
 export const DEFAULT_MAX_PROCESSES = 256;
 export const DEFAULT_SHELLS = 4;
-/** Pods' processes started ahead of their batch that may wait for it at once (see prepare). */
-const MAX_WAITING_WARM = 2;
 /** Namespaces whose last batch was this recent are remembered (for `wantsProcess`), at most this many. */
 const MAX_REMEMBERED_NAMESPACES = 4096;
 
@@ -169,10 +167,12 @@ class SpawnIpRunner implements IpRunner {
   prepare(netns: NetnsRef | null): void {
     const where = netns?.path ?? null;
     if (this.closed) return;
-    // A pod gets a warm process too while requests come one by one (its exec then overlaps the
-    // request's trip to the endpoint), but not in a burst: a few may wait, the rest go to the shells.
+    // Only a namespace that earns a long-lived process gets one ahead of its batch. A pod's batch
+    // goes to a shell: a warm process for it was one more spawn on Node's event loop per request,
+    // and that spawn blocked the loop (p50 4.4 ms, p90 17.5 ms at load 9-25) just while the request
+    // was on its way to the endpoint, which then waited for it (sequential local setup p50 42-51 →
+    // 22-37 ms, forwarder CPU 23.5 → 14-17 ms per request and close, same machine, interleaved runs).
     if (this.isBusy(where, false)) this.pool?.warm(where);
-    else this.pool?.warm(where, MAX_WAITING_WARM);
   }
 
   /**
