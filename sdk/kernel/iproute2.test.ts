@@ -141,6 +141,27 @@ describe('iproute2 runner', () => {
       }
     });
 
+    it("runs JSON queries from shells, not from Node's event loop, and parses their output", async () => {
+      const fakeIp = join(dir, 'fake-json-ip');
+      // Prints which process started it, as JSON; fails for "fail".
+      await writeFile(
+        fakeIp,
+        `#!/bin/sh\n[ "$2" = fail ] && { echo 'Error: no such object' >&2; exit 1; }\necho '[{"parent":'$PPID'}]'\n`,
+      );
+      await chmod(fakeIp, 0o755);
+      const runner = newIpRunner({ ipBinary: fakeIp });
+      try {
+        const [out] = await runner.json<{ parent: number }[]>(null, ['link']);
+        assert.notEqual(out.parent, process.pid);
+        await assert.rejects(
+          runner.json(null, ['fail']),
+          (e: unknown) => isKernelCommandError(e) && /no such object/.test(e.message),
+        );
+      } finally {
+        await runner.close();
+      }
+    });
+
     it('reports a missing binary as INTERNAL', async () => {
       const runner = newIpRunner({ ipBinary: join(dir, 'no-such-ip') });
       await assert.rejects(
