@@ -141,6 +141,38 @@ describe('iproute2 runner', () => {
       }
     });
 
+    it("keeps an idle shell for shellIdleMs, not for the batch processes' idleMs", async () => {
+      const parents = join(dir, 'parents');
+      const fakeIp = join(dir, 'ppid-ip');
+      await writeFile(fakeIp, `#!/bin/sh\necho $PPID >> '${parents}'\ncat >/dev/null\n`);
+      const fakeNsenter = join(dir, 'ppid-nsenter');
+      await writeFile(fakeNsenter, '#!/bin/sh\nshift\nexec "$@"\n');
+      await chmod(fakeIp, 0o755);
+      await chmod(fakeNsenter, 0o755);
+      const pods = ['pod-1', 'pod-2'].map((n) => join(dir, n));
+      for (const p of pods) await writeFile(p, '');
+      const shellOf = async () => (await readFile(parents, 'utf8')).trim().split('\n').at(-1);
+      for (const shellIdleMs of [60_000, 20]) {
+        const runner = newIpRunner({
+          ipBinary: fakeIp,
+          nsenterBinary: fakeNsenter,
+          idleMs: 20,
+          shellIdleMs,
+          shells: 1,
+        });
+        try {
+          await runner.batch({ path: pods[0] }, ['link set dev nsm-1 up']);
+          const first = await shellOf();
+          await new Promise((r) => setTimeout(r, 300));
+          await runner.batch({ path: pods[1] }, ['link set dev nsm-1 up']);
+          if (shellIdleMs > 300) assert.equal(await shellOf(), first, 'the same shell ran both');
+          else assert.notEqual(await shellOf(), first, 'the idle shell had exited');
+        } finally {
+          await runner.close();
+        }
+      }
+    });
+
     it("runs JSON queries from shells, not from Node's event loop, and parses their output", async () => {
       const fakeIp = join(dir, 'fake-json-ip');
       // Prints which process started it, as JSON; fails for "fail".

@@ -88,6 +88,11 @@ export interface IpRunnerOptions {
   readonly shells?: number;
   /** The shell for that (default "sh"). */
   readonly shellBinary?: string;
+  /**
+   * A shell without work for this long exits (default `idleMs`). Shells hold no namespace, unlike
+   * the batch processes (whose `idleMs` is short for that reason), so a daemon may keep them longer.
+   */
+  readonly shellIdleMs?: number;
 }
 
 export const DEFAULT_IDLE_MS = 2000;
@@ -108,6 +113,7 @@ export function newIpRunner(opts: IpRunnerOptions = {}): IpRunner {
     maxProcesses: opts.maxProcesses ?? DEFAULT_MAX_PROCESSES,
     shells: opts.shells ?? DEFAULT_SHELLS,
     shellBinary: opts.shellBinary ?? 'sh',
+    shellIdleMs: opts.shellIdleMs ?? opts.idleMs ?? DEFAULT_IDLE_MS,
   });
 }
 
@@ -151,6 +157,7 @@ interface SpawnOptions {
   maxProcesses: number;
   shells: number;
   shellBinary: string;
+  shellIdleMs: number;
 }
 
 class SpawnIpRunner implements IpRunner {
@@ -164,9 +171,10 @@ class SpawnIpRunner implements IpRunner {
 
   constructor(private readonly opts: SpawnOptions) {
     this.pool = opts.longLived ? new BatchPool(opts) : undefined;
-    this.shells = opts.longLived && opts.shells > 0 ? new ShellLauncher(opts) : undefined;
+    const shells = { ...opts, idleMs: opts.shellIdleMs };
+    this.shells = opts.longLived && opts.shells > 0 ? new ShellLauncher(shells) : undefined;
     this.queryShells =
-      opts.longLived && opts.shells > 0 ? new ShellLauncher({ ...opts, shells: QUERY_SHELLS }) : undefined;
+      opts.longLived && opts.shells > 0 ? new ShellLauncher({ ...shells, shells: QUERY_SHELLS }) : undefined;
   }
 
   prepare(netns: NetnsRef | null): void {
