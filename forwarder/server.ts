@@ -7,7 +7,13 @@ import type { Connection } from '../sdk/core/types.js';
 import { ClientPool } from '../sdk/grpc/client-pool.js';
 import { newNseRegistryClient, newNsRegistryClient } from '../sdk/grpc/registry-client.js';
 import { serve } from '../sdk/grpc/server.js';
-import { type Dataplane, type NetnsResolver, newDataplane, newNetnsResolver } from '../sdk/kernel/index.js';
+import {
+  type Dataplane,
+  type NetnsResolver,
+  newDataplane,
+  newIpRunner,
+  newNetnsResolver,
+} from '../sdk/kernel/index.js';
 import * as allowpeer from '../sdk/networkservice/allowpeer/index.js';
 import * as endpoint from '../sdk/networkservice/chains/endpoint/index.js';
 import * as connect from '../sdk/networkservice/connect/index.js';
@@ -24,6 +30,12 @@ import { closeOnce, disposable } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 
 const log = logger('forwarder');
+/**
+ * How long the shells that start pods' `ip` runs stay without work (the runner's default is 2 s):
+ * with pods arriving a few seconds apart, each request restarted one, a spawn on the event loop and
+ * a shell start before its batch could run.
+ */
+const SHELL_IDLE_MS = 60_000;
 
 export interface ForwarderOptions {
   name: string;
@@ -55,7 +67,7 @@ export async function startForwarder(
   opts: ForwarderOptions,
   base: Context = background(),
 ): Promise<Forwarder> {
-  const dataplane = opts.dataplane ?? newDataplane();
+  const dataplane = opts.dataplane ?? newDataplane({ runner: newIpRunner({ shellIdleMs: SHELL_IDLE_MS }) });
   const resolver = opts.netnsResolver ?? newNetnsResolver();
   const vxlanMtu = await vxlan.nodeTunnelMtu(dataplane, opts.tunnelIP);
   const pool = new ClientPool(); // one channel per peer: endpoints, remote nsmgrs, the local nsmgr

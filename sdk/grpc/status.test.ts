@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Metadata, status } from '@grpc/grpc-js';
 import { background } from '../core/context.js';
 import { NsmError, notFound } from '../errors/index.js';
-import { callError, grpcTarget, toStatus } from './status.js';
+import { callError, callerStack, grpcTarget, toStatus } from './status.js';
 
 describe('grpc status', () => {
   describe('toStatus', () => {
@@ -69,6 +69,17 @@ describe('grpc status', () => {
       assert.equal(e.message, 'failed to request at unix:///x: no endpoint');
       assert.equal(e.cause, cause);
       assert.equal(e.stack, `NsmError: failed to request at unix:///x: no endpoint\n${stack}`);
+    });
+
+    it("gives the stack of the function that started the call, starting at its caller's frame", () => {
+      function startsTheCall() {
+        return callerStack();
+      }
+      const taken = startsTheCall();
+      const e = callError(new Error('socket hang up'), 'failed to close', background(), taken);
+      const frames = (e.stack ?? '').split('\n');
+      assert.equal(frames[0], 'NsmError: failed to close: socket hang up');
+      assert.match(frames[1], /startsTheCall/);
     });
 
     it('uses UNKNOWN and the message when there is no status', () => {

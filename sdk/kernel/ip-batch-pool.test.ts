@@ -199,16 +199,4 @@ describe('long-lived ip batch processes', () => {
       small.close();
     }
   });
-
-  it('warms at most maxWaiting processes that have not had a batch yet (a burst goes elsewhere)', async () => {
-    const names = ['w1', 'w2', 'w3'].map((n) => join(dir, n));
-    for (const n of names) await writeFile(n, '');
-    for (const n of names) pool.warm(n, 2);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(pool.size, 2, 'the third waits for nothing');
-    await pool.run(names[0], ['x']); // used: no longer waiting
-    pool.warm(names[2], 2);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(pool.size, 3);
-  });
 });

@@ -75,8 +75,6 @@ class BatchProcess {
   private stderr = '';
   private idleTimer: NodeJS.Timeout | undefined;
   dead = false;
-  /** Has been given a batch (a warm process that has not is waiting for its first). */
-  used = false;
   /** Being stopped: takes no new batches (they go to a new process). */
   retiring = false;
 
@@ -115,7 +113,6 @@ class BatchProcess {
   run(commands: readonly string[], signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const job: Job = { commands, netns: this.netns, signal, resolve, reject, firstLine: 0 };
-      this.used = true;
       if (this.retiring || this.dead) {
         reject(REQUEUE);
         return;
@@ -302,23 +299,12 @@ export class BatchPool {
     }
   }
 
-  /**
-   * Starts the process for netns ahead of its first batch (the exec overlaps other work). With
-   * `maxWaiting`, only while fewer warm processes than that still wait for their first batch.
-   */
-  warm(netns: string | null, maxWaiting?: number): void {
+  /** Starts the process for netns ahead of its first batch (the exec overlaps other work). */
+  warm(netns: string | null): void {
     if (this.procs.has(netns ?? '')) return;
     // Never at the cost of another process: under a burst, warm ones would only evict each other.
     if (this.procs.size >= this.opts.maxProcesses) return;
-    if (maxWaiting !== undefined && this.waiting() >= maxWaiting) return;
     this.get(netns).catch(() => {});
-  }
-
-  /** Warm processes that have not had a batch yet, and those being started. */
-  private waiting(): number {
-    let n = this.starting.size;
-    for (const p of this.procs.values()) if (!p.used && !p.dead) n++;
-    return n;
   }
 
   /** Whether netns has a live process that takes batches. */

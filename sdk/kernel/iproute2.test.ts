@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { isNsmError } from '../errors/index.js';
+import { eventually } from '../testing/eventually.js';
 import { ipArgv, isKernelCommandError, kernelErrorCode, newIpRunner, parseBatchFailure } from './iproute2.js';
 
 describe('iproute2 runner', () => {
@@ -99,6 +100,98 @@ describe('iproute2 runner', () => {
       const p = runner.json(null, ['link', 'show'], { signal: ac.signal });
       setTimeout(() => ac.abort(), 20);
       await assert.rejects(p, (e: unknown) => isKernelCommandError(e) && e.code === status.CANCELLED);
+    });
+
+    it('starts a process ahead of its batch only for a namespace that earns one, not for a pod', async () => {
+      // Fakes that log every start ("-o -batch -" is a long-lived process, "-batch -" a shell's one-shot).
+      const calls = join(dir, 'calls');
+      const fakeIp = join(dir, 'fake-ip');
+      await writeFile(
+        fakeIp,
+        `#!/bin/sh\necho "$*" >> '${calls}'\nwhile IFS= read -r l; do [ "$l" = "link show dev lo" ] && echo "1: lo: <LOOPBACK>"; done\nexit 0\n`,
+      );
+      const fakeNsenter = join(dir, 'fake-nsenter');
+      await writeFile(fakeNsenter, '#!/bin/sh\nshift\nexec "$@"\n');
+      await chmod(fakeIp, 0o755);
+      await chmod(fakeNsenter, 0o755);
+      const pod = join(dir, 'pod');
+      const endpoint = join(dir, 'endpoint');
+      await writeFile(pod, '');
+      await writeFile(endpoint, '');
+      const started = async () => (await readFile(calls, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+      const runner = newIpRunner({ ipBinary: fakeIp, nsenterBinary: fakeNsenter, idleMs: 60_000 });
+      try {
+        runner.prepare?.({ path: pod }); // a request for a new pod
+        await runner.batch({ path: endpoint }, ['link set dev a up']); // the endpoint's first connection
+        await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(
+          await started(),
+          ['-batch -'],
+          'nothing started for the pod; the batch ran one-shot',
+        );
+        await runner.batch({ path: pod }, ['link set dev nsm-1 up']);
+        runner.prepare?.({ path: endpoint }); // its second connection within idleMs: it earns a process
+        await eventually(async () =>
+          assert.deepEqual(await started(), ['-batch -', '-batch -', '-o -batch -']),
+        );
+        await runner.batch({ path: endpoint }, ['link set dev b up']);
+        assert.equal((await started()).length, 3, 'the warm process took the batch');
+      } finally {
+        await runner.close();
+      }
+    });
+
+    it("keeps an idle shell for shellIdleMs, not for the batch processes' idleMs", async () => {
+      const parents = join(dir, 'parents');
+      const fakeIp = join(dir, 'ppid-ip');
+      await writeFile(fakeIp, `#!/bin/sh\necho $PPID >> '${parents}'\ncat >/dev/null\n`);
+      const fakeNsenter = join(dir, 'ppid-nsenter');
+      await writeFile(fakeNsenter, '#!/bin/sh\nshift\nexec "$@"\n');
+      await chmod(fakeIp, 0o755);
+      await chmod(fakeNsenter, 0o755);
+      const pods = ['pod-1', 'pod-2'].map((n) => join(dir, n));
+      for (const p of pods) await writeFile(p, '');
+      const shellOf = async () => (await readFile(parents, 'utf8')).trim().split('\n').at(-1);
+      for (const shellIdleMs of [60_000, 20]) {
+        const runner = newIpRunner({
+          ipBinary: fakeIp,
+          nsenterBinary: fakeNsenter,
+          idleMs: 20,
+          shellIdleMs,
+          shells: 1,
+        });
+        try {
+          await runner.batch({ path: pods[0] }, ['link set dev nsm-1 up']);
+          const first = await shellOf();
+          await new Promise((r) => setTimeout(r, 300));
+          await runner.batch({ path: pods[1] }, ['link set dev nsm-1 up']);
+          if (shellIdleMs > 300) assert.equal(await shellOf(), first, 'the same shell ran both');
+          else assert.notEqual(await shellOf(), first, 'the idle shell had exited');
+        } finally {
+          await runner.close();
+        }
+      }
+    });
+
+    it("runs JSON queries from shells, not from Node's event loop, and parses their output", async () => {
+      const fakeIp = join(dir, 'fake-json-ip');
+      // Prints which process started it, as JSON; fails for "fail".
+      await writeFile(
+        fakeIp,
+        `#!/bin/sh\n[ "$2" = fail ] && { echo 'Error: no such object' >&2; exit 1; }\necho '[{"parent":'$PPID'}]'\n`,
+      );
+      await chmod(fakeIp, 0o755);
+      const runner = newIpRunner({ ipBinary: fakeIp });
+      try {
+        const [out] = await runner.json<{ parent: number }[]>(null, ['link']);
+        assert.notEqual(out.parent, process.pid);
+        await assert.rejects(
+          runner.json(null, ['fail']),
+          (e: unknown) => isKernelCommandError(e) && /no such object/.test(e.message),
+        );
+      } finally {
+        await runner.close();
+      }
     });
 
     it('reports a missing binary as INTERNAL', async () => {

@@ -88,13 +88,18 @@ export interface IpRunnerOptions {
   readonly shells?: number;
   /** The shell for that (default "sh"). */
   readonly shellBinary?: string;
+  /**
+   * A shell without work for this long exits (default `idleMs`). Shells hold no namespace, unlike
+   * the batch processes (whose `idleMs` is short for that reason), so a daemon may keep them longer.
+   */
+  readonly shellIdleMs?: number;
 }
 
 export const DEFAULT_IDLE_MS = 2000;
 export const DEFAULT_MAX_PROCESSES = 256;
 export const DEFAULT_SHELLS = 4;
-/** Pods' processes started ahead of their batch that may wait for it at once (see prepare). */
-const MAX_WAITING_WARM = 2;
+/** Shells that start the JSON queries (see `run`). */
+const QUERY_SHELLS = 2;
 /** Namespaces whose last batch was this recent are remembered (for `wantsProcess`), at most this many. */
 const MAX_REMEMBERED_NAMESPACES = 4096;
 
@@ -108,6 +113,7 @@ export function newIpRunner(opts: IpRunnerOptions = {}): IpRunner {
     maxProcesses: opts.maxProcesses ?? DEFAULT_MAX_PROCESSES,
     shells: opts.shells ?? DEFAULT_SHELLS,
     shellBinary: opts.shellBinary ?? 'sh',
+    shellIdleMs: opts.shellIdleMs ?? opts.idleMs ?? DEFAULT_IDLE_MS,
   });
 }
 
@@ -151,6 +157,7 @@ interface SpawnOptions {
   maxProcesses: number;
   shells: number;
   shellBinary: string;
+  shellIdleMs: number;
 }
 
 class SpawnIpRunner implements IpRunner {
@@ -158,21 +165,27 @@ class SpawnIpRunner implements IpRunner {
   private readonly log = logger('kernel');
   private readonly pool: BatchPool | undefined;
   private readonly shells: ShellLauncher | undefined;
+  private readonly queryShells: ShellLauncher | undefined;
   /** Namespace path → when it last got a batch (oldest first), to tell busy namespaces from pods. */
   private readonly lastBatch = new Map<string, number>();
 
   constructor(private readonly opts: SpawnOptions) {
     this.pool = opts.longLived ? new BatchPool(opts) : undefined;
-    this.shells = opts.longLived && opts.shells > 0 ? new ShellLauncher(opts) : undefined;
+    const shells = { ...opts, idleMs: opts.shellIdleMs };
+    this.shells = opts.longLived && opts.shells > 0 ? new ShellLauncher(shells) : undefined;
+    this.queryShells =
+      opts.longLived && opts.shells > 0 ? new ShellLauncher({ ...shells, shells: QUERY_SHELLS }) : undefined;
   }
 
   prepare(netns: NetnsRef | null): void {
     const where = netns?.path ?? null;
     if (this.closed) return;
-    // A pod gets a warm process too while requests come one by one (its exec then overlaps the
-    // request's trip to the endpoint), but not in a burst: a few may wait, the rest go to the shells.
+    // Only a namespace that earns a long-lived process gets one ahead of its batch. A pod's batch
+    // goes to a shell: a warm process for it was one more spawn on Node's event loop per request,
+    // and that spawn blocked the loop (p50 4.4 ms, p90 17.5 ms at load 9-25) just while the request
+    // was on its way to the endpoint, which then waited for it (sequential local setup p50 42-51 →
+    // 22-37 ms, forwarder CPU 23.5 → 14-17 ms per request and close, same machine, interleaved runs).
     if (this.isBusy(where, false)) this.pool?.warm(where);
-    else this.pool?.warm(where, MAX_WAITING_WARM);
   }
 
   /**
@@ -277,6 +290,7 @@ class SpawnIpRunner implements IpRunner {
     this.closed = true;
     this.pool?.close();
     this.shells?.close();
+    this.queryShells?.close();
   }
 
   private checkOpen(): void {
@@ -291,14 +305,24 @@ class SpawnIpRunner implements IpRunner {
     what: string,
   ): Promise<ProcessResult> {
     const where = netns?.path ?? null;
-    // Batches (short, on the request path) go to the shells; JSON queries do not: a restarted
-    // forwarder's scan lists every namespace on the node, and in the shells' queues those would
-    // hold up the batches of requests behind them.
+    // Batches (short, on the request path) go to the shells. JSON queries go to shells of their
+    // own: a restarted forwarder's scan lists every namespace on the node, which in the batch
+    // shells' queues would hold up the batches of requests behind them, and which spawned from
+    // Node blocked its event loop once per namespace (a bench run on a machine with 1119
+    // namespaces: 18 s of scan, its last 8 s over the first requests measured).
     if (this.shells && input !== null) {
       const lines = input.split('\n').filter((l) => l !== '');
       return this.shells
         .run({ netns: where, ipArgs, lines, signal, what })
         .then(({ code, output }) => ({ code, stdout: '', stderr: output }));
+    }
+    if (this.queryShells && input === null) {
+      // The shell gives stdout and stderr as one: the JSON when ip succeeded, its complaint if not.
+      return this.queryShells
+        .run({ netns: where, ipArgs, lines: null, signal, what })
+        .then(({ code, output }) =>
+          code === 0 ? { code, stdout: output, stderr: '' } : { code, stdout: '', stderr: output },
+        );
     }
     const [bin, ...argv] = ipArgv(netns, ipArgs, this.opts);
     return new Promise<ProcessResult>((resolve, reject) => {

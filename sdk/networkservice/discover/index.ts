@@ -1,4 +1,10 @@
-export { DEFAULT_FINDER_CACHE_TTL_MS, type Finder, type FinderOptions, newFinder } from './common.js';
+export {
+  DEFAULT_FINDER_CACHE_TTL_MS,
+  DEFAULT_FINDER_STALE_MS,
+  type Finder,
+  type FinderOptions,
+  newFinder,
+} from './common.js';
 export {
   candidates,
   candidateWeights,

@@ -13,7 +13,7 @@ import { eventually } from '../../testing/eventually.js';
 import { verifyNoLeaks } from '../../testing/leaks.js';
 import { cappedDoubling } from '../../tools/backoff/index.js';
 import { withClientURL } from '../clienturl/index.js';
-import { ConnectionMonitor, newRelay } from './index.js';
+import { ConnectionMonitor, newRelay, STREAM_LINGER_MS } from './index.js';
 
 const NEXT_HOP = 'unix:///run/nsm/forwarder.sock';
 
@@ -260,11 +260,49 @@ describe('monitor relay', () => {
     await relay.close();
   });
 
-  it('stops watching when the last connection through the hop is closed', async () => {
+  it('stops watching a while after the last connection through the hop is closed', async () => {
     const t = setup();
     const conn = await t.chain.request(t.ctx, ours('a'));
     await t.chain.close(t.ctx, conn);
+    assert.equal(t.pool.live().length, 1, 'kept for the next connection');
+    t.clock.advance(STREAM_LINGER_MS - 1);
+    assert.equal(t.pool.live().length, 1);
+    t.clock.advance(1);
     assert.equal(t.pool.live().length, 0);
+    assert.equal(t.clock.pending, 0);
+  });
+
+  it('serves connections that come one after another with one stream', async () => {
+    const t = setup();
+    for (const id of ['a', 'b', 'c']) {
+      const conn = await t.chain.request(t.ctx, ours(id));
+      await t.chain.close(t.ctx, conn);
+      t.clock.advance(STREAM_LINGER_MS / 2);
+    }
+    assert.equal(t.pool.streams.length, 1);
+    // The stream still works for the next one: trouble reported there reaches it.
+    await t.chain.request(t.ctx, ours('d'));
+    t.pool.live()[0].onEvent({
+      type: ConnectionEventType.UPDATE,
+      connections: { 'd-down': Connection.fromPartial({ id: 'd-down', state: State.DOWN }) },
+    });
+    assert.equal(t.m.get('d')?.state, State.DOWN);
+    await t.relay.close();
+    assert.equal(t.pool.live().length, 0);
+    assert.equal(t.clock.pending, 0, 'close ends the linger too');
+  });
+
+  it('does not report a connection lost when a lingering stream breaks', async () => {
+    const t = setup();
+    const conn = await t.chain.request(t.ctx, ours('a'));
+    await t.chain.close(t.ctx, conn);
+    const states = statesOf(t.m, 'a');
+    t.pool.live()[0].onEnd(new Error('forwarder restarted'));
+    assert.deepEqual(states.states, []);
+    states.stop();
+    await t.chain.request(t.ctx, ours('b'));
+    assert.equal(t.pool.live().length, 1, 'a new stream for the next connection');
+    await t.relay.close();
     assert.equal(t.clock.pending, 0);
   });
 });

@@ -12,7 +12,11 @@
 // another at once (heal/client.ts), when another endpoint serves the service (`canReselect`).
 // DOWN follows for clients that do not know RESELECT_REQUESTED.
 // It sits right before connect, where the next hop's URL is known. Reconnects wait a capped
-// doubling backoff on the clock of the request that started the watch.
+// doubling backoff on the clock of the request that started the watch. A stream whose last
+// connection closed stays open for STREAM_LINGER_MS: pods that connect one after another would
+// otherwise open and cancel a stream per connection on every hop, each time with the next hop's
+// INITIAL_STATE_TRANSFER (with netsvcmonitor's registry watches, which linger the same way, about a
+// fifth of the CPU that a sequential local setup and close cost the daemons).
 import {
   type Connection,
   type ConnectionEvent,
@@ -32,6 +36,8 @@ import type { ConnectionMonitor } from './monitor.js';
 const log = logger('monitor-relay');
 const INITIAL_RECONNECT_BACKOFF_MS = 100;
 const MAX_RECONNECT_BACKOFF_MS = 2_000;
+/** How long a stream with no connection left stays open for the next one through the same hop. */
+export const STREAM_LINGER_MS = 60_000;
 
 export interface RelayOptions {
   /** Delays between reconnects of a broken stream (default: capped doubling 100 ms … 2 s). */
@@ -58,6 +64,8 @@ class Watcher {
   private readonly tracked = new Map<string, string>();
   private stream?: MonitorStream;
   private retry?: { clear(): void };
+  /** Closes the stream STREAM_LINGER_MS after the last connection left, unless another came. */
+  private linger?: { clear(): void };
   private connectedOnce = false;
   private disposed = false;
   /** Our connections already asked to reselect since they were (re)tracked: reconnect failures ask once. */
@@ -74,6 +82,8 @@ class Watcher {
 
   track(downstreamId: string, ourId: string): void {
     this.disposed = false;
+    this.linger?.clear();
+    this.linger = undefined;
     this.reselected.delete(ourId);
     this.tracked.set(downstreamId, ourId);
     if (!this.stream && !this.retry) this.open();
@@ -82,7 +92,11 @@ class Watcher {
   untrack(ourId: string): void {
     for (const [d, o] of this.tracked) if (o === ourId) this.tracked.delete(d);
     this.reselected.delete(ourId);
-    if (this.tracked.size === 0) this.dispose();
+    if (this.tracked.size > 0 || this.linger || this.disposed) return;
+    this.linger = this.clock.setTimeout(() => {
+      this.linger = undefined;
+      if (this.tracked.size === 0) this.dispose();
+    }, STREAM_LINGER_MS);
   }
 
   private open(): void {
@@ -169,6 +183,8 @@ class Watcher {
 
   dispose(): void {
     this.disposed = true;
+    this.linger?.clear();
+    this.linger = undefined;
     void this.stream?.close();
     this.stream = undefined;
     this.retry?.clear();

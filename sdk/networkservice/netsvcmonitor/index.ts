@@ -4,4 +4,5 @@ export {
   type NetSvcMonitor,
   type NetSvcMonitorOptions,
   newNetSvcMonitor,
+  WATCH_LINGER_MS,
 } from './server.js';

@@ -13,7 +13,7 @@ import { FakeClock, fakeContext } from '../../testing/clock.js';
 import { ns, nse, request } from '../../testing/connections.js';
 import { verifyNoLeaks } from '../../testing/leaks.js';
 import { ConnectionMonitor } from '../monitor/index.js';
-import { EVALUATE_DELAY_MS, newNetSvcMonitor } from './index.js';
+import { EVALUATE_DELAY_MS, newNetSvcMonitor, WATCH_LINGER_MS } from './index.js';
 
 const service = (version: string) =>
   ns('dyn', { matches: [{ routes: [{ destinationSelector: { version } }] }] });
@@ -32,6 +32,26 @@ function forwarder(m: ConnectionMonitor): NetworkServiceElement {
   };
 }
 
+/** The same registry, counting its finds (each watch the monitor opens starts with one). */
+function counting<R extends object>(r: R, finds: { count: number }): R {
+  return new Proxy(r, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (prop === 'find') finds.count++;
+        return v.apply(target, args);
+      };
+    },
+  });
+}
+
+/** From now on, how many registry lists the monitor started. */
+function countFinds(t: { finds: { count: number } }): { count: number } {
+  t.finds.count = 0;
+  return t.finds;
+}
+
 describe('netsvcmonitor server', () => {
   verifyNoLeaks();
 
@@ -43,7 +63,13 @@ describe('netsvcmonitor server', () => {
     await nseReg.register(background(), endpoint('a', 'a'));
     await nseReg.register(background(), endpoint('b', 'b'));
     const m = new ConnectionMonitor();
-    const netsvc = newNetSvcMonitor({ ns: nsReg, nse: nseReg, monitor: m, clock });
+    const finds = { count: 0 };
+    const netsvc = newNetSvcMonitor({
+      ns: counting(nsReg, finds),
+      nse: counting(nseReg, finds),
+      monitor: m,
+      clock,
+    });
     const chain = newNetworkServiceChain(netsvc.server, forwarder(m));
     const asked: string[] = [];
     const stop = m.subscribe({ pathSegments: [], networkServices: [] }, (ev: ConnectionEvent) => {
@@ -58,7 +84,7 @@ describe('netsvcmonitor server', () => {
       await clock.advanceAsync(0);
     };
     await settle();
-    return { clock, nsReg, nseReg, m, netsvc, chain, ctx, conn, asked, stop, settle };
+    return { clock, nsReg, nseReg, m, netsvc, chain, ctx, conn, asked, stop, settle, finds };
   }
 
   it('requires the registries and the monitor', () => {
@@ -100,14 +126,42 @@ describe('netsvcmonitor server', () => {
     await t.netsvc.close();
   });
 
-  it('forgets a closed connection and stops watching the registries', async () => {
+  it('forgets a closed connection and stops watching the registries a while later', async () => {
     const t = await setup();
+    const finds = countFinds(t);
     await t.chain.close(t.ctx, t.conn);
     await t.nsReg.register(background(), service('b'));
     await t.settle();
     assert.deepEqual(t.asked, []);
+    assert.equal(t.clock.pending, 1, 'only the linger timer');
+    await t.clock.advanceAsync(WATCH_LINGER_MS);
     assert.equal(t.clock.pending, 0, 'no timers left');
+    // A connection after that lists the registries again.
+    const again = await t.chain.request(t.ctx, request({ id: 'c2', networkService: 'dyn' }));
+    await t.settle();
+    assert.equal(finds.count, 2);
+    await t.chain.close(t.ctx, again);
     t.stop();
     await t.netsvc.close();
+    assert.equal(t.clock.pending, 0);
+  });
+
+  it('keeps its watches for connections that come one after another', async () => {
+    const t = await setup();
+    const finds = countFinds(t);
+    await t.chain.close(t.ctx, t.conn);
+    await t.clock.advanceAsync(WATCH_LINGER_MS / 2);
+    const next = await t.chain.request(t.ctx, request({ id: 'c2', networkService: 'dyn' }));
+    await t.settle();
+    assert.equal(finds.count, 0, 'no new list of the registries');
+    // Still watching: a change moves the new connection.
+    await t.nsReg.register(background(), service('b'));
+    await t.settle();
+    assert.deepEqual(t.asked, ['c2']);
+    await t.clock.advanceAsync(WATCH_LINGER_MS);
+    await t.chain.close(t.ctx, next);
+    t.stop();
+    await t.netsvc.close();
+    assert.equal(t.clock.pending, 0);
   });
 });

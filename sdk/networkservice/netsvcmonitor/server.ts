@@ -1,7 +1,9 @@
 // netsvcmonitor (nsmgr) moves connections whose endpoint no longer matches their service (upstream's
 // netsvcmonitor, demo change-nse-dynamically). It remembers the service, endpoint and labels of
 // every connection the nsmgr carries, watches both registries (list, then watch; one stream each,
-// open while there are connections) and, when a NetworkService is applied again or an endpoint
+// open while there are connections and for WATCH_LINGER_MS after the last one closed: pods that
+// connect one after another made it list the whole registry for every connection) and, when a
+// NetworkService is applied again or an endpoint
 // registers with other labels, checks them all (common.ts mustMove). A connection that must move
 // gets a RESELECT_REQUESTED event on this nsmgr's MonitorConnections stream: the client's heal
 // selects another endpoint at once (heal/client.ts); through a CNF chain the relays pass the event
@@ -36,6 +38,8 @@ const log = logger('netsvcmonitor');
 export const EVALUATE_DELAY_MS = 20;
 const INITIAL_WATCH_BACKOFF_MS = 100;
 const MAX_WATCH_BACKOFF_MS = 2_000;
+/** How long the watches stay open once no connection is left, for the next one. */
+export const WATCH_LINGER_MS = 60_000;
 
 export interface NetSvcMonitorOptions {
   /** The NetworkService registry to watch (the central registry's client). */
@@ -63,6 +67,8 @@ class Monitor implements NetworkServiceServer {
   private readonly backoff: BackoffFactory;
   private watches?: Cancelable;
   private timer?: { clear(): void };
+  /** Stops the watches WATCH_LINGER_MS after the last connection closed, unless another came. */
+  private linger?: { clear(): void };
   private closed = false;
 
   constructor(private readonly opts: NetSvcMonitorOptions) {
@@ -93,11 +99,18 @@ class Monitor implements NetworkServiceServer {
 
   async close(ctx: Context, conn: Connection): Promise<void> {
     this.tracked.delete(conn.id);
-    if (this.tracked.size === 0) this.stopWatches();
+    if (this.tracked.size === 0 && this.watches && !this.linger) {
+      this.linger = this.clock.setTimeout(() => {
+        this.linger = undefined;
+        if (this.tracked.size === 0) this.stopWatches();
+      }, WATCH_LINGER_MS);
+    }
     await next.server(ctx).close(ctx, conn);
   }
 
   private startWatches(): void {
+    this.linger?.clear();
+    this.linger = undefined;
     if (this.watches) return;
     const life = withCancel(withClock(background(), this.clock));
     this.watches = life;
@@ -151,6 +164,8 @@ class Monitor implements NetworkServiceServer {
   }
 
   private stopWatches(): void {
+    this.linger?.clear();
+    this.linger = undefined;
     this.watches?.cancel(new Error('no connections to watch'));
     this.watches = undefined;
     this.timer?.clear();
