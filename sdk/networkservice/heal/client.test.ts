@@ -120,6 +120,19 @@ function setup(opts: { alive?: () => boolean; livenessCheck?: boolean } = {}) {
 }
 
 const died = () => new NsmError(status.UNAVAILABLE, 'nsmgr died');
+/** The nsmgr's monitor stream says a hop asked for a reselect of the client's connection. */
+function askReselect(s: FakeStream): void {
+  s.onEvent({
+    type: ConnectionEventType.UPDATE,
+    connections: {
+      'nsmgr-id-1': Connection.fromPartial({
+        ...pathOf(['nsc', 'nsmgr'], 1),
+        state: State.RESELECT_REQUESTED,
+      }),
+    },
+  });
+}
+
 /** In `failures`: the request hangs until its caller cancels it. */
 const HANG = Symbol('hang');
 
@@ -221,15 +234,7 @@ describe('heal client', () => {
   it('selects another endpoint at once, without a repair, when a hop asks for a reselect', async () => {
     const t = setup();
     const conn = await t.chain.request(t.ctx, t.req);
-    t.pool.live()[0].onEvent({
-      type: ConnectionEventType.UPDATE,
-      connections: {
-        'nsmgr-id-1': Connection.fromPartial({
-          ...pathOf(['nsc', 'nsmgr'], 1),
-          state: State.RESELECT_REQUESTED,
-        }),
-      },
-    });
+    askReselect(t.pool.live()[0]);
     await eventually(() => assert.equal(t.ep.requests().length, 2));
     assert.deepEqual(t.ep.seen.slice(-2), [
       { op: 'close', nse: 'nse-1' },
@@ -248,15 +253,7 @@ describe('heal client', () => {
     alive = false;
     await t.clock.advanceAsync(LIVENESS_INTERVAL_MS);
     await eventually(() => assert.equal(t.ep.requests().length, 2, 'the repair is in flight'));
-    t.pool.live()[0].onEvent({
-      type: ConnectionEventType.UPDATE,
-      connections: {
-        'nsmgr-id-1': Connection.fromPartial({
-          ...pathOf(['nsc', 'nsmgr'], 1),
-          state: State.RESELECT_REQUESTED,
-        }),
-      },
-    });
+    askReselect(t.pool.live()[0]);
     await eventually(() => assert.equal(t.ep.requests().length, 3));
     assert.deepEqual(t.ep.seen.slice(-3), [
       { op: 'request', state: State.UP, nse: 'nse-1' },
