@@ -250,10 +250,7 @@ class HealClient implements NetworkServiceClient {
           return; // healed, or closed meanwhile
         } catch (e) {
           const code = getErrorCode(e);
-          if (state.reselectAsked) {
-            attempt = RESELECT; // at once: a different, stronger action
-            continue;
-          }
+          if (state.reselectAsked) continue; // the loop's top turns it into a reselect, at once
           const following = afterFailure(attempt, code);
           log.debug(
             { id: state.conn.id, ...attempt, code, error: getErrorMessage(e) },

@@ -122,8 +122,9 @@ class Watcher {
           else if (c.state === State.RESELECT_REQUESTED) {
             log.info({ id: ours }, 'reselect requested by the next hop');
             this.monitor.reselect(ours);
-            const conn = this.gone.onReselectRequested && this.monitor.get(ours);
-            if (conn) this.gone.onReselectRequested?.(conn);
+            const notify = this.gone.onReselectRequested;
+            const conn = notify && this.monitor.get(ours);
+            if (conn) notify(conn);
           }
         }
       },
