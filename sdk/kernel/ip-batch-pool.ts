@@ -31,12 +31,15 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
 import { batchProcessArgv, createdNames, namesIn } from './ip-batch-lines.js';
+import { EXIT_MARK, type FifoStarter, type IpProcess } from './ip-fifo.js';
 import { KernelCommandError } from './kernel-command-error.js';
 
 /** The line after every batch; its one line of output says the batch before it succeeded. */
 export const SENTINEL = 'link show dev lo';
 const SENTINEL_OUTPUT = /^1: lo[:@]/;
 const FAILURE_MARK = /^Command failed -:(\d+)$/;
+/** The exit line of a shell-started process (ip-fifo.ts): not part of ip's error output. */
+const EXIT_LINES = new RegExp(`^${EXIT_MARK} \\d+\n?`, 'gm');
 /** Rejection of a batch that was queued on a process that exited before running it. */
 const REQUEUE = Symbol('requeue');
 /** A process that has resolved this many names starts afresh (its iproute2 cache only grows). */
@@ -65,9 +68,40 @@ interface Job {
   timer?: NodeJS.Timeout;
 }
 
+/** A long-lived `ip` that Node spawns itself (our own namespace, or when no shell can start one). */
+function spawnedProcess(netns: string | null, opts: BatchPoolOptions): IpProcess {
+  const [bin, ...argv] = batchProcessArgv(netns, opts);
+  const child: ChildProcessWithoutNullStreams = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let why: string | undefined;
+  const cbs: ((why: string) => void)[] = [];
+  const exited = (w: string) => {
+    if (why !== undefined) return;
+    why = w;
+    for (const cb of cbs.splice(0)) cb(w);
+  };
+  child.on('error', (e) => exited(`cannot start ${bin}: ${e.message}`));
+  child.on('close', (code, sig) => exited(`ip exited (${sig ?? `code ${code}`})`));
+  return {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    onExit: (cb) => (why === undefined ? cbs.push(cb) : cb(why)),
+    kill: () => child.kill('SIGKILL'),
+    setRef: (ref) => {
+      for (const h of [child, child.stdin, child.stdout, child.stderr] as {
+        ref?: () => void;
+        unref?: () => void;
+      }[]) {
+        if (ref) h.ref?.();
+        else h.unref?.();
+      }
+    },
+  };
+}
+
 /** One long-lived `ip -batch` in one namespace; runs one job at a time, in order. */
 class BatchProcess {
-  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly child: IpProcess;
   private readonly queue: Job[] = [];
   private current: Job | undefined;
   private linesWritten = 0;
@@ -84,16 +118,16 @@ class BatchProcess {
     readonly identity: string | null,
     private readonly opts: BatchPoolOptions,
     private readonly onExit: (p: BatchProcess) => void,
+    /** Started by a shell (ip-fifo.ts); by default Node spawns it. */
+    started?: IpProcess,
   ) {
-    const [bin, ...argv] = batchProcessArgv(netns, opts);
-    this.child = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = started ?? spawnedProcess(netns, opts);
     this.child.stdout.setEncoding('utf8');
     this.child.stderr.setEncoding('utf8');
     this.child.stdout.on('data', (d: string) => this.onStdout(d));
     this.child.stderr.on('data', (d: string) => this.onStderr(d));
-    this.child.stdin.on('error', () => {}); // EPIPE after ip exited on a failing line: reported via 'close'
-    this.child.on('error', (e) => this.exited(`cannot start ${bin}: ${e.message}`));
-    this.child.on('close', (code, sig) => this.exited(`ip exited (${sig ?? `code ${code}`})`));
+    this.child.stdin.on('error', () => {}); // EPIPE after ip exited on a failing line: reported as its exit
+    this.child.onExit((why) => this.exited(why));
     this.armIdle(); // a process started ahead of its work (warm) goes away if none comes
   }
 
@@ -134,7 +168,7 @@ class BatchProcess {
   stop(): void {
     if (this.dead) return;
     this.retiring = true;
-    this.child.kill('SIGKILL');
+    this.child.kill();
   }
 
   private pump(): void {
@@ -162,7 +196,7 @@ class BatchProcess {
   }
 
   private onStderr(d: string): void {
-    this.stderr += d;
+    this.stderr += d.replace(EXIT_LINES, '');
     const lines = this.stderr.split('\n');
     const at = lines.findIndex((l) => FAILURE_MARK.test(l.trim()));
     if (at < 0 || !this.current) return;
@@ -240,13 +274,7 @@ class BatchProcess {
 
   /** An idle process must not keep its daemon (or a test) alive; a busy one must. */
   private setRef(ref: boolean): void {
-    for (const h of [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as {
-      ref?: () => void;
-      unref?: () => void;
-    }[]) {
-      if (ref) h.ref?.();
-      else h.unref?.();
-    }
+    this.child.setRef(ref);
   }
 
   private armIdle(): void {
@@ -268,7 +296,13 @@ export class BatchPool {
   private readonly procs = new Map<string, BatchProcess>();
   private readonly starting = new Map<string, Promise<BatchProcess | undefined>>();
 
-  constructor(private readonly opts: BatchPoolOptions) {}
+  private closed = false;
+
+  constructor(
+    private readonly opts: BatchPoolOptions,
+    /** Starts the processes for other namespaces without a spawn on Node's event loop (ip-fifo.ts). */
+    private readonly starter?: FifoStarter,
+  ) {}
 
   /** Runs a batch in a long-lived process; false when none can be had (the caller spawns one-shot). */
   async run(netns: string | null, commands: readonly string[], signal?: AbortSignal): Promise<boolean> {
@@ -307,8 +341,9 @@ export class BatchPool {
     this.get(netns).catch(() => {});
   }
 
-  /** Whether netns has a live process that takes batches. */
+  /** Whether netns has a live process that takes batches, or one on its way (warm). */
   has(netns: string | null): boolean {
+    if (this.starting.has(netns ?? '')) return true;
     const p = this.procs.get(netns ?? '');
     return p !== undefined && !p.dead && !p.retiring;
   }
@@ -318,6 +353,7 @@ export class BatchPool {
   }
 
   close(): void {
+    this.closed = true;
     for (const p of this.procs.values()) p.stop();
     this.procs.clear();
   }
@@ -349,9 +385,24 @@ export class BatchPool {
     // A namespace that is gone gets a one-shot `ip`, which reports NOT_FOUND the usual way.
     if (netns !== null && identity === null) return undefined;
     if (this.procs.size >= this.opts.maxProcesses && !this.evictIdle()) return undefined;
-    const p = new BatchProcess(netns, identity, this.opts, (gone) => {
-      if (this.procs.get(key) === gone) this.procs.delete(key);
-    });
+    let started: IpProcess | undefined;
+    if (netns !== null && this.starter) {
+      started = await this.starter.start(netns);
+      if (!started) return undefined; // the batch runs one-shot
+      if (this.closed) {
+        started.kill();
+        return undefined;
+      }
+    }
+    const p = new BatchProcess(
+      netns,
+      identity,
+      this.opts,
+      (gone) => {
+        if (this.procs.get(key) === gone) this.procs.delete(key);
+      },
+      started,
+    );
     this.procs.set(key, p);
     return p;
   }

@@ -53,6 +53,11 @@ export interface ShellJob {
   readonly signal?: AbortSignal;
   /** The command named in errors. */
   readonly what: string;
+  /**
+   * A script of our own to run instead of `ip` (ipArgs and lines are then ignored): for the batch
+   * pool's processes, which a shell starts (ip-fifo.ts). Never built from a caller's text.
+   */
+  readonly script?: string;
 }
 
 export interface ShellResult {
@@ -81,13 +86,14 @@ export function jobScript(
   delim: string,
   bins: { ipBinary: string; nsenterBinary: string },
 ): string {
+  const done = `printf '\\n${delim} %s\\n' $?\n`;
+  if (job.script !== undefined) return `${job.script}\n${done}`;
   const argv = [
     ...(job.netns === null ? [] : [bins.nsenterBinary, `--net=${job.netns}`]),
     bins.ipBinary,
     ...job.ipArgs,
   ];
   const cmd = argv.map(shellQuote).join(' ');
-  const done = `printf '\\n${delim} %s\\n' $?\n`;
   if (job.lines === null) return `${cmd} </dev/null 2>&1\n${done}`;
   for (const l of job.lines) {
     if (l === delim || /[\n\r\0]/.test(l))

@@ -77,12 +77,22 @@ describe('iproute2 runner', () => {
   describe('process control', () => {
     let dir: string;
     let slowIp: string;
+    let failingIp: string;
+    let anyNsenter: string;
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'nsmk-'));
       slowIp = join(dir, 'slow-ip');
       await writeFile(slowIp, '#!/bin/sh\nexec sleep 5\n');
-      await chmod(slowIp, 0o755);
+      // Answers the sentinel; any other line fails as iproute2 does (message, failed line, exit 1).
+      failingIp = join(dir, 'failing-ip');
+      await writeFile(
+        failingIp,
+        '#!/bin/sh\nn=0\nwhile IFS= read -r l; do n=$((n+1)); case "$l" in "link show dev lo") echo "1: lo: <LOOPBACK>";; *) set -- $l; echo "Cannot find device \\"$4\\"" >&2; echo "Command failed -:$n" >&2; exit 1;; esac; done\n',
+      );
+      anyNsenter = join(dir, 'any-nsenter'); // enters nothing (no root needed): runs the command
+      await writeFile(anyNsenter, '#!/bin/sh\nshift\nexec "$@"\n');
+      for (const f of [slowIp, failingIp, anyNsenter]) await chmod(f, 0o755);
     });
     after(() => rm(dir, { recursive: true, force: true }));
 
@@ -102,40 +112,65 @@ describe('iproute2 runner', () => {
       await assert.rejects(p, (e: unknown) => isKernelCommandError(e) && e.code === status.CANCELLED);
     });
 
-    it('starts a process ahead of its batch only for a namespace that earns one, not for a pod', async () => {
-      // Fakes that log every start ("-o -batch -" is a long-lived process, "-batch -" a shell's one-shot).
+    it('starts a pod’s process ahead of its batch from a shell, not from Node; an unprepared namespace earns one after two batches', async () => {
+      // Fakes that log every start with the parent's pid ("-o -batch -" is a long-lived process,
+      // "-batch -" a shell's one-shot).
       const calls = join(dir, 'calls');
       const fakeIp = join(dir, 'fake-ip');
       await writeFile(
         fakeIp,
-        `#!/bin/sh\necho "$*" >> '${calls}'\nwhile IFS= read -r l; do [ "$l" = "link show dev lo" ] && echo "1: lo: <LOOPBACK>"; done\nexit 0\n`,
+        `#!/bin/sh\necho "$* ppid=$PPID" >> '${calls}'\nwhile IFS= read -r l; do [ "$l" = "link show dev lo" ] && echo "1: lo: <LOOPBACK>"; done\nexit 0\n`,
       );
-      const fakeNsenter = join(dir, 'fake-nsenter');
-      await writeFile(fakeNsenter, '#!/bin/sh\nshift\nexec "$@"\n');
       await chmod(fakeIp, 0o755);
-      await chmod(fakeNsenter, 0o755);
       const pod = join(dir, 'pod');
       const endpoint = join(dir, 'endpoint');
       await writeFile(pod, '');
       await writeFile(endpoint, '');
-      const started = async () => (await readFile(calls, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-      const runner = newIpRunner({ ipBinary: fakeIp, nsenterBinary: fakeNsenter, idleMs: 60_000 });
+      const started = async () =>
+        (await readFile(calls, 'utf8').catch(() => ''))
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => {
+            const [args, ppid] = l.split(' ppid=');
+            return { args, byNode: Number(ppid) === process.pid };
+          });
+      const runner = newIpRunner({ ipBinary: fakeIp, nsenterBinary: anyNsenter, idleMs: 60_000 });
       try {
         runner.prepare?.({ path: pod }); // a request for a new pod
-        await runner.batch({ path: endpoint }, ['link set dev a up']); // the endpoint's first connection
-        await new Promise((r) => setTimeout(r, 100));
-        assert.deepEqual(
-          await started(),
-          ['-batch -'],
-          'nothing started for the pod; the batch ran one-shot',
-        );
-        await runner.batch({ path: pod }, ['link set dev nsm-1 up']);
-        runner.prepare?.({ path: endpoint }); // its second connection within idleMs: it earns a process
         await eventually(async () =>
-          assert.deepEqual(await started(), ['-batch -', '-batch -', '-o -batch -']),
+          assert.deepEqual(await started(), [{ args: '-o -batch -', byNode: false }]),
         );
-        await runner.batch({ path: endpoint }, ['link set dev b up']);
-        assert.equal((await started()).length, 3, 'the warm process took the batch');
+        await runner.batch({ path: pod }, ['link set dev nsm-1 up']); // its set-up, after the endpoint answered
+        await runner.batch({ path: pod }, ['link del dev nsm-1']);
+        assert.equal((await started()).length, 1, 'the prepared process took both batches');
+
+        await runner.batch({ path: endpoint }, ['link set dev a up']); // no prepare: one-shot
+        await runner.batch({ path: endpoint }, ['link del dev a']); // the second in a row: one-shot too
+        await runner.batch({ path: endpoint }, ['link set dev b up']); // the third: it earned a process
+        await runner.batch({ path: endpoint }, ['link del dev b']);
+        assert.deepEqual((await started()).slice(1), [
+          { args: '-batch -', byNode: false },
+          { args: '-batch -', byNode: false },
+          { args: '-o -batch -', byNode: false },
+        ]);
+      } finally {
+        await runner.close();
+      }
+    });
+
+    it('reports the error of a shell-started process and runs the next batch in a new one', async () => {
+      const runner = newIpRunner({ ipBinary: failingIp, nsenterBinary: anyNsenter, idleMs: 60_000 });
+      try {
+        runner.prepare?.({ path: '/proc/self/ns/net' });
+        await assert.rejects(
+          runner.batch({ path: '/proc/self/ns/net' }, ['link set dev x up']),
+          (e: unknown) =>
+            isKernelCommandError(e) && /Cannot find device "x"/.test(e.message) && !/NSM_IP/.test(e.message),
+        );
+        await assert.rejects(
+          runner.batch({ path: '/proc/self/ns/net' }, ['link set dev y up']),
+          /Cannot find device "y"/,
+        );
       } finally {
         await runner.close();
       }

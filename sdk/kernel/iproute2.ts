@@ -13,6 +13,7 @@ import { internal, invalidArgument, NsmError } from '../errors/index.js';
 import { logger, traceEnabled } from '../tools/log.js';
 import { printsLoopback } from './ip-batch-lines.js';
 import { BatchPool } from './ip-batch-pool.js';
+import { FifoStarter } from './ip-fifo.js';
 import { ShellLauncher } from './ip-shell.js';
 import { KernelCommandError } from './kernel-command-error.js';
 
@@ -100,8 +101,10 @@ export const DEFAULT_MAX_PROCESSES = 256;
 export const DEFAULT_SHELLS = 4;
 /** Shells that start the JSON queries (see `run`). */
 const QUERY_SHELLS = 2;
-/** Namespaces whose last batch was this recent are remembered (for `wantsProcess`), at most this many. */
+/** Namespaces whose last batch was this recent are remembered (for `isBusy`), at most this many. */
 const MAX_REMEMBERED_NAMESPACES = 4096;
+/** A namespace with this many batches in a row (each within `idleMs` of the last) earns a long-lived `ip`. */
+const BUSY_AFTER_BATCHES = 2;
 
 export function newIpRunner(opts: IpRunnerOptions = {}): IpRunner {
   return new SpawnIpRunner({
@@ -166,47 +169,60 @@ class SpawnIpRunner implements IpRunner {
   private readonly pool: BatchPool | undefined;
   private readonly shells: ShellLauncher | undefined;
   private readonly queryShells: ShellLauncher | undefined;
-  /** Namespace path → when it last got a batch (oldest first), to tell busy namespaces from pods. */
-  private readonly lastBatch = new Map<string, number>();
+  /** The shells that start the long-lived processes for other namespaces (ip-fifo.ts). */
+  private readonly starterShells: ShellLauncher | undefined;
+  private readonly starter: FifoStarter | undefined;
+  /**
+   * Namespace path → when it last got a batch and how many it got in a row, each within `idleMs` of
+   * the one before (oldest first), to tell busy namespaces from pods.
+   */
+  private readonly recent = new Map<string, { at: number; batches: number }>();
 
   constructor(private readonly opts: SpawnOptions) {
-    this.pool = opts.longLived ? new BatchPool(opts) : undefined;
     const shells = { ...opts, idleMs: opts.shellIdleMs };
-    this.shells = opts.longLived && opts.shells > 0 ? new ShellLauncher(shells) : undefined;
-    this.queryShells =
-      opts.longLived && opts.shells > 0 ? new ShellLauncher({ ...shells, shells: QUERY_SHELLS }) : undefined;
+    const withShells = opts.longLived && opts.shells > 0;
+    this.shells = withShells ? new ShellLauncher(shells) : undefined;
+    this.queryShells = withShells ? new ShellLauncher({ ...shells, shells: QUERY_SHELLS }) : undefined;
+    this.starterShells = withShells ? new ShellLauncher(shells) : undefined;
+    this.starter = this.starterShells && new FifoStarter(this.starterShells, opts);
+    this.pool = opts.longLived ? new BatchPool(opts, this.starter) : undefined;
   }
 
   prepare(netns: NetnsRef | null): void {
     const where = netns?.path ?? null;
     if (this.closed) return;
-    // Only a namespace that earns a long-lived process gets one ahead of its batch. A pod's batch
-    // goes to a shell: a warm process for it was one more spawn on Node's event loop per request,
-    // and that spawn blocked the loop (p50 4.4 ms, p90 17.5 ms at load 9-25) just while the request
-    // was on its way to the endpoint, which then waited for it (sequential local setup p50 42-51 →
-    // 22-37 ms, forwarder CPU 23.5 → 14-17 ms per request and close, same machine, interleaved runs).
-    if (this.isBusy(where, false)) this.pool?.warm(where);
+    // A pod's namespace gets a process ahead of its batch only when a shell starts it (ip-fifo.ts):
+    // it execs while the request is on its way to the endpoint, and the batch after the endpoint's
+    // answer takes ~1 ms instead of ~4 (nsenter + ip exec). Spawned by Node it was one more spawn on
+    // the event loop per request, which blocked the loop (p50 4.4 ms, p90 17.5 ms at load 9-25) just
+    // while the request was on its way, so without the shells only a namespace that earns a
+    // long-lived process gets one ahead.
+    if (this.starter || this.isBusy(where, false)) this.pool?.warm(where);
   }
 
   /**
-   * Whether a namespace earns a long-lived process: ours, one that has one, or one that got another
-   * batch within \`idleMs\` (an endpoint's, which gets a batch per connection). A pod's namespace sees
-   * one batch per request, for which a long-lived process is the same spawn plus an idle process;
-   * its batches are started by the shells (no spawn on Node's event loop).
+   * Whether a namespace earns a long-lived process: ours, one that has one, or one that got
+   * `BUSY_AFTER_BATCHES` batches in a row, each within `idleMs` of the one before (an endpoint's,
+   * which gets two per connection). A pod's namespace sees one batch when its connection is set up
+   * and one when it is closed (a remote one: the VXLAN's `link del`), for which a long-lived process
+   * is one more spawn on Node's event loop plus an idle process: its batches are started by the
+   * shells. (With "one batch within idleMs", a remote pod's close spawned a process for its one
+   * `link del` when it closed within 2 s of its setup, as the bench's sequential clients do.)
    */
   private isBusy(where: string | null, record: boolean): boolean {
     if (where === null || !this.shells || this.pool?.has(where)) return true;
     const now = performance.now();
-    const last = this.lastBatch.get(where);
+    const seen = this.recent.get(where);
+    const inRow = seen !== undefined && now - seen.at < this.opts.idleMs ? seen.batches : 0;
     if (record) {
-      this.lastBatch.delete(where); // re-inserted last: the map stays ordered by time
-      this.lastBatch.set(where, now);
-      for (const [k, t] of this.lastBatch) {
-        if (this.lastBatch.size <= MAX_REMEMBERED_NAMESPACES && now - t < this.opts.idleMs) break;
-        this.lastBatch.delete(k);
+      this.recent.delete(where); // re-inserted last: the map stays ordered by time
+      this.recent.set(where, { at: now, batches: inRow + 1 });
+      for (const [k, v] of this.recent) {
+        if (this.recent.size <= MAX_REMEMBERED_NAMESPACES && now - v.at < this.opts.idleMs) break;
+        this.recent.delete(k);
       }
     }
-    return last !== undefined && now - last < this.opts.idleMs;
+    return inRow >= BUSY_AFTER_BATCHES;
   }
 
   async batch(netns: NetnsRef | null, commands: readonly string[], opts: BatchOptions = {}): Promise<void> {
@@ -291,6 +307,8 @@ class SpawnIpRunner implements IpRunner {
     this.pool?.close();
     this.shells?.close();
     this.queryShells?.close();
+    this.starterShells?.close();
+    this.starter?.close();
   }
 
   private checkOpen(): void {
