@@ -323,9 +323,10 @@ class KernelDataplane implements Dataplane {
   }
 
   /**
-   * Batch 1 in the creating namespace: the create line, plus the set-up of ends that live there.
-   * Then one set-up batch per other namespace, in parallel. If anything after the create line fails,
-   * the links are deleted again (a veth end takes its peer with it) and the first error is thrown.
+   * Batch 1 in the creating namespace: the create line (plus the set-up of the ends there, when no
+   * other namespace has one). Then one set-up batch per namespace, in parallel. If anything after the
+   * create line fails, the links are deleted again (a veth end takes its peer with it) and the first
+   * error is thrown.
    */
   private async createThenSetUp(
     maker: NetnsRef | null,
@@ -342,8 +343,11 @@ class KernelDataplane implements Dataplane {
       group.commands.push(...setupCommands(end)); // builds, so validates, everything before running
       groups.set(key, group);
     }
-    const first = [create, ...(groups.get(makerKey)?.commands ?? [])];
-    groups.delete(makerKey);
+    // The creating namespace's own set-up goes with the create line when no other namespace has any;
+    // otherwise every end is set up after the create, all in parallel (one batch's time, not two).
+    const alone = ![...groups.keys()].some((k) => k !== makerKey);
+    const first = alone ? [create, ...(groups.get(makerKey)?.commands ?? [])] : [create];
+    if (alone) groups.delete(makerKey);
     if (opts.signal?.aborted) throw new NsmError(status.CANCELLED, `failed to run "ip ${create}": cancelled`);
     // Rules a crashed run left for this connection would be added twice (`ip rule add` is not idempotent).
     await Promise.all(

@@ -14,6 +14,7 @@ import {
   lines,
   NSE_URL,
   nextHop,
+  nseNs,
   PEER_TUNNEL_IP,
   refusingHop,
   setup,
@@ -34,10 +35,14 @@ describe('xconnect server', () => {
       assert.ok(create, got.join('\n'));
       assert.match(
         create,
-        /^<client>: link add name nsm-1 netns <client>.* type veth peer name nse-if netns <nse>/,
+        /^<nse>: link add name nsm-1 netns <client>.* type veth peer name nse-if netns <nse>/,
       );
-      // Two processes: the create and the client end's set-up share one batch, the endpoint's the other.
-      assert.equal(runner.batches.length, 2, JSON.stringify(runner.batches));
+      // Created from the endpoint's namespace (its process is warm), then each end set up in its own.
+      assert.deepEqual(
+        runner.batches.map((b) => b.netns),
+        [nseNs.path, clientNs.path, nseNs.path],
+        JSON.stringify(runner.batches),
+      );
       const has = (re: RegExp) =>
         assert.ok(
           got.some((l) => re.test(l)),
@@ -224,7 +229,7 @@ describe('xconnect server', () => {
       const { chain } = setup(NSE_URL, { runner });
       const caller = new AbortController();
       await chain.request({ ...background(), signal: caller.signal }, request({ id: 'c1' }, [kernelPref()]));
-      assert.equal(signals.length, 2);
+      assert.equal(signals.length, 3); // create, then the two ends' set-ups
       for (const s of signals) assert.equal(s, caller.signal);
     });
 

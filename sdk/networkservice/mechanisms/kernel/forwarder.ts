@@ -122,7 +122,9 @@ class KernelForwarderMechanism implements XconnectMechanism {
     const attempts = this.opts.nameAttempts ?? DEFAULT_NAME_ATTEMPTS;
     for (let attempt = 1; ; attempt++) {
       try {
-        await io.dataplane.createVethPair(client, endpoint, { netns: client.netns, signal: io.signal });
+        // Created from the endpoint's namespace: its `ip` is a long-lived one already, while the
+        // client pod's may still be starting (ip-fifo.ts); the ends are then set up in parallel.
+        await io.dataplane.createVethPair(client, endpoint, { netns: endpoint.netns, signal: io.signal });
         break;
       } catch (e) {
         if (!isNsmError(e) || e.code !== status.ALREADY_EXISTS || attempt >= attempts) throw e;
