@@ -20,8 +20,8 @@ describe('join plan', () => {
   it('IP: routes each side’s address out of the other interface instead of delivering it here', () => {
     const plan = planJoin(base);
     assert.deepEqual(plan.deleteLocal, [
-      'route del table local local 172.16.7.0/32 dev in-1',
-      'route del table local local 172.16.7.1/32 dev out-1',
+      'route flush table local exact 172.16.7.0/32 dev in-1 type local',
+      'route flush table local exact 172.16.7.1/32 dev out-1 type local',
     ]);
     assert.deepEqual(plan.ip, [
       'route replace table local unicast 172.16.7.0/32 dev out-1',
