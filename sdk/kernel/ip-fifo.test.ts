@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../testing/eventually.js';
-import { EXIT_MARK, FifoStarter, fifoJobScript, type IpProcess } from './ip-fifo.js';
+import { EXIT_MARK, FifoStarter, fifoJobScript, type IpProcess, sweepFifoDirs } from './ip-fifo.js';
 import { ShellLauncher } from './ip-shell.js';
 
 describe('ip-fifo: batch processes a shell starts', () => {
@@ -120,6 +121,17 @@ describe('ip-fifo: batch processes a shell starts', () => {
       for (const s of [shells, badShells]) s.close();
       for (const s of [starter, bad]) s.close();
     }
+  });
+
+  it('sweeps the directories of processes that are gone, and keeps those of live ones', async () => {
+    const tmp = await mkdtemp(join(dir, 'sweep-'));
+    const gone = spawnSync('true').pid!; // exited and reaped
+    for (const d of [`nsm-ip-${gone}-abc`, `nsm-ip-${process.pid}-def`, 'nsm-ip-x', 'other']) {
+      await mkdir(join(tmp, d));
+      await writeFile(join(tmp, d, '1.in'), '');
+    }
+    sweepFifoDirs(tmp);
+    assert.deepEqual((await readdir(tmp)).sort(), [`nsm-ip-${process.pid}-def`, 'nsm-ip-x', 'other']);
   });
 
   it('removes its directory on close, and starts nothing for a path with a newline', async () => {

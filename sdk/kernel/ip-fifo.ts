@@ -30,7 +30,7 @@
 // kills its shells' groups) stops them all; a launcher shell killed because one of its jobs hung
 // would take them with it too, and their next batch would time out (its jobs are a fork or a
 // mkfifo, which do not hang).
-import { closeSync, constants as fsConstants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants as fsConstants, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -157,7 +157,8 @@ export class FifoStarter {
     if (this.broken) return false;
     if (this.dir !== undefined) return true;
     try {
-      this.dir = mkdtempSync(join(tmpdir(), 'nsm-ip-'));
+      sweepFifoDirs();
+      this.dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
       process.once('exit', this.removeDir); // a daemon that exits without closing its runner
       return true;
     } catch (e) {
@@ -201,6 +202,38 @@ export class FifoStarter {
     this.dir = undefined;
     this.stock.length = 0;
   };
+}
+
+const DIR_PREFIX = 'nsm-ip-';
+/** `nsm-ip-PID-XXXXXX`: the directory of the runner in process PID. */
+const OWNED_DIR = new RegExp(`^${DIR_PREFIX}(\\d+)-`);
+
+/**
+ * Removes the FIFO directories of processes that are gone: a daemon killed with SIGKILL cannot remove
+ * its own (its name carries its pid). Run before a runner makes its directory, and by the sandbox's
+ * teardown. A pid that is alive again (reused) keeps its directory.
+ */
+export function sweepFifoDirs(dir: string = tmpdir()): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(OWNED_DIR.exec(name)?.[1]);
+    if (!(pid > 0) || pid === process.pid || alive(pid)) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Our ends of a process's FIFOs: read-write and non-blocking, so opening never waits (Linux). */

@@ -15,6 +15,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from '../../../api/gen/networkservice/connection.js';
+import { sweepFifoDirs } from '../../kernel/ip-fifo.js';
 import { type CA, newCA } from '../spiffe/ca.js';
 import { Daemon, Stream } from './daemon.js';
 import { DAEMON_ENV, DAEMON_NODE_FLAGS, launch, SCRIPTS } from './launch.js';
@@ -382,5 +383,6 @@ export class Sandbox {
       rmSync(join('/etc/netns', ns), { recursive: true, force: true });
     }
     rmSync(this.runDir, { recursive: true, force: true });
+    sweepFifoDirs(); // of the forwarders a test killed with -9 (sdk/kernel/ip-fifo.ts)
   }
 }
