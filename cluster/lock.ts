@@ -2,18 +2,10 @@
 // (killed build, rebooted CI) is taken over instead of blocking forever.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { processAlive } from '../sdk/tools/process-alive.js';
 import { log, sleep } from './exec.js';
 
 const LOCK_POLL_MS = 1000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   let announced = false;
@@ -25,7 +17,7 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(fs.readFileSync(path.join(dir, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
-      if (owner && !alive(owner)) {
+      if (owner && !processAlive(owner)) {
         fs.rmSync(dir, { recursive: true, force: true });
         continue;
       }

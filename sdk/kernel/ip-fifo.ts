@@ -13,10 +13,11 @@
 //
 //     { { nsenter --net=NETNS ip -o -batch -; echo "MARK $?" >&2; } <IN >OUT 2>ERR & echo "pid $!"; }
 //
-// The FIFOs are made ahead, 64 per `mkfifo` (an exec, ~1 ms; a job that finds none left makes its
-// own first). Node opens the three FIFOs read-write and non-blocking (Linux: opening a FIFO so never
-// waits for the other side, and our side never sees EOF), which also lets the background job's
-// blocking opens go on. The batch protocol on them is the pool's (ip-batch-pool.ts). When `ip`
+// The FIFOs live in a directory named after our pid (see sweepFifoDirs for one a SIGKILL left), made
+// ahead, 64 per `mkfifo` (an exec, ~1 ms; a job that finds none left makes its own first). Node
+// opens the three FIFOs read-write and non-blocking (Linux: opening a FIFO so never waits for the
+// other side, and our side never sees EOF), which also lets the background job's blocking opens go
+// on. The batch protocol on them is the pool's (ip-batch-pool.ts). When `ip`
 // exits, the job writes MARK and its exit code on stderr: that is the process's exit (we hold every
 // FIFO open ourselves, so no EOF would say it). The FIFOs are unlinked as soon as `ip` answered once
 // (it has opened them).
@@ -36,6 +37,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logger } from '../tools/log.js';
+import { processAlive } from '../tools/process-alive.js';
 import { type ShellLauncher, shellQuote } from './ip-shell.js';
 
 /** The line a process's shell writes on its stderr when `ip` exited: MARK CODE. */
@@ -222,17 +224,8 @@ export function sweepFifoDirs(dir: string = tmpdir()): void {
   }
   for (const name of names) {
     const pid = Number(OWNED_DIR.exec(name)?.[1]);
-    if (!(pid > 0) || pid === process.pid || alive(pid)) continue;
+    if (!(pid > 0) || pid === process.pid || processAlive(pid)) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
