@@ -31,15 +31,13 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
 import { batchProcessArgv, createdNames, namesIn } from './ip-batch-lines.js';
-import { EXIT_MARK, type FifoStarter, type IpProcess } from './ip-fifo.js';
+import { type FifoStarter, type IpProcess, withoutExitLine } from './ip-fifo.js';
 import { KernelCommandError } from './kernel-command-error.js';
 
 /** The line after every batch; its one line of output says the batch before it succeeded. */
 export const SENTINEL = 'link show dev lo';
 const SENTINEL_OUTPUT = /^1: lo[:@]/;
 const FAILURE_MARK = /^Command failed -:(\d+)$/;
-/** The exit line of a shell-started process (ip-fifo.ts): not part of ip's error output. */
-const EXIT_LINES = new RegExp(`^${EXIT_MARK} \\d+\n?`, 'gm');
 /** Rejection of a batch that was queued on a process that exited before running it. */
 const REQUEUE = Symbol('requeue');
 /** A process that has resolved this many names starts afresh (its iproute2 cache only grows). */
@@ -196,7 +194,7 @@ class BatchProcess {
   }
 
   private onStderr(d: string): void {
-    this.stderr += d.replace(EXIT_LINES, '');
+    this.stderr += withoutExitLine(d);
     const lines = this.stderr.split('\n');
     const at = lines.findIndex((l) => FAILURE_MARK.test(l.trim()));
     if (at < 0 || !this.current) return;

@@ -43,6 +43,12 @@ import { type ShellLauncher, shellQuote } from './ip-shell.js';
 /** The line a process's shell writes on its stderr when `ip` exited: MARK CODE. */
 export const EXIT_MARK = 'NSM_IP_EXITED';
 const EXIT_LINE = new RegExp(`^${EXIT_MARK} (\\d+)$`, 'm');
+const EXIT_LINES = new RegExp(`^${EXIT_MARK} \\d+\n?`, 'gm');
+
+/** stderr without the exit line, which is ours, not part of ip's error output. */
+export function withoutExitLine(stderr: string): string {
+  return stderr.replace(EXIT_LINES, '');
+}
 
 /** What the batch pool needs of a long-lived `ip`: spawned by Node, or started by a shell. */
 export interface IpProcess {
@@ -252,7 +258,7 @@ class FifoProcess implements IpProcess {
   readonly stdin: Socket;
   readonly stdout: Socket;
   readonly stderr: Socket;
-  private exitCbs: ((why: string) => void)[] = [];
+  private readonly exitCbs: ((why: string) => void)[] = [];
   private exitedWhy: string | undefined;
   private errTail = '';
 

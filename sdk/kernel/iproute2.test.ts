@@ -180,17 +180,14 @@ describe('iproute2 runner', () => {
       const parents = join(dir, 'parents');
       const fakeIp = join(dir, 'ppid-ip');
       await writeFile(fakeIp, `#!/bin/sh\necho $PPID >> '${parents}'\ncat >/dev/null\n`);
-      const fakeNsenter = join(dir, 'ppid-nsenter');
-      await writeFile(fakeNsenter, '#!/bin/sh\nshift\nexec "$@"\n');
       await chmod(fakeIp, 0o755);
-      await chmod(fakeNsenter, 0o755);
       const pods = ['pod-1', 'pod-2'].map((n) => join(dir, n));
       for (const p of pods) await writeFile(p, '');
       const shellOf = async () => (await readFile(parents, 'utf8')).trim().split('\n').at(-1);
       for (const shellIdleMs of [60_000, 20]) {
         const runner = newIpRunner({
           ipBinary: fakeIp,
-          nsenterBinary: fakeNsenter,
+          nsenterBinary: anyNsenter,
           idleMs: 20,
           shellIdleMs,
           shells: 1,

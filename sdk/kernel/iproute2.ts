@@ -169,7 +169,10 @@ class SpawnIpRunner implements IpRunner {
   private readonly pool: BatchPool | undefined;
   private readonly shells: ShellLauncher | undefined;
   private readonly queryShells: ShellLauncher | undefined;
-  /** The shells that start the long-lived processes for other namespaces (ip-fifo.ts). */
+  /**
+   * The shells that start the long-lived processes for other namespaces (ip-fifo.ts): their own, so
+   * that a start never waits behind a one-shot run (a `link del` takes tens of milliseconds).
+   */
   private readonly starterShells: ShellLauncher | undefined;
   private readonly starter: FifoStarter | undefined;
   /**
