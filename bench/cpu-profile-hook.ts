@@ -21,7 +21,13 @@ if (dir) {
         /[^A-Za-z0-9_.-]/g,
         '_',
       );
-      writeFileSync(join(dir, `${name}-${process.pid}.cpuprofile`), JSON.stringify(res.profile));
+      // V8 stamps samples with the monotonic clock (µs, the one process.hrtime reads): this anchor
+      // maps them to epoch time, so a profile can be cut to a window seen in the logs.
+      const anchor = { epochMs: Date.now(), monotonicUs: Number(process.hrtime.bigint() / 1000n) };
+      writeFileSync(
+        join(dir, `${name}-${process.pid}.cpuprofile`),
+        JSON.stringify({ ...res.profile, anchor }),
+      );
     });
   });
 }

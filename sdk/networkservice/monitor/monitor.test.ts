@@ -104,10 +104,29 @@ describe('connection monitor', () => {
     const events: ConnectionEvent[] = [];
     const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
     await tick();
-    m.down('a');
-    m.down('unknown');
+    assert.equal(m.down('a'), true);
+    assert.equal(m.down('unknown'), false);
     assert.deepEqual(summary(events), ['INITIAL_STATE_TRANSFER a:UP', 'UPDATE a:DOWN']);
     assert.equal(m.get('a')?.state, State.DOWN);
+    stop();
+  });
+
+  it('reports DOWN once per outage: again only after the connection was updated', async () => {
+    const m = new ConnectionMonitor();
+    m.update(c('a'));
+    const events: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
+    await tick();
+    assert.equal(m.down('a'), true);
+    assert.equal(m.down('a'), false, 'a relay retrying a dead next hop repeats itself');
+    m.update(c('a')); // healed
+    assert.equal(m.down('a'), true);
+    assert.deepEqual(summary(events), [
+      'INITIAL_STATE_TRANSFER a:UP',
+      'UPDATE a:DOWN',
+      'UPDATE a:UP',
+      'UPDATE a:DOWN',
+    ]);
     stop();
   });
 

@@ -74,13 +74,19 @@ export class ConnectionMonitor {
     this.publish(ConnectionEventType.DELETE, immutable(Object.freeze({ ...stored, state: State.DOWN })));
   }
 
-  /** Marks a connection DOWN without forgetting it (its downstream died); subscribers heal on it. */
-  down(id: string): void {
+  /**
+   * Marks a connection DOWN without forgetting it (its downstream died); subscribers heal on it.
+   * Only a change is published (returns true): a relay retrying a dead next hop reports its
+   * connections down on every failed reconnect, and each repeat crossed every hop up to the
+   * clients (a killed endpoint with 60 connections: ~230 events per hop in its first second).
+   */
+  down(id: string): boolean {
     const stored = this.connections.get(id);
-    if (!stored) return;
+    if (!stored || stored.state === State.DOWN) return false;
     const copy = immutable(Object.freeze({ ...stored, state: State.DOWN }));
     this.connections.set(id, copy);
     this.publish(ConnectionEventType.UPDATE, copy);
+    return true;
   }
 
   /**

@@ -190,16 +190,14 @@ describe('monitor relay', () => {
       await Promise.resolve();
       pool.live()[0].onEnd(new Error('stream broke'));
       await eventually(() => assert.equal(states.at(-1), State.DOWN));
-      // The reconnect fails too: DOWN again, but the reselect was asked for once.
+      // The reconnect fails too: the connection is down already, and the reselect was asked for
+      // once, so nothing more goes up (each repeat used to cross every hop to the clients).
       clock.advance(100);
       pool.live()[0].onEnd(new Error('still refused'));
       await eventually(() => assert.equal(probed.length, 2));
-      await eventually(() => assert.equal(states.length, gone ? 3 : 2));
+      await new Promise((r) => setImmediate(r));
       stop();
-      assert.deepEqual(
-        states,
-        gone ? [State.RESELECT_REQUESTED, State.DOWN, State.DOWN] : [State.DOWN, State.DOWN],
-      );
+      assert.deepEqual(states, gone ? [State.RESELECT_REQUESTED, State.DOWN] : [State.DOWN]);
       await relay.close();
     }
   });

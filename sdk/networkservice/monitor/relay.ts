@@ -145,23 +145,29 @@ class Watcher {
   }
 
   private async broken(endpointGone: (url: string) => Promise<boolean>): Promise<void> {
+    // One registry question per service, all at once: an endpoint that held 50 connections used
+    // to be asked about 50 times in a row, and the last client heard of the death ~1 s late.
+    const answers = new Map<string, Promise<boolean>>();
+    const canReselect = this.gone.canReselect;
+    const ask = (conn: Connection): Promise<boolean> => {
+      if (!canReselect) return Promise.resolve(true);
+      const key = `${conn.networkService}\0${conn.networkServiceEndpointName}`;
+      let answer = answers.get(key);
+      if (!answer) {
+        // Unknown (the registry did not answer) counts as no: the connection stays for repair.
+        answer = canReselect(conn, this.url).catch(() => false);
+        answers.set(key, answer);
+      }
+      return answer;
+    };
+    // The registry is asked while the probe runs (both are round trips the clients wait for); a
+    // live endpoint's broken stream, which is rare, costs one question per service for nothing.
+    for (const o of this.tracked.values()) {
+      const conn = this.reselected.has(o) ? undefined : this.monitor.get(o);
+      if (conn) void ask(conn);
+    }
     const gone = await endpointGone(this.url).catch(() => false);
     if (gone && !this.disposed) {
-      // One registry question per service, all at once: an endpoint that held 50 connections used
-      // to be asked about 50 times in a row, and the last client heard of the death ~1 s late.
-      const answers = new Map<string, Promise<boolean>>();
-      const canReselect = this.gone.canReselect;
-      const ask = (conn: Connection): Promise<boolean> => {
-        if (!canReselect) return Promise.resolve(true);
-        const key = `${conn.networkService}\0${conn.networkServiceEndpointName}`;
-        let answer = answers.get(key);
-        if (!answer) {
-          // Unknown (the registry did not answer) counts as no: the connection stays for repair.
-          answer = canReselect(conn, this.url).catch(() => false);
-          answers.set(key, answer);
-        }
-        return answer;
-      };
       await Promise.all(
         [...this.tracked.values()].map(async (o) => {
           if (this.reselected.has(o)) return;
@@ -178,8 +184,7 @@ class Watcher {
   }
 
   private down(ourId: string, why: string): void {
-    log.info({ id: ourId, why }, 'connection down');
-    this.monitor.down(ourId);
+    if (this.monitor.down(ourId)) log.info({ id: ourId, why }, 'connection down');
   }
 
   dispose(): void {
