@@ -1,6 +1,8 @@
 // Summarises V8 CPU profiles written by `npm run bench -- --profile` (daemons started with
-// --cpu-prof): `node dist/bench/profile-summary.js FILE.cpuprofile [TOP]` prints the functions with
-// the most self time, and the most inclusive time (what they and their callees cost).
+// --cpu-prof): `node dist/bench/profile-summary.js FILE.cpuprofile [TOP] [FROM_MS TO_MS]` prints the
+// functions with the most self time, and the most inclusive time (what they and their callees cost).
+// FROM_MS and TO_MS (epoch milliseconds, as in the daemons' logs) keep only the samples taken
+// between them: the hook stores an anchor that maps V8's monotonic sample times to epoch time.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
@@ -16,7 +18,12 @@ interface Profile {
   timeDeltas: number[];
   startTime: number;
   endTime: number;
+  /** Written by cpu-profile-hook.ts: one instant on both clocks. */
+  anchor?: { epochMs: number; monotonicUs: number };
 }
+
+/** Epoch milliseconds to keep samples between; undefined keeps all. */
+type Window = { fromMs: number; toMs: number } | undefined;
 
 function label(n: Node): string {
   const f = n.callFrame;
@@ -24,13 +31,22 @@ function label(n: Node): string {
   return `${f.functionName || '(anonymous)'} ${where}`.trim();
 }
 
-function summarise(file: string, top: number): void {
+function summarise(file: string, top: number, window: Window): void {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  if (window && !p.anchor) throw new Error(`${file} has no clock anchor (written before the hook had one)`);
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfUs = new Map<number, number>();
-  for (const [i, id] of p.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+  let at = p.startTime;
+  for (const [i, id] of p.samples.entries()) {
+    at += p.timeDeltas[i] ?? 0;
+    if (window && p.anchor) {
+      const epochMs = p.anchor.epochMs + (at - p.anchor.monotonicUs) / 1000;
+      if (epochMs < window.fromMs || epochMs > window.toMs) continue;
+    }
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+  }
   const self = new Map<string, number>();
   const incl = new Map<string, number>();
   let total = 0;
@@ -64,9 +80,13 @@ function summarise(file: string, top: number): void {
     process.stdout.write(`  ${ms(us)}  ${l}\n`);
 }
 
-const [file, topText] = process.argv.slice(2);
-if (!file) {
-  process.stderr.write('usage: node dist/bench/profile-summary.js FILE.cpuprofile [TOP]\n');
+const [file, topText, fromText, toText] = process.argv.slice(2);
+if (!file || (fromText !== undefined && !(Number(fromText) < Number(toText)))) {
+  process.stderr.write('usage: node dist/bench/profile-summary.js FILE.cpuprofile [TOP] [FROM_MS TO_MS]\n');
   process.exit(2);
 }
-summarise(file, Number(topText ?? 25));
+summarise(
+  file,
+  Number(topText ?? 25),
+  fromText === undefined ? undefined : { fromMs: Number(fromText), toMs: Number(toText) },
+);

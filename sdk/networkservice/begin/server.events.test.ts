@@ -76,6 +76,11 @@ describe('begin event factory', () => {
     assert.deepEqual(rec.ops(), ['request a', 'close a', 'request a']);
     assert.deepEqual(rec.calls[1].conn?.mechanism, kernel, 'closes what was there');
     assert.equal(begin.isReselectClose(rec.calls[1].ctx), true, 'the close is marked as a reselect close');
+    assert.equal(
+      rec.calls[1].conn?.state,
+      State.RESELECT_REQUESTED,
+      'and so is its connection, for the next hops',
+    );
     assert.ok(begin.fromContext(rec.calls[1].ctx), 'and carries the event factory');
     assert.equal(begin.isReselectClose(rec.calls[2].ctx), false);
     const again = rec.calls[2].request!.connection!;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Connection } from '../../../api/gen/networkservice/connection.js';
+import { Connection, State } from '../../../api/gen/networkservice/connection.js';
 import { background } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import { newNetworkServiceChain } from '../../core/next.js';
@@ -93,6 +93,19 @@ describe('begin server', () => {
     assert.deepEqual(closed.conn?.mechanism, kernel);
     assert.equal(closed.conn?.labels.answer, '1');
     assert.equal(closed.conn?.path?.pathSegments[0].token, 't1');
+  });
+
+  it("keeps the caller's mark that a reselect follows its Close (state RESELECT_REQUESTED), and only that", async () => {
+    const rec = recorder();
+    const chain = newNetworkServiceChain(begin.newServer(), rec, answering());
+    for (const [id, state] of [
+      ['a', State.RESELECT_REQUESTED],
+      ['b', State.DOWN],
+    ] as const) {
+      await chain.request(background(), request({ id, state: State.UP }));
+      await chain.close(background(), { ...request({ id }).connection!, state });
+      assert.equal(rec.calls.at(-1)?.conn?.state, state === State.DOWN ? State.UP : state, id);
+    }
   });
 
   it('closes the path a reselect made when the caller closes the connection it first got', async () => {

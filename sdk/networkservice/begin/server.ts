@@ -163,8 +163,10 @@ class Begin implements NetworkServiceElement {
   async close(ctx: Context, conn: Connection): Promise<void> {
     const id = this.idToClose(conn);
     await this.serial(id, async (s) => {
-      // The last good connection, path included: the caller's copy may be stale (see the top).
+      // The last good connection, path included: the caller's copy may be stale (see the top). Its
+      // state says whether this Close comes before a reselect (replay), which xconnect answers early.
       const toClose = s.lastConn ? cloneConnection(s.lastConn) : conn;
+      if (conn.state === State.RESELECT_REQUESTED) toClose.state = State.RESELECT_REQUESTED;
       s.closed = true;
       try {
         await next.server(ctx).close(withEventFactory(ctx, s.factory), toClose);
@@ -221,8 +223,10 @@ class Begin implements NetworkServiceElement {
     const { ctx, cancel } = this.eventContext(s, timeoutMs, signal);
     try {
       if (reselect) {
+        const old = cloneConnection(s.lastConn);
+        old.state = State.RESELECT_REQUESTED; // tells the hops (xconnect) that a Request follows
         await s.following
-          .close(withReselectClose(withEventFactory(ctx, s.factory)), cloneConnection(s.lastConn))
+          .close(withReselectClose(withEventFactory(ctx, s.factory)), old)
           .catch((e: unknown) => {
             log.debug({ err: e, id: s.lastConn?.id }, 'close before reselect failed');
           });

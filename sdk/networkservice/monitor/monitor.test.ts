@@ -130,6 +130,32 @@ describe('connection monitor', () => {
     stop();
   });
 
+  it('takes many connections down, or asks them to reselect, in one event per subscriber, each with what it selects', async () => {
+    const m = new ConnectionMonitor();
+    for (const id of ['a', 'b', 'c']) m.update(c(id));
+    const all: ConnectionEvent[] = [];
+    const onlyB: ConnectionEvent[] = [];
+    const stopAll = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => all.push(e));
+    const stopB = m.subscribe(
+      MonitorScopeSelector.fromPartial({ pathSegments: [{ name: 'nsc', id: 'b' }] }),
+      (e) => onlyB.push(e),
+    );
+    await tick();
+    m.reselectMany(['a', 'b', 'unknown']);
+    assert.deepEqual(m.downMany(['a', 'b', 'unknown']), ['a', 'b']);
+    assert.deepEqual(m.downMany(['a', 'b', 'c']), ['c'], 'a and b were down already');
+    m.downMany([]);
+    assert.deepEqual(summary(all).slice(1), [
+      'UPDATE a:RESELECT_REQUESTED,b:RESELECT_REQUESTED',
+      'UPDATE a:DOWN,b:DOWN',
+      'UPDATE c:DOWN',
+    ]);
+    assert.deepEqual(summary(onlyB).slice(1), ['UPDATE b:RESELECT_REQUESTED', 'UPDATE b:DOWN']);
+    assert.equal(m.get('a')?.state, State.DOWN, 'a reselect request is not a state');
+    stopAll();
+    stopB();
+  });
+
   it('keeps frozen copies: later changes to a reported connection do not leak in, events cannot be changed', async () => {
     const m = new ConnectionMonitor();
     const mine = c('a');

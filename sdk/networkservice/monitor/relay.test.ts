@@ -245,6 +245,15 @@ describe('monitor relay', () => {
     const ids = ['a', 'b', 'c'];
     for (const id of ids) await chain.request(withClientURL(fakeContext(clock), NEXT_HOP), ours(id));
     const watched = ids.map((id) => statesOf(m, id));
+    const events: string[] = [];
+    const stopAll = m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
+      if (ev.type === ConnectionEventType.UPDATE)
+        events.push(
+          Object.values(ev.connections)
+            .map((c) => `${c.id}:${State[c.state]}`)
+            .join(','),
+        );
+    });
     await Promise.resolve();
     pool.live()[0].onEnd(new Error('stream broke'));
     await eventually(() => assert.equal(asked.length, 1));
@@ -254,8 +263,45 @@ describe('monitor relay', () => {
       w.stop();
       assert.deepEqual(w.states, [State.RESELECT_REQUESTED, State.DOWN]);
     }
+    stopAll();
     assert.equal(asked.length, 1, 'one question for the three connections of one service');
+    assert.deepEqual(
+      events,
+      ['a:RESELECT_REQUESTED,b:RESELECT_REQUESTED,c:RESELECT_REQUESTED', 'a:DOWN,b:DOWN,c:DOWN'],
+      'one event for all three, each time',
+    );
     await relay.close();
+  });
+
+  it('passes an event about many connections on as one event', async () => {
+    const t = setup();
+    const ids = ['a', 'b', 'c'];
+    for (const id of ids) await t.chain.request(t.ctx, ours(id));
+    const events: string[] = [];
+    const stop = t.m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
+      if (ev.type === ConnectionEventType.UPDATE)
+        events.push(
+          Object.values(ev.connections)
+            .map((c) => `${c.id}:${State[c.state]}`)
+            .join(','),
+        );
+    });
+    await Promise.resolve();
+    const next = (state: State) => ({
+      type: ConnectionEventType.UPDATE,
+      connections: Object.fromEntries(
+        ids.map((id) => [`${id}-down`, Connection.fromPartial({ id: `${id}-down`, state })]),
+      ),
+    });
+    t.pool.live()[0].onEvent(next(State.RESELECT_REQUESTED));
+    t.pool.live()[0].onEvent(next(State.DOWN));
+    t.pool.live()[0].onEvent(next(State.DOWN)); // nothing changed: not passed on
+    stop();
+    assert.deepEqual(events, [
+      'a:RESELECT_REQUESTED,b:RESELECT_REQUESTED,c:RESELECT_REQUESTED',
+      'a:DOWN,b:DOWN,c:DOWN',
+    ]);
+    await t.relay.close();
   });
 
   it('stops watching a while after the last connection through the hop is closed', async () => {

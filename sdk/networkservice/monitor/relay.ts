@@ -107,25 +107,31 @@ class Watcher {
       { pathSegments: [], networkServices: [] },
       (ev: ConnectionEvent) => {
         this.backoff.reset();
+        // What one event asks for goes on in one event per subscriber (ConnectionMonitor.downMany).
+        const down = new Map<string, string>(); // our id → why
+        const reselect: string[] = [];
         if (ev.type === ConnectionEventType.INITIAL_STATE_TRANSFER && initial) {
           initial = false;
           if (this.connectedOnce) {
-            for (const [d, o] of this.tracked) if (!ev.connections[d]) this.down(o, 'lost by the next hop');
+            for (const [d, o] of this.tracked) if (!ev.connections[d]) down.set(o, 'lost by the next hop');
           }
           this.connectedOnce = true;
         }
         for (const [id, c] of Object.entries(ev.connections)) {
           const ours = this.tracked.get(id);
           if (!ours) continue;
-          if (ev.type === ConnectionEventType.DELETE) this.down(ours, 'deleted by the next hop');
-          else if (c.state === State.DOWN) this.down(ours, 'down at the next hop');
-          else if (c.state === State.RESELECT_REQUESTED) {
-            log.info({ id: ours }, 'reselect requested by the next hop');
-            this.monitor.reselect(ours);
-            const notify = this.gone.onReselectRequested;
-            const conn = notify && this.monitor.get(ours);
-            if (conn) notify(conn);
-          }
+          if (ev.type === ConnectionEventType.DELETE) down.set(ours, 'deleted by the next hop');
+          else if (c.state === State.DOWN) down.set(ours, 'down at the next hop');
+          else if (c.state === State.RESELECT_REQUESTED) reselect.push(ours);
+        }
+        this.downAll(down);
+        if (reselect.length === 0) return;
+        for (const ours of reselect) log.info({ id: ours }, 'reselect requested by the next hop');
+        this.monitor.reselectMany(reselect);
+        const notify = this.gone.onReselectRequested;
+        for (const ours of notify ? reselect : []) {
+          const conn = this.monitor.get(ours);
+          if (conn) notify!(conn);
         }
       },
       () => {
@@ -138,7 +144,8 @@ class Watcher {
 
   private lost(): void {
     if (this.disposed) return;
-    for (const o of this.tracked.values()) this.down(o, `lost the monitor stream to ${this.url}`);
+    const why = `lost the monitor stream to ${this.url}`;
+    this.downAll(new Map([...this.tracked.values()].map((o) => [o, why])));
     if (this.tracked.size > 0 && !this.retry && !this.stream) {
       this.retry = this.clock.setTimeout(() => this.open(), this.backoff.next());
     }
@@ -168,23 +175,29 @@ class Watcher {
     }
     const gone = await endpointGone(this.url).catch(() => false);
     if (gone && !this.disposed) {
-      await Promise.all(
+      const candidates = await Promise.all(
         [...this.tracked.values()].map(async (o) => {
-          if (this.reselected.has(o)) return;
+          if (this.reselected.has(o)) return undefined;
           const conn = this.monitor.get(o);
-          if (conn && !(await ask(conn))) return;
-          if (this.disposed || this.reselected.has(o)) return;
-          this.reselected.add(o);
-          log.info({ id: o, endpoint: this.url }, 'the endpoint is gone: asking for a reselect');
-          this.monitor.reselect(o);
+          return conn && !(await ask(conn)) ? undefined : o;
         }),
       );
+      const asks = this.disposed
+        ? []
+        : candidates.filter((o): o is string => o !== undefined && !this.reselected.has(o));
+      for (const o of asks) {
+        this.reselected.add(o);
+        log.info({ id: o, endpoint: this.url }, 'the endpoint is gone: asking for a reselect');
+      }
+      this.monitor.reselectMany(asks);
     }
     this.lost();
   }
 
-  private down(ourId: string, why: string): void {
-    if (this.monitor.down(ourId)) log.info({ id: ourId, why }, 'connection down');
+  /** Marks our connections DOWN (our id → why), in one event per subscriber. */
+  private downAll(why: Map<string, string>): void {
+    if (why.size === 0) return;
+    for (const id of this.monitor.downMany(why.keys())) log.info({ id, why: why.get(id) }, 'connection down');
   }
 
   dispose(): void {

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { Connection, Mechanism } from '../../../api/gen/networkservice/connection.js';
+import { type Connection, type Mechanism, State } from '../../../api/gen/networkservice/connection.js';
 import { type Context, postpone } from '../../core/context.js';
 import * as next from '../../core/next.js';
 import type { NetworkServiceRequest, NetworkServiceServer } from '../../core/types.js';
@@ -116,10 +116,22 @@ class XconnectServer implements NetworkServiceServer {
     // Our links and the rest of the path are independent: remove them at the same time (each kernel
     // delete of a veth or VXLAN netdev takes tens of milliseconds). Deletes are not cancelled with the
     // caller: one killed half-way would leave a link nobody owns.
-    const [local, downstream] = await Promise.allSettled([
-      programmed ? this.remove(programmed) : Promise.resolve(),
-      next.server(ctx).close(ctx, conn),
-    ]);
+    const removed = programmed ? this.remove(programmed) : Promise.resolve();
+    if (conn.state === State.RESELECT_REQUESTED) {
+      // The Close a heal sends before it selects again (begin): the client waits for it before its
+      // new Request, which needs our links gone (the interface name is the same), not the rest of
+      // the path. The rest is closed as always, without the client waiting: after a replica died,
+      // the remote half of a Close (two more hops, each busy healing) took 150-250 ms per client.
+      const { ctx: rest, cancel } = postpone(ctx)();
+      void next
+        .server(ctx)
+        .close(rest, conn)
+        .catch((e: unknown) => log.debug({ id: conn.id, err: e }, 'closing the rest of the path failed'))
+        .finally(cancel);
+      await removed;
+      return;
+    }
+    const [local, downstream] = await Promise.allSettled([removed, next.server(ctx).close(ctx, conn)]);
     if (local.status === 'rejected') throw local.reason;
     if (downstream.status === 'rejected') throw downstream.reason;
   }

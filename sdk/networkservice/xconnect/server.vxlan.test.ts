@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
+import { State } from '../../../api/gen/networkservice/connection.js';
 import { background } from '../../core/context.js';
 import type { NetworkServiceElement, NetworkServiceRequest } from '../../core/types.js';
 import { request } from '../../testing/connections.js';
+import { eventually } from '../../testing/eventually.js';
 import { mechanism } from '../mechanisms/common.js';
 import {
   hasCode,
   kernelPref,
   lines,
   NSE_URL,
+  nextHop,
   nseNs,
   PEER_TUNNEL_IP,
   PEER_URL,
@@ -55,6 +58,42 @@ describe('xconnect server with VXLAN', () => {
       await chain.close(background(), conn);
       assert.deepEqual(lines(runner), ['<client>: link del dev nsm-1']);
       assert.equal(vni.has(PEER_VNI), false);
+    });
+
+    it('answers the Close before a reselect once its own links are gone, and closes the rest of the path meanwhile', async () => {
+      let release = () => {};
+      const closes: State[] = [];
+      const inner = nextHop();
+      const hop: NetworkServiceElement = {
+        request: (ctx, req) => inner.request(ctx, req),
+        close: async (_ctx, c) => {
+          closes.push(c.state);
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+        },
+      };
+      const { runner, vni, chain } = setup(PEER_URL, { hop });
+      const conn = await chain.request(background(), request({ id: 'c2' }, [kernelPref()]));
+      runner.reset();
+      // A plain Close waits for the rest of the path.
+      let done = false;
+      const plain = chain.close(background(), conn).then(() => {
+        done = true;
+      });
+      await eventually(() => assert.equal(closes.length, 1));
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(done, false, 'a plain Close waits for the next hop');
+      release();
+      await plain;
+      const again = await chain.request(background(), request({ id: 'c2' }, [kernelPref()]));
+      runner.reset();
+      // The Close that begin sends before a reselect does not.
+      await chain.close(background(), { ...again, state: State.RESELECT_REQUESTED });
+      assert.deepEqual(lines(runner), ['<client>: link del dev nsm-1']);
+      assert.equal(vni.has(PEER_VNI), false);
+      await eventually(() => assert.deepEqual(closes, [State.UP, State.RESELECT_REQUESTED]));
+      release();
     });
 
     it('refuses a VNI that is already in use on this node, and closes the next hop', async () => {
