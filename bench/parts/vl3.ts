@@ -10,8 +10,9 @@
 //    a member on its own replica and of one on the other replica through that forwarder; baseline:
 //    the same query sent straight to the replica's DNS server, same run.
 //  - Replica death: real clients (they heal) on both nodes; the replica serving most of them is killed
-//    with -9 and its pod namespace deleted (as when the pod dies). Each of its members watches a member
-//    of the surviving replica; figure: from the kill until the last of them reaches it again.
+//    with -9 and its pod namespace deleted (as when the pod dies), 1 s after every watcher saw its
+//    target (the node settles after their start-up). Each of its members watches a member of the
+//    surviving replica; figure: from the kill until the last of them reaches it again.
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import type { Daemon, Pod, SandboxNode } from '../../sdk/tools/sandbox/sandbox.js';
 import type { BenchContext, Vl3Data } from '../context.js';
@@ -27,6 +28,7 @@ const FILL_PARALLEL = 8;
 const DNS_QUERIES = 500;
 const HEALING_CLIENTS = 20;
 const REACH_TIMEOUT_MS = 10_000;
+const SETTLE_BEFORE_KILL_MS = 1000;
 
 type Member = { netns: string; node: SandboxNode; conn: Connection };
 
@@ -162,6 +164,10 @@ async function replicaDeath(
           throw new Error(`${e.message}; watcher saw: ${w.lines.join(' ')}`);
         });
     }
+    // The clients and the watchers (node processes) have just started: their start-up took ~0.7 of
+    // the 2 cores in the last half second, and the heal would be measured against it. A replica
+    // dies on a node that has settled.
+    await sleep(SETTLE_BEFORE_KILL_MS);
     ctx.log(`vl3: killing replica ${victim} (kill -9, pod deleted), ${moved.length} real members on it`);
     const killedAt = Date.now();
     const { pod, daemon } = replicas.get(victim)!;
