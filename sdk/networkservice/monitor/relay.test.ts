@@ -66,6 +66,20 @@ function statesOf(m: ConnectionMonitor, id: string) {
   return { states, stop };
 }
 
+/** Every UPDATE event from now until stop(), as "id:STATE,id:STATE" (one string per event). */
+function updatesOf(m: ConnectionMonitor) {
+  const events: string[] = [];
+  const stop = m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
+    if (ev.type !== ConnectionEventType.UPDATE) return;
+    events.push(
+      Object.values(ev.connections)
+        .map((c) => `${c.id}:${State[c.state]}`)
+        .join(','),
+    );
+  });
+  return { events, stop };
+}
+
 function recordIn(m: ConnectionMonitor): NetworkServiceElement {
   return {
     async request(_ctx, req) {
@@ -245,15 +259,7 @@ describe('monitor relay', () => {
     const ids = ['a', 'b', 'c'];
     for (const id of ids) await chain.request(withClientURL(fakeContext(clock), NEXT_HOP), ours(id));
     const watched = ids.map((id) => statesOf(m, id));
-    const events: string[] = [];
-    const stopAll = m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
-      if (ev.type === ConnectionEventType.UPDATE)
-        events.push(
-          Object.values(ev.connections)
-            .map((c) => `${c.id}:${State[c.state]}`)
-            .join(','),
-        );
-    });
+    const { events, stop: stopAll } = updatesOf(m);
     await Promise.resolve();
     pool.live()[0].onEnd(new Error('stream broke'));
     await eventually(() => assert.equal(asked.length, 1));
@@ -277,15 +283,7 @@ describe('monitor relay', () => {
     const t = setup();
     const ids = ['a', 'b', 'c'];
     for (const id of ids) await t.chain.request(t.ctx, ours(id));
-    const events: string[] = [];
-    const stop = t.m.subscribe({ pathSegments: [], networkServices: [] }, (ev) => {
-      if (ev.type === ConnectionEventType.UPDATE)
-        events.push(
-          Object.values(ev.connections)
-            .map((c) => `${c.id}:${State[c.state]}`)
-            .join(','),
-        );
-    });
+    const { events, stop } = updatesOf(t.m);
     await Promise.resolve();
     const next = (state: State) => ({
       type: ConnectionEventType.UPDATE,
