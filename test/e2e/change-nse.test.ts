@@ -84,8 +84,10 @@ describe('change-nse-dynamically (e2e)', function () {
   it('moves the connection to B when the service is applied again selecting B, with no client action', async () => {
     writeFileSync(file, service('b'));
     assert.match(await sb.apply([file]), /networkservice\/dyn applied/);
-    await until('A has no interface left and B has one', async () => {
-      return (await linksIn(a)).length === 0 && (await linksIn(b)).length === 1;
+    // B's side of the new path is made before the client's (on the way back), so wait for both.
+    await until('A has no interface left, B has one, and so has the client', async () => {
+      if ((await linksIn(a)).length !== 0 || (await linksIn(b)).length !== 1) return false;
+      return (await linksIn(client)).some((l) => l.ifname === 'nsm-1');
     });
     const [bSide] = await linksIn(b);
     const [bAddr] = await addresses(b.netns, bSide.ifname);
