@@ -129,9 +129,10 @@ class Watcher {
         for (const ours of reselect) log.info({ id: ours }, 'reselect requested by the next hop');
         this.monitor.reselectMany(reselect);
         const notify = this.gone.onReselectRequested;
-        for (const ours of notify ? reselect : []) {
+        if (!notify) return;
+        for (const ours of reselect) {
           const conn = this.monitor.get(ours);
-          if (conn) notify!(conn);
+          if (conn) notify(conn);
         }
       },
       () => {
