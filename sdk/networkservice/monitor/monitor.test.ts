@@ -140,20 +140,47 @@ describe('connection monitor', () => {
 
   it('takes many connections down, or asks them to reselect, in one event per subscriber, each with what it selects', async () => {
     const m = new ConnectionMonitor();
-    for (const id of ['a', 'b', 'c']) m.update(c(id));
+    for (const id of ['a', 'b', 'c', 'd']) m.update(c(id));
     const { all, onlyB, stop } = allAndOnlyB(m);
     await tick();
     m.reselectMany(['a', 'b', 'unknown']);
-    assert.deepEqual(m.downMany(['a', 'b', 'unknown']), ['a', 'b']);
-    assert.deepEqual(m.downMany(['a', 'b', 'c']), ['c'], 'a and b were down already');
+    assert.deepEqual(m.downMany(['c', 'd', 'unknown']), ['c', 'd']);
+    assert.deepEqual(m.downMany(['b', 'c', 'd']), [], 'c and d were down already');
     m.downMany([]);
     assert.deepEqual(summary(all).slice(1), [
       'UPDATE a:RESELECT_REQUESTED,b:RESELECT_REQUESTED',
-      'UPDATE a:DOWN,b:DOWN',
-      'UPDATE c:DOWN',
+      'UPDATE c:DOWN,d:DOWN',
     ]);
-    assert.deepEqual(summary(onlyB).slice(1), ['UPDATE b:RESELECT_REQUESTED', 'UPDATE b:DOWN']);
-    assert.equal(m.get('a')?.state, State.DOWN, 'a reselect request is not a state');
+    assert.deepEqual(summary(onlyB).slice(1), ['UPDATE b:RESELECT_REQUESTED']);
+    stop();
+  });
+
+  it('publishes no DOWN for a connection asked to reselect until it is stored again, but keeps it DOWN', async () => {
+    const m = new ConnectionMonitor();
+    m.update(c('a'));
+    const events: ConnectionEvent[] = [];
+    const stop = m.subscribe(MonitorScopeSelector.fromPartial({}), (e) => events.push(e));
+    await tick();
+    m.reselect('a');
+    assert.equal(m.get('a')?.state, State.UP, 'a reselect request is not a state');
+    assert.equal(m.down('a'), false, 'the forwarder that asked follows with DOWN when its stream breaks');
+    assert.equal(m.get('a')?.state, State.DOWN, 'a new subscriber still learns it is down');
+    m.update(c('a')); // the client's new Request
+    assert.equal(m.down('a'), true);
+    m.reselect('a');
+    m.delete(c('a'));
+    m.update(c('a')); // the same id again, after a Close
+    assert.equal(m.down('a'), true);
+    assert.deepEqual(summary(events), [
+      'INITIAL_STATE_TRANSFER a:UP',
+      'UPDATE a:RESELECT_REQUESTED',
+      'UPDATE a:UP',
+      'UPDATE a:DOWN',
+      'UPDATE a:RESELECT_REQUESTED',
+      'DELETE a:DOWN',
+      'UPDATE a:UP',
+      'UPDATE a:DOWN',
+    ]);
     stop();
   });
 

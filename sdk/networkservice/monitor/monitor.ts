@@ -35,6 +35,8 @@ const everything: Visible = () => true;
 export class ConnectionMonitor {
   private readonly connections = new Map<string, Connection>();
   private readonly subscribers = new Set<Subscriber>();
+  /** Connections asked to reselect since they were last stored (see downMany). */
+  private readonly reselectAsked = new Set<string>();
 
   /**
    * Starts a subscription; call the returned function to stop it. `visible` narrows what the
@@ -65,12 +67,14 @@ export class ConnectionMonitor {
   update(conn: Connection): void {
     const copy = immutable(deepFreeze(cloneShared(conn)));
     this.connections.set(conn.id, copy);
+    this.reselectAsked.delete(conn.id);
     this.publish(ConnectionEventType.UPDATE, [copy]);
   }
 
   delete(conn: Connection): void {
     const stored = this.connections.get(conn.id) ?? deepFreeze(cloneShared(conn));
     this.connections.delete(conn.id);
+    this.reselectAsked.delete(conn.id);
     this.publish(ConnectionEventType.DELETE, [immutable(Object.freeze({ ...stored, state: State.DOWN }))]);
   }
 
@@ -79,13 +83,17 @@ export class ConnectionMonitor {
    * Only a change is published (returns true): a relay retrying a dead next hop reports its
    * connections down on every failed reconnect, and each repeat crossed every hop up to the
    * clients (a killed endpoint with 60 connections: ~230 events per hop in its first second).
+   * Nor is DOWN published for a connection asked to reselect (until it is stored again): its
+   * client is already choosing another path, and the forwarder that asked follows the request with
+   * DOWN when its stream to the dead endpoint breaks, an event as big as the request that crossed
+   * every hop again (~60 connections of ~7 KiB) while the clients' heals needed those hops.
    */
   down(id: string): boolean {
     return this.downMany([id]).length > 0;
   }
 
   /**
-   * down() for many connections in one event per subscriber (returns the ids that changed): a
+   * down() for many connections in one event per subscriber (returns the ids it published): a
    * dead next hop takes all its connections down at once, and one event per connection cost each
    * hop a message, a decode and an event-loop turn, ~2 ms per connection on a loaded nsmgr.
    */
@@ -96,7 +104,7 @@ export class ConnectionMonitor {
       if (!stored || stored.state === State.DOWN) continue;
       const copy = immutable(Object.freeze({ ...stored, state: State.DOWN }));
       this.connections.set(id, copy);
-      changed.push(copy);
+      if (!this.reselectAsked.has(id)) changed.push(copy);
     }
     this.publish(ConnectionEventType.UPDATE, changed);
     return changed.map((c) => c.id);
@@ -128,7 +136,9 @@ export class ConnectionMonitor {
     for (const id of ids) {
       const stored = this.connections.get(id);
       // A frozen copy like down()'s: encoded once for every stream, not once per subscriber.
-      if (stored) asks.push(immutable(Object.freeze({ ...stored, state: State.RESELECT_REQUESTED })));
+      if (!stored) continue;
+      asks.push(immutable(Object.freeze({ ...stored, state: State.RESELECT_REQUESTED })));
+      this.reselectAsked.add(id);
     }
     this.publish(ConnectionEventType.UPDATE, asks);
   }
