@@ -91,7 +91,9 @@ function endpoint() {
   return { el, seen, failures, requests: () => seen.filter((s) => s.op === 'request') };
 }
 
-function setup(opts: { alive?: () => boolean; livenessCheck?: boolean } = {}) {
+function setup(
+  opts: { alive?: () => boolean; livenessCheck?: boolean; check?: () => Promise<boolean> } = {},
+) {
   const clock = new FakeClock();
   const pool = fakePool();
   const ep = endpoint();
@@ -109,7 +111,7 @@ function setup(opts: { alive?: () => boolean; livenessCheck?: boolean } = {}) {
           ? undefined
           : async () => {
               checks++;
-              return alive();
+              return opts.check ? opts.check() : alive();
             },
     }),
     ep.el,
@@ -372,6 +374,29 @@ describe('heal client', () => {
         'a repair, then a rebuild',
       );
       await t.chain.close(t.ctx, conn);
+    });
+
+    it('does not heal again when a check that a heal overtook answers late', async () => {
+      for (const how of ['repair', 'reselect'] as const) {
+        // The first periodic check waits on the path (a dead one takes the whole timeout); every
+        // later check finds the data plane alive.
+        let late: ((alive: boolean) => void) | undefined;
+        const t = setup({
+          check: () => (late ? Promise.resolve(true) : new Promise((resolve) => (late = resolve))),
+        });
+        const conn = await t.chain.request(t.ctx, t.req);
+        await t.clock.advanceAsync(LIVENESS_INTERVAL_MS);
+        await eventually(() => assert.ok(late, 'a check is waiting'));
+        if (how === 'repair') t.pool.live()[0].onEnd(died());
+        else askReselect(t.pool.live()[0]);
+        await eventually(() => assert.equal(t.ep.requests().length, 2, `the ${how} went through`));
+        await eventually(() => assert.equal(t.pool.live().length, 1, 'healed: watching again'));
+        late!(false); // it speaks of the path the heal replaced
+        await t.clock.advanceAsync(BACKOFF_MS);
+        await new Promise((r) => setImmediate(r));
+        assert.equal(t.ep.requests().length, 2, `no second heal after the ${how}`);
+        await t.chain.close(t.ctx, conn);
+      }
     });
 
     it('keeps trying until it succeeds', async () => {

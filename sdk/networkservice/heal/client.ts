@@ -76,6 +76,8 @@ interface HealState {
   attempt?: Attempt;
   /** While a repair is in flight: cancels it (a reselect request makes it pointless). */
   abortRepair?: () => void;
+  /** Heals started so far: a liveness check that a heal overtook speaks of a path that is gone. */
+  heals: number;
 }
 
 class HealClient implements NetworkServiceClient {
@@ -105,7 +107,7 @@ class HealClient implements NetworkServiceClient {
     if (!state) {
       // Not linked to the request's signal: healing outlives the call that set the connection up.
       const life = withCancel(withClock(background(), clock(ctx)));
-      state = { conn, life, healing: false, closed: false, superseded: false };
+      state = { conn, life, healing: false, closed: false, superseded: false, heals: 0 };
       metadata.store(ctx, true, STATE_KEY, state);
     }
     state.conn = cloneShared(conn);
@@ -184,7 +186,11 @@ class HealClient implements NetworkServiceClient {
     if (!state.stopLiveness && check) {
       state.stopLiveness = every(state.life.ctx, this.livenessIntervalMs, async () => {
         if (state.healing || state.closed) return;
-        if (!(await check(state.conn, this.livenessTimeoutMs)) && !state.closed && !state.healing) {
+        const heals = state.heals;
+        const alive = await check(state.conn, this.livenessTimeoutMs);
+        // A check that was waiting on a dead path when a heal began answers after that heal is
+        // done: it speaks of the path the heal replaced (it healed the new path a second time).
+        if (!alive && !state.closed && !state.healing && !state.superseded && state.heals === heals) {
           void this.heal(state, events, url, 'the data plane does not answer', false);
         }
       });
@@ -206,6 +212,7 @@ class HealClient implements NetworkServiceClient {
   ): Promise<void> {
     if (state.healing || state.closed) return;
     state.healing = true;
+    state.heals++;
     state.reselectAsked = false;
     this.healingVia.set(events, state);
     // The monitor stream stays open while healing, for a reselect request (see watch); a
