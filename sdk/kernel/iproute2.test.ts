@@ -158,6 +158,32 @@ describe('iproute2 runner', () => {
       }
     });
 
+    it('fails a command in a namespace that is gone as ip would (NOT_FOUND), without starting a process', async () => {
+      const calls = join(dir, 'gone-calls');
+      const fakeIp = join(dir, 'logging-ip');
+      await writeFile(fakeIp, `#!/bin/sh\necho "$*" >> '${calls}'\ncat >/dev/null\n`);
+      await chmod(fakeIp, 0o755);
+      const runner = newIpRunner({ ipBinary: fakeIp, nsenterBinary: anyNsenter, idleMs: 60_000 });
+      const gone = { path: join(dir, 'deleted-pod') };
+      try {
+        for (const run of [
+          () => runner.batch(gone, ['link del dev nsm-1']),
+          () => runner.json(gone, ['link', 'show']),
+        ]) {
+          await assert.rejects(
+            run(),
+            (e: unknown) =>
+              isKernelCommandError(e) && e.code === status.NOT_FOUND && e.message.includes(gone.path),
+          );
+        }
+        await writeFile(gone.path, ''); // there again: the fake runs
+        await runner.batch(gone, ['link del dev nsm-1']);
+        assert.deepEqual((await readFile(calls, 'utf8')).trim().split('\n'), ['-batch -']);
+      } finally {
+        await runner.close();
+      }
+    });
+
     it('reports the error of a shell-started process and runs the next batch in a new one', async () => {
       const runner = newIpRunner({ ipBinary: failingIp, nsenterBinary: anyNsenter, idleMs: 60_000 });
       try {
