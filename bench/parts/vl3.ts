@@ -29,6 +29,7 @@ const DNS_QUERIES = 500;
 const HEALING_CLIENTS = 20;
 const REACH_TIMEOUT_MS = 10_000;
 const SETTLE_BEFORE_KILL_MS = 1000;
+const ECHO_PORT = 7;
 
 type Member = { netns: string; node: SandboxNode; conn: Connection };
 
@@ -144,6 +145,7 @@ async function replicaDeath(
   const { sb } = ctx.mesh!;
   const clients: { pod: Pod; daemon: Daemon; conn: Connection }[] = [];
   const watchers: Background[] = [];
+  let echo: Background | undefined;
   try {
     for (let i = 0; i < HEALING_CLIENTS; i++) {
       const pod = await sb.addPod(sb.node(i % 2 ? 'node2' : 'node1'), `vl3-h${i}`);
@@ -155,7 +157,11 @@ async function replicaDeath(
     const target = members.find((m) => m.conn.networkServiceEndpointName !== victim);
     if (!target) throw new Error('no member on a surviving replica');
     const moved = clients.filter((c) => c.conn.networkServiceEndpointName === victim);
-    for (const c of moved) watchers.push(helper(c.pod.netns, ['reach-host', addrOf(target.conn)]));
+    // UDP echoes from one socket per member: TCP knockers cost the 2 cores ~0.55 (see helper.ts).
+    echo = helper(target.netns, ['echo', addrOf(target.conn), String(ECHO_PORT)]);
+    await echo.waitFor((l) => l === 'ready', 5000, `echo server on ${addrOf(target.conn)}`);
+    for (const c of moved)
+      watchers.push(helper(c.pod.netns, ['reach-echo', addrOf(target.conn), String(ECHO_PORT)]));
     for (const [i, w] of watchers.entries()) {
       const what = `${moved[i].pod.name} reaching ${addrOf(target.conn)} before the kill`;
       await w
@@ -193,6 +199,7 @@ async function replicaDeath(
     };
   } finally {
     for (const w of watchers) await w.stop();
+    await echo?.stop();
     for (const c of clients) await c.daemon.stop();
   }
 }
