@@ -70,6 +70,7 @@ export interface NscOptions {
   livenessCheck?: boolean;
   livenessIntervalMs?: number;
   livenessTimeoutMs?: number;
+  livenessGraceMs?: number;
   /** Apply dns_context through this resolv.conf (see dnscontext.newClient); absent: not applied. */
   dnsResolvConf?: string;
   /** When the connections get a rule that keeps them out of an L7 sidecar's REDIRECT (default auto). */
@@ -102,6 +103,7 @@ export async function startNsc(opts: NscOptions): Promise<Nsc> {
       livenessCheck: opts.livenessCheck === false ? undefined : heal.kernelLivenessCheck,
       livenessIntervalMs: opts.livenessIntervalMs,
       livenessTimeoutMs: opts.livenessTimeoutMs,
+      livenessGraceMs: opts.livenessGraceMs,
     }, // watches the connection (monitor stream, data plane) and repairs or reselects
     additionalFunctionality: [
       clientinfo.newClient(), // nodeName/podName/clusterName labels from the environment

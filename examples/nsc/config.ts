@@ -55,6 +55,12 @@ export const nscSchema = {
     description: 'How long one data-plane check waits for an answer.',
     default: '1s',
   }),
+  livenessCheckGrace: t.duration({
+    env: 'NSM_LIVENESS_CHECK_GRACE',
+    description:
+      'How long a failed data-plane check waits for the path to report the failure itself (a reselect when the endpoint died) before healing.',
+    default: '150ms',
+  }),
   dnsResolvConf: t.string({
     env: 'NSM_DNS_RESOLV_CONF',
     description:

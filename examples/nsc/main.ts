@@ -19,6 +19,7 @@ await runDaemon('nsc', nscSchema, (config) =>
       livenessCheck: config.livenessCheckEnabled,
       livenessIntervalMs: config.livenessCheckInterval,
       livenessTimeoutMs: config.livenessCheckTimeout,
+      livenessGraceMs: config.livenessCheckGrace,
       dnsResolvConf: config.dnsResolvConf || undefined,
       l7Bypass: config.l7Bypass,
       l7Iptables: config.l7Iptables,

@@ -19,6 +19,7 @@ await runDaemon('nsc-k8s', nscK8sSchema, (config) =>
       livenessCheck: config.livenessCheckEnabled,
       livenessIntervalMs: config.livenessCheckInterval,
       livenessTimeoutMs: config.livenessCheckTimeout,
+      livenessGraceMs: config.livenessCheckGrace,
       annotationsFile: config.annotationsFile,
       annotation: config.annotation,
       pollIntervalMs: config.pollInterval,

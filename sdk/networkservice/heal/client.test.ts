@@ -25,6 +25,7 @@ import * as heal from './index.js';
 const NSMGR = 'unix:///run/nsm/nsmgr.sock';
 const BACKOFF_MS = 100;
 const LIVENESS_INTERVAL_MS = 200;
+const LIVENESS_GRACE_MS = 150;
 
 interface FakeStream {
   url: string;
@@ -106,6 +107,7 @@ function setup(
       pool,
       backoff: constantBackoff(BACKOFF_MS),
       livenessIntervalMs: LIVENESS_INTERVAL_MS,
+      livenessGraceMs: LIVENESS_GRACE_MS,
       livenessCheck:
         opts.livenessCheck === false
           ? undefined
@@ -254,6 +256,7 @@ describe('heal client', () => {
     t.ep.failures.push(HANG);
     alive = false;
     await t.clock.advanceAsync(LIVENESS_INTERVAL_MS);
+    await t.clock.advanceAsync(LIVENESS_GRACE_MS); // no word from the path meanwhile
     await eventually(() => assert.equal(t.ep.requests().length, 2, 'the repair is in flight'));
     askReselect(t.pool.live()[0]);
     await eventually(() => assert.equal(t.ep.requests().length, 3));
@@ -367,12 +370,32 @@ describe('heal client', () => {
       assert.equal(t.ep.requests().length, 1);
       alive = false;
       await t.clock.advanceAsync(LIVENESS_INTERVAL_MS);
+      assert.equal(t.ep.requests().length, 1, 'it waits for word from the path first');
+      await t.clock.advanceAsync(LIVENESS_GRACE_MS);
       await eventually(() => assert.equal(t.ep.requests().length, 3));
       assert.deepEqual(
         t.ep.requests().map((s) => s.state),
         [State.UP, State.UP, State.RESELECT_REQUESTED],
         'a repair, then a rebuild',
       );
+      await t.chain.close(t.ctx, conn);
+    });
+
+    it('reselects without a repair when the path asks for it within the grace after a failed check', async () => {
+      // An endpoint's death: the client's interface goes at once, its forwarder's request follows.
+      let alive = true;
+      const t = setup({ alive: () => alive });
+      const conn = await t.chain.request(t.ctx, t.req);
+      alive = false;
+      await t.clock.advanceAsync(LIVENESS_INTERVAL_MS);
+      await t.clock.advanceAsync(LIVENESS_GRACE_MS / 2);
+      askReselect(t.pool.live()[0]);
+      await eventually(() => assert.equal(t.ep.requests().length, 2));
+      await t.clock.advanceAsync(LIVENESS_GRACE_MS);
+      assert.deepEqual(t.ep.seen.slice(1), [
+        { op: 'close', nse: 'nse-1' },
+        { op: 'request', state: State.RESELECT_REQUESTED, nse: '' },
+      ]);
       await t.chain.close(t.ctx, conn);
     });
 

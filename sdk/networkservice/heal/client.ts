@@ -5,7 +5,11 @@
 //    the endpoint no longer matches, see netsvcmonitor, or the forwarder saw the endpoint's process
 //    die) selects another endpoint at once, also when it arrives during a repair (which it cancels:
 //    the liveness check often notices a dead endpoint first);
-//  - data plane: every `livenessIntervalMs` it checks the connection with `livenessCheck`.
+//  - data plane: every `livenessIntervalMs` it checks the connection with `livenessCheck`. A failed
+//    check heals only after `livenessGraceMs` without word from the path: when an endpoint dies,
+//    the client's interface often goes at once while its forwarder's RESELECT_REQUESTED takes
+//    ~0.1 s, and a repair started meanwhile could only fail, holding up the Close of the reselect
+//    behind it at every hop (begin) on a node busy healing.
 // Healing (decisions in common.ts): first re-request the same path (repair the control plane
 // without touching interfaces; a hop that is UNAVAILABLE is retried). If the data plane is dead and
 // stays dead after a repair went through, or for longer than the repair window while the path does
@@ -41,6 +45,8 @@ const STATE_KEY = Symbol('heal-state');
 export const DEFAULT_LIVENESS_INTERVAL_MS = 200;
 /** How long one data-plane check may take (cmd-nsc's NSM_LIVENESS_CHECK_TIMEOUT). */
 export const DEFAULT_LIVENESS_TIMEOUT_MS = 1_000;
+/** How long a failed check waits for the path's own report (DOWN, RESELECT_REQUESTED) before healing. */
+export const DEFAULT_LIVENESS_GRACE_MS = 150;
 /** Heal retries start fast (a restarting hop is back within tens of ms) and stay frequent. */
 const INITIAL_HEAL_BACKOFF_MS = 50;
 const MAX_HEAL_BACKOFF_MS = 1_000;
@@ -53,6 +59,8 @@ export interface HealOptions {
   livenessCheck?: (conn: Connection, timeoutMs: number) => Promise<boolean>;
   livenessIntervalMs?: number;
   livenessTimeoutMs?: number;
+  /** How long a failed check waits for word from the path before it heals (default 150 ms). */
+  livenessGraceMs?: number;
   /** Delays between failed heal attempts (default: capped doubling 50 ms … 1 s). */
   backoff?: BackoffFactory;
   /** How long repairs are retried while the data plane is dead and the path does not answer. */
@@ -83,6 +91,7 @@ interface HealState {
 class HealClient implements NetworkServiceClient {
   private readonly livenessIntervalMs: number;
   private readonly livenessTimeoutMs: number;
+  private readonly livenessGraceMs: number;
   private readonly backoff: BackoffFactory;
   private readonly repairWindowMs: number;
   /**
@@ -96,6 +105,7 @@ class HealClient implements NetworkServiceClient {
     if (!opts?.pool) throw new Error('heal.newClient: opts.pool is required');
     this.livenessIntervalMs = opts.livenessIntervalMs ?? DEFAULT_LIVENESS_INTERVAL_MS;
     this.livenessTimeoutMs = opts.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS;
+    this.livenessGraceMs = opts.livenessGraceMs ?? DEFAULT_LIVENESS_GRACE_MS;
     this.repairWindowMs = opts.repairWindowMs ?? DEFAULT_REPAIR_WINDOW_MS;
     this.backoff =
       opts.backoff ?? cappedDoubling({ initialMs: INITIAL_HEAL_BACKOFF_MS, maxMs: MAX_HEAL_BACKOFF_MS });
@@ -187,12 +197,13 @@ class HealClient implements NetworkServiceClient {
       state.stopLiveness = every(state.life.ctx, this.livenessIntervalMs, async () => {
         if (state.healing || state.closed) return;
         const heals = state.heals;
-        const alive = await check(state.conn, this.livenessTimeoutMs);
         // A check that was waiting on a dead path when a heal began answers after that heal is
         // done: it speaks of the path the heal replaced (it healed the new path a second time).
-        if (!alive && !state.closed && !state.healing && !state.superseded && state.heals === heals) {
-          void this.heal(state, events, url, 'the data plane does not answer', false);
-        }
+        const overtaken = () => state.closed || state.healing || state.superseded || state.heals !== heals;
+        if ((await check(state.conn, this.livenessTimeoutMs)) || overtaken()) return;
+        // The path's report, if one comes, starts the heal meanwhile (see the header).
+        if (state.stream && this.livenessGraceMs > 0) await sleep(state.life.ctx, this.livenessGraceMs);
+        if (!overtaken()) void this.heal(state, events, url, 'the data plane does not answer', false);
       });
     }
   }
