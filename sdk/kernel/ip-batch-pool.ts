@@ -418,7 +418,8 @@ export class BatchPool {
   }
 }
 
-async function identityOf(path: string): Promise<string | null> {
+/** "DEV/INO" of the namespace file at path; null when there is none (the namespace is gone). */
+export async function identityOf(path: string): Promise<string | null> {
   try {
     const st = await stat(path, { bigint: true });
     return `${st.dev}/${st.ino}`;

@@ -8,12 +8,11 @@
 // `ip -n NAME`: that one unshares the mount namespace to remount /sys, copying the whole mount table,
 // and with a thousand pods on the node (a thousand netns mounts) one call took 10-13 ms instead of 3.
 import { spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
 import { internal, invalidArgument, NsmError } from '../errors/index.js';
 import { logger, traceEnabled } from '../tools/log.js';
 import { printsLoopback } from './ip-batch-lines.js';
-import { BatchPool } from './ip-batch-pool.js';
+import { BatchPool, identityOf } from './ip-batch-pool.js';
 import { FifoStarter } from './ip-fifo.js';
 import { ShellLauncher } from './ip-shell.js';
 import { KernelCommandError } from './kernel-command-error.js';
@@ -330,7 +329,7 @@ class SpawnIpRunner implements IpRunner {
     // A namespace that is gone (a deleted pod's) fails as `ip` would, without a process: when a
     // replica's pod went, its forwarder's Closes started ~15 `ip` runs into the dead namespace, each
     // 15-115 ms on a node busy healing, and each Close waited for its run to fail.
-    if (where !== null && (await isGone(where))) {
+    if (where !== null && (await identityOf(where)) === null) {
       return {
         code: 1,
         stdout: '',
@@ -403,14 +402,6 @@ class SpawnIpRunner implements IpRunner {
       child.stdin.end(input ?? '');
     });
   }
-}
-
-/** Whether a namespace file no longer exists (a deleted named namespace, an exited process). */
-function isGone(path: string): Promise<boolean> {
-  return access(path).then(
-    () => false,
-    () => true,
-  );
 }
 
 function oneLine(s: string): string {
