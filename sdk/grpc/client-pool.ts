@@ -16,6 +16,7 @@ import type { Connection, NetworkServiceRequest } from '../core/types.js';
 import { failedPrecondition, unavailable } from '../errors/index.js';
 import { grpcReconnectOptions } from '../tools/backoff/index.js';
 import { toMetadata } from '../tools/token/index.js';
+import { closeInProcess, inProcessServer, monitorInProcess, requestInProcess } from './in-process.js';
 import { outgoingMetadata } from './metadata.js';
 import { callError, callerStack, grpcTarget } from './status.js';
 import { channelCredentials, defaultSecurity, type TransportSecurity } from './transport-security.js';
@@ -201,13 +202,25 @@ export class ClientPool implements AsyncDisposable {
   // upstream servers read them only from there (and warn on every call without them).
   request(ctx: Context, url: string, req: NetworkServiceRequest): Promise<Connection> {
     const md = toMetadata(currentSegment(req.connection));
-    return this.unary(ctx, url, NetworkServiceService.request, req, `failed to request at ${url}`, md);
+    const what = `failed to request at ${url}`;
+    const local = inProcessServer(url);
+    if (local && !this.closed) {
+      const deadline = ctx.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS;
+      return requestInProcess(local, ctx, deadline, outgoingMetadata(ctx, md), req, what, callerStack());
+    }
+    return this.unary(ctx, url, NetworkServiceService.request, req, what, md);
   }
 
   /** NetworkService.Close (the RPC); `close()` without arguments closes the pool. */
   async closeConnection(ctx: Context, url: string, conn: Connection): Promise<void> {
     const md = toMetadata(currentSegment(conn));
-    await this.unary(ctx, url, NetworkServiceService.close, conn, `failed to close at ${url}`, md);
+    const what = `failed to close at ${url}`;
+    const local = inProcessServer(url);
+    if (local && !this.closed) {
+      const deadline = ctx.deadline ?? Date.now() + DEFAULT_CALL_TIMEOUT_MS;
+      return closeInProcess(local, ctx, deadline, outgoingMetadata(ctx, md), conn, what, callerStack());
+    }
+    await this.unary(ctx, url, NetworkServiceService.close, conn, what, md);
   }
 
   /**
@@ -221,9 +234,14 @@ export class ClientPool implements AsyncDisposable {
     onEnd: (err: Error) => void,
     method: Method<MonitorScopeSelector, ConnectionEvent> = MonitorConnectionService.monitorConnections,
   ): MonitorStream {
+    const what = `failed to monitor connections at ${url}`;
+    const local = inProcessServer(url);
+    if (local && !this.closed) {
+      const stop = monitorInProcess(local, selector, method.responseDeserialize, onEvent, onEnd, what);
+      return { close: async () => stop() };
+    }
     const stop = new AbortController();
     const ctx: Context = { ...background(), signal: stop.signal };
-    const what = `failed to monitor connections at ${url}`;
     this.stream(ctx, url, method, selector, what, onEvent).then(
       () => stop.signal.aborted || onEnd(unavailable(`${what}: the stream ended`)),
       (e: Error) => stop.signal.aborted || onEnd(e),

@@ -12,7 +12,7 @@ import { NetworkServiceService } from '../../api/gen/networkservice/networkservi
 import type { Context } from '../core/context.js';
 import { background, withTimeout } from '../core/context.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../core/types.js';
-import { invalidArgument, unavailable } from '../errors/index.js';
+import { invalidArgument, NsmError, unavailable } from '../errors/index.js';
 import type { ConnectionMonitor, Visible } from '../networkservice/monitor/monitor.js';
 import { encodeConnectionEvent } from '../networkservice/monitor/wire.js';
 import { logger } from '../tools/log.js';
@@ -47,6 +47,48 @@ function holdsAlready(monitor: ConnectionMonitor, req: NetworkServiceRequest): b
   return ours !== undefined && ours !== '' && monitor.get(ours) !== undefined;
 }
 
+/**
+ * A Request as this hop serves it from any transport (gRPC here, in-process in in-process.ts): the
+ * message checked, the chain run, and a new connection closed again when its caller gave up meanwhile.
+ */
+export async function serveRequest(
+  chain: NetworkServiceServer,
+  monitor: ConnectionMonitor,
+  ctx: Context,
+  req: NetworkServiceRequest,
+  base: Context,
+): Promise<Connection> {
+  const established = holdsAlready(monitor, req);
+  if (!req.connection) throw invalidArgument('request.connection is missing');
+  // Refused here, at the first hop, not only at the forwarder's discover after two hops.
+  if (!req.connection.networkService) {
+    throw invalidArgument(
+      'request.connection.network_service is empty: say which network service to connect to',
+    );
+  }
+  validateConnection(req.connection, 'request.connection');
+  req.mechanismPreferences.forEach((m, i) => {
+    validateConnection({ ...req.connection!, mechanism: m }, `request.mechanism_preferences[${i}]`);
+  });
+  const conn = await chain.request(ctx, req);
+  if (ctx.signal.aborted) {
+    // The caller gave up (deadline, cancel) while we were setting up a new connection: it
+    // will never use or refresh it, so do not leave it in the kernel until it expires. A
+    // refresh of a connection we already held is different: the caller still uses it (a
+    // hung nsmgr replays refreshes whose callers retried meanwhile), so it stays.
+    if (!established) closeAbandoned(chain, conn, base);
+    throw new NsmError(status.CANCELLED, 'the caller cancelled the request');
+  }
+  return conn;
+}
+
+/** A Close as this hop serves it from any transport. */
+export async function serveClose(chain: NetworkServiceServer, ctx: Context, conn: Connection): Promise<void> {
+  validateConnection(conn, 'connection');
+  if (!conn.id) throw invalidArgument('connection.id is missing');
+  await chain.close(ctx, conn);
+}
+
 export function addNetworkServiceServices(
   server: grpc.Server,
   chain: NetworkServiceServer,
@@ -61,54 +103,19 @@ export function addNetworkServiceServices(
       callback: grpc.sendUnaryData<Connection>,
     ) {
       const ctx = contextFromCall(call, base);
-      const req = call.request;
-      const established = holdsAlready(monitor, req);
-      Promise.resolve()
-        .then(() => {
-          if (!req.connection) throw invalidArgument('request.connection is missing');
-          // Refused here, at the first hop, not only at the forwarder's discover after two hops.
-          if (!req.connection.networkService) {
-            throw invalidArgument(
-              'request.connection.network_service is empty: say which network service to connect to',
-            );
-          }
-          validateConnection(req.connection, 'request.connection');
-          req.mechanismPreferences.forEach((m, i) => {
-            validateConnection({ ...req.connection!, mechanism: m }, `request.mechanism_preferences[${i}]`);
-          });
-          return chain.request(ctx, req);
-        })
-        .then(
-          (conn) => {
-            if (ctx.signal.aborted) {
-              // The caller gave up (deadline, cancel) while we were setting up a new connection: it
-              // will never use or refresh it, so do not leave it in the kernel until it expires. A
-              // refresh of a connection we already held is different: the caller still uses it (a
-              // hung nsmgr replays refreshes whose callers retried meanwhile), so it stays.
-              if (!established) closeAbandoned(chain, conn, base);
-              callback({ code: status.CANCELLED, details: 'the caller cancelled the request' });
-              return;
-            }
-            callback(null, conn);
-          },
-          (e: unknown) => {
-            log.debug({ err: e, id: req.connection?.id }, 'Request failed');
-            callback(toStatus(e));
-          },
-        );
+      serveRequest(chain, monitor, ctx, call.request, base).then(
+        (conn) => callback(null, conn),
+        (e: unknown) => {
+          log.debug({ err: e, id: call.request.connection?.id }, 'Request failed');
+          callback(toStatus(e));
+        },
+      );
     },
     close(call: grpc.ServerUnaryCall<Connection, object>, callback: grpc.sendUnaryData<object>) {
-      const ctx = contextFromCall(call, base);
-      Promise.resolve()
-        .then(() => {
-          validateConnection(call.request, 'connection');
-          if (!call.request.id) throw invalidArgument('connection.id is missing');
-          return chain.close(ctx, call.request);
-        })
-        .then(
-          () => callback(null, {}),
-          (e: unknown) => callback(toStatus(e)),
-        );
+      serveClose(chain, contextFromCall(call, base), call.request).then(
+        () => callback(null, {}),
+        (e: unknown) => callback(toStatus(e)),
+      );
     },
   });
   // The same service, with each connection's bytes encoded once for every stream (monitor/wire.ts).

@@ -7,6 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Context } from '../../../core/context.js';
 import { newNetworkServiceChain } from '../../../core/next.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../../../core/types.js';
+import { serveInProcess } from '../../../grpc/in-process.js';
 import { addNetworkServiceServices } from '../../../grpc/networkservice-server.js';
 import * as authorize from '../../authorize/index.js';
 import * as begin from '../../begin/index.js';
@@ -47,6 +48,11 @@ export interface Endpoint extends NetworkServiceServer {
   visibleTo(ctx: Context): Promise<monitor.Visible>;
   /** Serves NetworkService and MonitorConnection on `server`; calls derive their context from `ctx`. */
   register(server: grpc.Server, ctx: Context): void;
+  /**
+   * Serves the same to this process's clients of `url` without gRPC (sdk/grpc/in-process.ts);
+   * returns what stops it.
+   */
+  serveInProcess(url: string, ctx: Context): () => void;
 }
 
 class EndpointServer implements Endpoint {
@@ -99,6 +105,15 @@ class EndpointServer implements Endpoint {
 
   register(server: grpc.Server, ctx: Context): void {
     addNetworkServiceServices(server, this.chain, this.monitor, ctx, (c) => this.owners.visibleTo(c));
+  }
+
+  serveInProcess(url: string, ctx: Context): () => void {
+    return serveInProcess(url, {
+      chain: this.chain,
+      monitor: this.monitor,
+      visibleTo: (c) => this.owners.visibleTo(c),
+      base: ctx,
+    });
   }
 }
 
