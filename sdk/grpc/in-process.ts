@@ -6,9 +6,11 @@
 // The callee sees what a call over its unix socket would give it: its own copy of the message (the
 // same bytes as on the wire, decoded), the caller's token metadata and headers, the caller's
 // deadline (or the pool's default) and cancellation, the server's checks (serveRequest/serveClose),
-// and errors as the caller's status. Its peer is "no transport", as for the daemon's own calls:
-// allowpeer lets it pass and connectionowner treats it as the daemon itself. Only a server that
-// chose to (serveInProcess) is reached this way, and only from inside its own process.
+// and errors as the caller's status. Its peer is what a call from this process over the server's
+// unix socket would show: that socket, this process at the other end. So allowpeer judges this
+// process as it would over the socket, and connectionowner gives the connections the owner a
+// socket caller has (the forwarder's: the socket; nsmctl on that socket still sees them). Only a
+// server that chose to (serveInProcess) is reached this way, and only from inside its own process.
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import {
@@ -23,6 +25,7 @@ import { NsmError, unavailable } from '../errors/index.js';
 import type { ConnectionMonitor, Visible } from '../networkservice/monitor/monitor.js';
 import { encodeConnectionEvent } from '../networkservice/monitor/wire.js';
 import { fromMetadata, withPeerToken } from '../tools/token/index.js';
+import { type UnixPeer, withPeer } from '../tools/unixpeer/index.js';
 import { withIncomingMetadata } from './metadata.js';
 import { serveClose, serveRequest } from './networkservice-server.js';
 import { type CallerStack, callError, toStatus } from './status.js';
@@ -36,18 +39,28 @@ export interface InProcessServer {
   readonly base: Context;
 }
 
-const servers = new Map<string, InProcessServer>();
+interface Served extends InProcessServer {
+  /** The peer each call shows: the server's unix socket, this process at the other end. */
+  readonly peer: UnixPeer;
+}
 
-/** Serves `server` to this process's callers of `url`; returns what stops it. */
+const servers = new Map<string, Served>();
+
+/** Serves `server` to this process's callers of `url` (a unix URL it listens on); returns what stops it. */
 export function serveInProcess(url: string, server: InProcessServer): () => void {
+  if (!url.startsWith('unix://')) throw new Error(`in-process: ${url} is not a unix URL`);
   if (servers.has(url)) throw new Error(`in-process: ${url} is served already`);
-  servers.set(url, server);
+  const served: Served = {
+    ...server,
+    peer: { transport: 'unix', path: url.slice('unix://'.length), pids: async () => [process.pid] },
+  };
+  servers.set(url, served);
   return () => {
-    if (servers.get(url) === server) servers.delete(url);
+    if (servers.get(url) === served) servers.delete(url);
   };
 }
 
-export function inProcessServer(url: string): InProcessServer | undefined {
+export function inProcessServer(url: string): Served | undefined {
   return servers.get(url);
 }
 
@@ -57,7 +70,7 @@ export function inProcessServer(url: string): InProcessServer | undefined {
  * callee's answer, or the error a gRPC call would have given it.
  */
 function unary<T>(
-  server: InProcessServer,
+  server: Served,
   ctx: Context,
   deadline: number,
   metadata: grpc.Metadata,
@@ -90,11 +103,14 @@ function unary<T>(
     const deadlines = [deadline, server.base.deadline].filter((d): d is number => d !== undefined);
     const callee = withIncomingMetadata(
       withPeerToken(
-        {
-          ...server.base,
-          signal: AbortSignal.any([controller.signal, server.base.signal]),
-          deadline: Math.min(...deadlines),
-        },
+        withPeer(
+          {
+            ...server.base,
+            signal: AbortSignal.any([controller.signal, server.base.signal]),
+            deadline: Math.min(...deadlines),
+          },
+          server.peer,
+        ),
         fromMetadata(metadata),
       ),
       metadata,
@@ -107,7 +123,7 @@ function unary<T>(
 }
 
 export function requestInProcess(
-  server: InProcessServer,
+  server: Served,
   ctx: Context,
   deadline: number,
   metadata: grpc.Metadata,
@@ -123,7 +139,7 @@ export function requestInProcess(
 }
 
 export function closeInProcess(
-  server: InProcessServer,
+  server: Served,
   ctx: Context,
   deadline: number,
   metadata: grpc.Metadata,
@@ -143,7 +159,7 @@ export function closeInProcess(
  * the publisher's own call); `onEnd` once, when the server closes or cannot tell the caller.
  */
 export function monitorInProcess(
-  server: InProcessServer,
+  server: Served,
   selector: MonitorScopeSelector,
   decode: (b: Buffer) => ConnectionEvent,
   onEvent: (ev: ConnectionEvent) => void,
@@ -176,7 +192,7 @@ export function monitorInProcess(
     return stop;
   }
   server.base.signal.addEventListener('abort', shuttingDown, { once: true });
-  server.visibleTo(server.base).then(
+  server.visibleTo(withPeer(server.base, server.peer)).then(
     (visible) => {
       if (stopped) return;
       unsubscribe = server.monitor.subscribe(

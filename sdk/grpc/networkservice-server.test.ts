@@ -347,11 +347,13 @@ for (const transport of ['grpc', 'in-process'] as const)
       await pool.closeConnection(background(), url, request({ id: 'm-late' }).connection!);
       assert.equal(events.length, 1);
     });
-    it('shows the chain who called: the unix peer over gRPC, no peer in process (the daemon itself)', async () => {
+    it('shows the chain who called: the unix socket, this process at the other end', async () => {
       await pool.request(background(), url, request({ id: 'p1' }));
       const peer = peerFrom(seen[0]);
-      if (transport === 'grpc') assert.equal(peer?.transport, 'unix');
-      else assert.equal(peer, undefined);
+      assert.equal(peer?.transport, 'unix');
+      if (peer?.transport !== 'unix') return;
+      assert.equal(`unix://${peer.path}`, url);
+      assert.deepEqual(await peer.pids(), [process.pid]);
       await pool.closeConnection(background(), url, request({ id: 'p1' }).connection!);
     });
 
