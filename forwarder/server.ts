@@ -52,6 +52,11 @@ export interface ForwarderOptions {
   dataplane?: Dataplane;
   /** Finds the namespaces KERNEL mechanisms name; default: the real /proc and /var/run/netns. */
   netnsResolver?: NetnsResolver;
+  /**
+   * Also serve this process's callers of our URL without gRPC (the nodeagent: the nsmgr in the
+   * same process); other processes still reach us over the socket.
+   */
+  inProcess?: boolean;
 }
 
 export interface Forwarder {
@@ -132,15 +137,20 @@ export async function startForwarder(
     await reconciler.close();
     await pool.close();
   };
+  let served = base;
   const server = await serve({
     listenOn: [opts.listenOn],
     base,
-    register: (s, ctx) => forwarder.register(s, ctx),
+    register: (s, ctx) => {
+      forwarder.register(s, ctx);
+      served = ctx;
+    },
   }).catch(async (e: unknown) => {
     await closeRest();
     throw e;
   });
   const [url] = server.urls;
+  const stopInProcess = opts.inProcess ? forwarder.serveInProcess(url, served) : () => {};
 
   const registration = await keepRegistered(
     nseRegistry,
@@ -152,6 +162,7 @@ export async function startForwarder(
     }),
     { watch: true },
   ).catch(async (e: unknown) => {
+    stopInProcess();
     await server.close();
     await closeRest();
     throw e;
@@ -166,7 +177,8 @@ export async function startForwarder(
     monitor: connections,
     close: closeOnce(async () => {
       await registration.close(); // unregister while the nsmgr is still reachable through the pool
-      await server.close(); // cancels in-flight calls first
+      stopInProcess();
+      await server.close(); // cancels in-flight calls first (in-process ones too)
       await closeRest();
     }),
   });

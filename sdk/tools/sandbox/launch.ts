@@ -16,6 +16,7 @@ export const SCRIPTS = {
   registry: join(DIST, 'registry', 'main.js'),
   nsmgr: join(DIST, 'nsmgr', 'main.js'),
   forwarder: join(DIST, 'forwarder', 'main.js'),
+  nodeagent: join(DIST, 'nodeagent', 'main.js'),
   icmpResponder: join(DIST, 'examples', 'icmp-responder', 'main.js'),
   nsc: join(DIST, 'examples', 'nsc', 'main.js'),
   passthrough: join(DIST, 'examples', 'passthrough', 'main.js'),

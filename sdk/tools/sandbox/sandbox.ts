@@ -43,6 +43,11 @@ export interface SandboxOptions {
    * NSM_INSECURE=true). With SPIFFE_ENDPOINT_SOCKET in env, every daemon gets its SVID from there.
    */
   tls?: boolean;
+  /**
+   * Run each node's nsmgr and forwarder in one process (nodeagent/, default false): `node.nsmgr`
+   * and `node.forwarder` are then the same daemon, which startNsmgr and startForwarder (re)start.
+   */
+  nodeagent?: boolean;
 }
 
 export interface Pod {
@@ -109,6 +114,10 @@ export class Sandbox {
     const first = this.nodes[0];
     this.registryURL = `tcp://${first.ip}:5002`;
     await this.restartRegistry();
+    if (this.opts.nodeagent) {
+      await Promise.all(this.nodes.map((n) => this.startNodeagent(n)));
+      return;
+    }
     await Promise.all(this.nodes.map((n) => this.startNsmgr(n)));
     await Promise.all(this.nodes.map((n) => this.startForwarder(n)));
   }
@@ -122,7 +131,13 @@ export class Sandbox {
   }
 
   async startNsmgr(node: SandboxNode): Promise<Daemon> {
-    node.nsmgr = await this.spawn(`nsmgr-${node.name}`, node.netns, SCRIPTS.nsmgr, {
+    if (this.opts.nodeagent) return this.startNodeagent(node);
+    node.nsmgr = await this.spawn(`nsmgr-${node.name}`, node.netns, SCRIPTS.nsmgr, this.nsmgrEnv(node));
+    return node.nsmgr;
+  }
+
+  private nsmgrEnv(node: SandboxNode): Record<string, string> {
+    return {
       NSM_NAME: `nsmgr-${node.name}`,
       NODE_NAME: node.name,
       NSM_LISTEN_ON: `unix://${node.nsmgrSocket},${node.nsmgrURL}`,
@@ -132,11 +147,31 @@ export class Sandbox {
       NSM_OPERATOR_NETNS: `/proc/${process.pid}/ns/net`,
       // The sandbox's own file, never the host's: tests write it to exclude prefixes.
       NSM_EXCLUDED_PREFIXES_FILE: node.excludedPrefixesFile,
-    });
-    return node.nsmgr;
+    };
+  }
+
+  /** The node's nsmgr and forwarder in one process (nodeagent/); both fields name it. */
+  async startNodeagent(node: SandboxNode, env: Record<string, string> = {}): Promise<Daemon> {
+    const agent = await this.spawn(
+      `nodeagent-${node.name}`,
+      node.netns,
+      SCRIPTS.nodeagent,
+      {
+        ...this.nsmgrEnv(node),
+        NSM_FORWARDER_NAME: `forwarder-${node.name}`,
+        NSM_FORWARDER_LISTEN_ON: `unix://${node.forwarderSocket}`,
+        NSM_TUNNEL_IP: node.ip,
+        ...env,
+      },
+      (l) => l.includes('"msg":"nodeagent serving"'),
+    );
+    node.nsmgr = agent;
+    node.forwarder = agent;
+    return agent;
   }
 
   async startForwarder(node: SandboxNode, env: Record<string, string> = {}): Promise<Daemon> {
+    if (this.opts.nodeagent) return this.startNodeagent(node, env);
     node.forwarder = await this.spawn(`forwarder-${node.name}`, node.netns, SCRIPTS.forwarder, {
       NSM_NAME: `forwarder-${node.name}`,
       NSM_LISTEN_ON: `unix://${node.forwarderSocket}`,
