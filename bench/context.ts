@@ -41,6 +41,8 @@ export interface BenchOptions {
   vl3Members: number;
   profile: boolean;
   daemonEnv: Record<string, string>;
+  /** Each node's nsmgr and forwarder: one process (nodeagent/) or two. */
+  layout: 'nodeagent' | 'separate';
   install: boolean;
   outDir: string;
 }
@@ -72,9 +74,12 @@ export interface ConcurrencyRound {
 export interface DaemonSnapshot {
   label: string;
   liveConnections: number;
+  /** With the nodeagent layout: the one process of nsmgr and forwarder (`forwarder` is then absent). */
   nsmgr?: ProcSample;
   forwarder?: ProcSample;
   registry?: ProcSample;
+  /** nsmgr and forwarder ran in one process (nodeagent/). */
+  nodeagent?: boolean;
 }
 
 /** What the node looked like: mount entries grow with every named netns (`ip netns add` bind-mounts it). */
@@ -94,7 +99,8 @@ export interface MemorySpread {
   pairMaxMiB: number;
   /** VmHWM at the end of the part (peak since each process started), per daemon and summed. */
   nsmgrHwmMiB: number;
-  forwarderHwmMiB: number;
+  /** Absent when the forwarder runs in the nsmgr's process (nodeagent: nsmgrHwmMiB is both). */
+  forwarderHwmMiB?: number;
   pairHwmMiB: number;
 }
 

@@ -63,7 +63,10 @@ export function scaleRows(s: ScaleData, local: PathLatency | undefined, add: (f:
     const m = s.memory;
     add({
       section,
-      name: `nsmgr + forwarder peak RSS (VmHWM: nsmgr ${m.nsmgrHwmMiB.toFixed(0)} + forwarder ${m.forwarderHwmMiB.toFixed(0)})`,
+      name:
+        m.forwarderHwmMiB === undefined
+          ? 'nsmgr + forwarder peak RSS (VmHWM of the one nodeagent process)'
+          : `nsmgr + forwarder peak RSS (VmHWM: nsmgr ${m.nsmgrHwmMiB.toFixed(0)} + forwarder ${m.forwarderHwmMiB.toFixed(0)})`,
       value: m.pairHwmMiB,
       unit: 'MiB',
       target: '≤ 150 MiB',
@@ -80,7 +83,11 @@ export function scaleRows(s: ScaleData, local: PathLatency | undefined, add: (f:
   const full = s.snapshots.find((x) => x.label === 'at full scale');
   const after = s.snapshots.find((x) => x.label === 'after closing all');
   const rss = (x: DaemonSnapshot | undefined, k: 'nsmgr' | 'forwarder' | 'registry') => x?.[k]?.rssMiB;
+  const oneProcess = idle?.nodeagent === true;
+  const who = (k: 'nsmgr' | 'forwarder' | 'registry') =>
+    k === 'nsmgr' && oneProcess ? 'nodeagent (nsmgr + forwarder)' : k;
   for (const k of ['nsmgr', 'forwarder', 'registry'] as const) {
+    if (k === 'forwarder' && oneProcess) continue;
     for (const [label, snap] of [
       [`at ${s.live}`, full],
       ['after closing all', after],
@@ -88,7 +95,7 @@ export function scaleRows(s: ScaleData, local: PathLatency | undefined, add: (f:
       const v = rss(snap, k);
       add({
         section,
-        name: `${k} RSS ${label}`,
+        name: `${who(k)} RSS ${label}`,
         value: v,
         unit: 'MiB',
         baseline:
@@ -96,7 +103,8 @@ export function scaleRows(s: ScaleData, local: PathLatency | undefined, add: (f:
       });
     }
   }
-  const pair = (x: DaemonSnapshot | undefined) => sum(rss(x, 'nsmgr'), rss(x, 'forwarder'));
+  const pair = (x: DaemonSnapshot | undefined) =>
+    x?.nodeagent ? rss(x, 'nsmgr') : sum(rss(x, 'nsmgr'), rss(x, 'forwarder'));
   add({
     section,
     name: `nsmgr + forwarder RSS at ${s.live}`,
@@ -119,10 +127,11 @@ export function scaleRows(s: ScaleData, local: PathLatency | undefined, add: (f:
   const cpu = (x: DaemonSnapshot | undefined, k: 'nsmgr' | 'forwarder' | 'registry') =>
     x?.[k] === undefined ? undefined : x[k]!.cpuS + x[k]!.childCpuS;
   for (const k of ['nsmgr', 'forwarder', 'registry'] as const) {
+    if (k === 'forwarder' && oneProcess) continue;
     const spent = ratio(sum(cpu(full, k), -(cpu(idle, k) ?? 0)), 1);
     add({
       section,
-      name: `${k} CPU per connection set up (own + reaped children)`,
+      name: `${who(k)} CPU per connection set up (own + reaped children)`,
       value: spent === undefined ? undefined : (spent * 1000) / Math.max(1, s.live),
       unit: 'ms',
     });

@@ -96,9 +96,14 @@ async function main(): Promise<number> {
   try {
     if (opts.only.some((p) => !MESHLESS.includes(p))) {
       say(
-        `starting the mesh: 2 nodes, registry, nsmgr + forwarder per node, ${opts.endpoints} endpoints ...`,
+        `starting the mesh: 2 nodes, registry, nsmgr + forwarder per node (${opts.layout === 'nodeagent' ? 'one process' : 'two processes'}), ${opts.endpoints} endpoints ...`,
       );
-      ctx.mesh = await Mesh.start({ endpoints: opts.endpoints, env, logDir });
+      ctx.mesh = await Mesh.start({
+        endpoints: opts.endpoints,
+        env,
+        logDir,
+        nodeagent: opts.layout === 'nodeagent',
+      });
       say(`  sandbox ${ctx.mesh.sb.id}, daemon logs in ${logDir}`);
       ctx.data.startup = snapshot(ctx.mesh, 'after start-up', 0);
     }

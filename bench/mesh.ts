@@ -18,6 +18,8 @@ export interface MeshOptions {
   endpoints: number;
   env?: Record<string, string>;
   logDir?: string;
+  /** Each node's nsmgr and forwarder in one process (nodeagent/). */
+  nodeagent?: boolean;
 }
 
 export class Mesh {
@@ -29,7 +31,12 @@ export class Mesh {
   private constructor(readonly sb: Sandbox) {}
 
   static async start(opts: MeshOptions): Promise<Mesh> {
-    const sb = await SandboxClass.create({ nodes: 2, env: opts.env, logDir: opts.logDir });
+    const sb = await SandboxClass.create({
+      nodes: 2,
+      env: opts.env,
+      logDir: opts.logDir,
+      nodeagent: opts.nodeagent,
+    });
     const mesh = new Mesh(sb);
     try {
       for (let i = 1; i <= opts.endpoints; i++) {
@@ -118,11 +125,22 @@ export class Mesh {
     return n;
   }
 
-  daemonPids(node: SandboxNode): { nsmgr?: number; forwarder?: number; registry?: number } {
+  /**
+   * The node's daemons; with the nodeagent layout `nsmgr` is the one process of both and
+   * `forwarder` is absent.
+   */
+  daemonPids(node: SandboxNode): {
+    nsmgr?: number;
+    forwarder?: number;
+    registry?: number;
+    nodeagent: boolean;
+  } {
+    const nodeagent = node.forwarder !== undefined && node.forwarder === node.nsmgr;
     return {
       nsmgr: node.nsmgr?.pid,
-      forwarder: node.forwarder?.pid,
+      forwarder: nodeagent ? undefined : node.forwarder?.pid,
       registry: this.sb.registry?.pid,
+      nodeagent,
     };
   }
 

@@ -27,6 +27,8 @@ export const USAGE = `usage: npm run bench -- [options]     (as root)
   --vl3-members=N       members of the vL3 network before the measured joins (default 100)
   --profile             CPU-profile the daemons; profiles go to OUT/profiles
   --daemon-env=K=V,...  extra environment for the daemons (e.g. NSM_TRACE=kernel)
+  --layout=L            each node's nsmgr and forwarder: nodeagent (one process,
+                        default) or separate (two processes)
   --no-install          do not apt-get missing tools; stop and say what to install
   --out=DIR             where latest.json and latest.md go (default bench/results)
   -h, --help            this text`;
@@ -69,6 +71,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'heal-wait': { type: 'string' },
       profile: { type: 'boolean', default: false },
       'daemon-env': { type: 'string' },
+      layout: { type: 'string' },
       'no-install': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -85,6 +88,10 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     if (!(PARTS as readonly string[]).includes(p)) {
       throw new Error(`--only: unknown part "${p}" (parts: ${PARTS.join(', ')})`);
     }
+  }
+  const layout = values.layout ?? 'nodeagent';
+  if (layout !== 'nodeagent' && layout !== 'separate') {
+    throw new Error(`--layout: expected nodeagent or separate, got "${layout}"`);
   }
   const concurrency = (values.concurrency ?? '50,200,500')
     .split(',')
@@ -106,6 +113,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     vl3Members: int('vl3-members', values['vl3-members'], 100),
     profile: values.profile ?? false,
     daemonEnv: parseEnv(values['daemon-env']),
+    layout,
     install: !values['no-install'],
     outDir: resolve(values.out ?? DEFAULT_OUT_DIR),
   };

@@ -21,6 +21,7 @@ export function snapshot(mesh: Mesh, label: string, liveConnections: number): Da
     nsmgr: s(pids.nsmgr),
     forwarder: s(pids.forwarder),
     registry: s(pids.registry),
+    ...(pids.nodeagent ? { nodeagent: true } : {}),
   };
 }
 
@@ -136,6 +137,11 @@ function markdown(
       '## Daemon resources (node2 nsmgr and forwarder, registry)',
       '',
       'RSS: VmRSS from /proc/PID/status, median of 5 readings 1 s apart (scale rows); peak = VmHWM so far. CPU = utime + stime from /proc/PID/stat, cumulative since start; "children" = the `ip` processes it ran and reaped.',
+      ...(snaps[0].nodeagent
+        ? [
+            'With the nodeagent layout the nsmgr columns are the one process of nsmgr and forwarder (its children too).',
+          ]
+        : []),
       '',
       '| When | Live conns | nsmgr RSS (peak) | nsmgr CPU | forwarder RSS (peak) | forwarder CPU (+ children) | registry RSS (peak) | registry CPU |',
       '|---|---|---|---|---|---|---|---|',
@@ -145,7 +151,7 @@ function markdown(
         `${fmt(s[k]?.rssMiB, 'MiB')} (${fmt(s[k]?.peakMiB, '')})`;
       const c = (k: 'nsmgr' | 'forwarder' | 'registry') => fmt(s[k]?.cpuS, 's');
       lines.push(
-        `| ${s.label} | ${s.liveConnections} | ${r('nsmgr')} | ${c('nsmgr')} | ${r('forwarder')} | ${c('forwarder')} (+ ${fmt(s.forwarder?.childCpuS, 's')}) | ${r('registry')} | ${c('registry')} |`,
+        `| ${s.label} | ${s.liveConnections} | ${r('nsmgr')} | ${c('nsmgr')}${s.nodeagent ? ` (+ ${fmt(s.nsmgr?.childCpuS, 's')})` : ''} | ${r('forwarder')} | ${c('forwarder')} (+ ${fmt(s.forwarder?.childCpuS, 's')}) | ${r('registry')} | ${c('registry')} |`,
       );
     }
   }

@@ -18,13 +18,24 @@ import { timeNsmctlGet } from './nsmctl-get.js';
 
 const SAMPLE_EVERY_MS = 500;
 
-/** Samples nsmgr + forwarder VmRSS until stopped; the spread and the VmHWM at the end. */
-function sampleMemory(pids: { nsmgr?: number; forwarder?: number }): () => MemorySpread | undefined {
+/**
+ * Samples nsmgr + forwarder VmRSS until stopped (one process with the nodeagent layout); the spread
+ * and the VmHWM at the end.
+ */
+function sampleMemory(pids: {
+  nsmgr?: number;
+  forwarder?: number;
+  nodeagent: boolean;
+}): () => MemorySpread | undefined {
   const pairs: number[] = [];
-  const take = () => {
+  const read = () => {
     const n = pids.nsmgr === undefined ? undefined : sampleProc(pids.nsmgr);
     const f = pids.forwarder === undefined ? undefined : sampleProc(pids.forwarder);
-    if (n && f) pairs.push(n.rssMiB + f.rssMiB);
+    return { n, f, complete: n !== undefined && (pids.nodeagent || f !== undefined) };
+  };
+  const take = () => {
+    const { n, f, complete } = read();
+    if (complete) pairs.push(n!.rssMiB + (f?.rssMiB ?? 0));
   };
   take();
   const timer = setInterval(take, SAMPLE_EVERY_MS);
@@ -32,17 +43,16 @@ function sampleMemory(pids: { nsmgr?: number; forwarder?: number }): () => Memor
   return () => {
     clearInterval(timer);
     take();
-    const n = pids.nsmgr === undefined ? undefined : sampleProc(pids.nsmgr);
-    const f = pids.forwarder === undefined ? undefined : sampleProc(pids.forwarder);
-    if (!n || !f || pairs.length === 0) return undefined;
+    const { n, f, complete } = read();
+    if (!complete || pairs.length === 0) return undefined;
     return {
       samples: pairs.length,
       pairMinMiB: Math.min(...pairs),
       pairMedianMiB: median(pairs),
       pairMaxMiB: Math.max(...pairs),
-      nsmgrHwmMiB: n.peakMiB,
-      forwarderHwmMiB: f.peakMiB,
-      pairHwmMiB: n.peakMiB + f.peakMiB,
+      nsmgrHwmMiB: n!.peakMiB,
+      forwarderHwmMiB: f?.peakMiB,
+      pairHwmMiB: n!.peakMiB + (f?.peakMiB ?? 0),
     };
   };
 }
