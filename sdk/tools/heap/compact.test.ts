@@ -47,6 +47,20 @@ describe('startHeapCompactor', () => {
     c.stop();
   });
 
+  it('compacts once when a busy interval is followed by a quiet one, whatever the heap says', () => {
+    const { t, c } = setup();
+    t.total = t.used + 1 * MiB; // a burst's garbage counts as used until a full GC
+    assert.equal(c.check(), false, 'quiet, no burst, no slack');
+    t.utilization = 0.5;
+    assert.equal(c.check(), false, 'busy');
+    t.utilization = 0.01;
+    assert.equal(c.check(), true, 'the burst ended');
+    t.now = 60_000;
+    assert.equal(c.check(), false, 'once per burst');
+    assert.equal(t.compactions, 1);
+    c.stop();
+  });
+
   it('compacts at most once per minGapMs, and never twice at once', async () => {
     const { t, c } = setup({ minGapMs: 30_000 });
     const settle = () => new Promise((r) => setImmediate(r));
