@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { startForwarder } from '../forwarder/server.js';
 import { startNsmgr } from '../nsmgr/server.js';
+import { ConfigError } from '../sdk/tools/config/index.js';
 import { runDaemon } from '../sdk/tools/daemon.js';
 import { logger } from '../sdk/tools/log.js';
 import { withIdentity } from '../sdk/tools/spiffe/config.js';
@@ -14,11 +15,15 @@ import { nodeagentSchema } from './config.js';
 
 const log = logger('nodeagent');
 
-await runDaemon('nodeagent', nodeagentSchema, (config) =>
-  withIdentity(config, async () => {
-    const nsmgrSocket = config.listenOn.find((u) => u.startsWith('unix://'));
-    if (!nsmgrSocket)
-      throw new Error('NSM_LISTEN_ON: must hold a unix URL (the forwarder inside registers there)');
+await runDaemon('nodeagent', nodeagentSchema, (config) => {
+  const nsmgrSocket = config.listenOn.find((u) => u.startsWith('unix://'));
+  if (!nsmgrSocket)
+    throw new ConfigError(
+      'NSM_LISTEN_ON',
+      'must hold a unix URL (the forwarder inside registers with the nsmgr there)',
+      config.listenOn.join(','),
+    );
+  return withIdentity(config, async () => {
     const nsmgr = await startNsmgr({
       name: config.name ?? `nsmgr-${hostname()}`,
       listenOn: config.listenOn,
@@ -57,5 +62,5 @@ await runDaemon('nodeagent', nodeagentSchema, (config) =>
         await nsmgr.close();
       },
     };
-  }),
-);
+  });
+});

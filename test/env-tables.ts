@@ -9,6 +9,7 @@ import { nscSchema } from '../examples/nsc/config.js';
 import { passthroughSchema } from '../examples/passthrough/config.js';
 import { vl3Schema } from '../examples/vl3/config.js';
 import { forwarderSchema } from '../forwarder/config.js';
+import { nodeagentSchema } from '../nodeagent/config.js';
 import { nsmgrSchema } from '../nsmgr/config.js';
 import { applySchema } from '../registry/apply/config.js';
 import { registrySchema } from '../registry/config.js';
@@ -21,6 +22,7 @@ export const ENV_TABLES: Record<string, string> = {
   'nsm-apply': envTable(applySchema),
   nsmgr: envTable(nsmgrSchema),
   forwarder: envTable(forwarderSchema),
+  nodeagent: envTable(nodeagentSchema),
   'icmp-responder': envTable(icmpResponderSchema),
   nsc: envTable(nscSchema),
   webhook: envTable(webhookSchema),

@@ -29,6 +29,13 @@ const CASES: { binary: string; script: string; env: Record<string, string>; vari
     env: { NSM_TUNNEL_IP: '10.0.0.1', NSM_VXLAN_PORT: '70000' },
     variable: 'NSM_VXLAN_PORT',
   },
+  { binary: 'nodeagent', script: SCRIPTS.nodeagent, env: {}, variable: 'NSM_TUNNEL_IP' },
+  {
+    binary: 'nodeagent',
+    script: SCRIPTS.nodeagent,
+    env: { NSM_TUNNEL_IP: '10.0.0.1', NSM_INSECURE: 'true', NSM_LISTEN_ON: 'tcp://127.0.0.1:0' },
+    variable: 'NSM_LISTEN_ON',
+  },
   { binary: 'icmp-responder', script: SCRIPTS.icmpResponder, env: {}, variable: 'NSM_SERVICE_NAMES' },
   {
     binary: 'icmp-responder',
