@@ -222,7 +222,7 @@ describe('heal client', () => {
     });
 
     it('selects another endpoint when the endpoint is gone', async () => {
-      const t = setup();
+      const t = setup({ alive: () => false });
       const conn = await t.chain.request(t.ctx, t.req);
       t.ep.failures.push(new NsmError(status.NOT_FOUND, 'endpoint "nse-1" not found'));
       t.pool.live()[0].onEnd(died());
@@ -231,6 +231,47 @@ describe('heal client', () => {
         { op: 'close', nse: 'nse-1' },
         { op: 'request', state: State.RESELECT_REQUESTED, nse: '' },
       ]);
+      await t.chain.close(t.ctx, conn);
+    });
+  });
+
+  describe('when the endpoint is not found but still answers in the data plane (nsmgr restarted before it re-registered)', () => {
+    const notFound = () => new NsmError(status.NOT_FOUND, 'endpoint "nse-1" not found');
+
+    it('repairs again after the backoff, tearing nothing down', async () => {
+      const t = setup();
+      const conn = await t.chain.request(t.ctx, t.req);
+      t.ep.failures.push(notFound(), notFound());
+      t.pool.live()[0].onEnd(died());
+      await eventually(() => assert.equal(t.ep.requests().length, 2));
+      await t.clock.advanceAsync(BACKOFF_MS);
+      await eventually(() => assert.equal(t.ep.requests().length, 3));
+      await t.clock.advanceAsync(BACKOFF_MS);
+      await eventually(() => assert.equal(t.ep.requests().length, 4));
+      assert.ok(!t.ep.seen.some((s) => s.op === 'close'), 'nothing was torn down');
+      assert.deepEqual(t.ep.seen.at(-1), { op: 'request', state: State.UP, nse: 'nse-1' });
+      await t.chain.close(t.ctx, conn);
+    });
+
+    it('selects another endpoint once the repair window passed', async () => {
+      const t = setup();
+      const conn = await t.chain.request(t.ctx, t.req);
+      for (let i = 0; i < 1000; i++) t.ep.failures.push(notFound());
+      t.pool.live()[0].onEnd(died());
+      await eventually(() => assert.equal(t.ep.requests().length, 2));
+      for (let ms = 0; ms <= heal.DEFAULT_REPAIR_WINDOW_MS; ms += BACKOFF_MS)
+        await t.clock.advanceAsync(BACKOFF_MS);
+      await eventually(() =>
+        assert.ok(
+          t.ep.requests().some((s) => s.state === State.RESELECT_REQUESTED),
+          'a reselect',
+        ),
+      );
+      assert.ok(
+        t.ep.seen.some((s) => s.op === 'close'),
+        'the old path closed first',
+      );
+      t.ep.failures.length = 0;
       await t.chain.close(t.ctx, conn);
     });
   });

@@ -14,10 +14,13 @@
 // without touching interfaces; a hop that is UNAVAILABLE is retried). If the data plane is dead and
 // stays dead after a repair went through, or for longer than the repair window while the path does
 // not answer (a hop or the underlay away for good), the path to the same endpoint is rebuilt (same
-// addresses); if the endpoint is gone, another one is selected. An underlay that is down for a few
+// addresses); if the endpoint is gone, another one is selected (NOT_FOUND with the data plane still
+// answering is retried for the repair window first: a restarted nsmgr that the endpoint has not
+// registered with again yet). An underlay that is down for a few
 // seconds thus costs no rebuild: traffic flows again the moment it is back. It keeps trying, with a capped backoff, until it works or the client
 // closes. All waiting is on the context's clock, so tests drive it with a fake one.
 
+import { status } from '@grpc/grpc-js';
 import { type Connection, type ConnectionEvent, State } from '../../../api/gen/networkservice/connection.js';
 import { clock, withClock } from '../../core/clock.js';
 import { background, type Cancelable, type Context, withCancel } from '../../core/context.js';
@@ -237,6 +240,8 @@ class HealClient implements NetworkServiceClient {
     let known = dataPlaneAlive;
     // Set once the data plane was found dead: repairs of an unreachable path are retried until then.
     let repairUntil: number | undefined;
+    // Set at the first NOT_FOUND of a repair while the data plane answers (see the catch below).
+    let notFoundUntil: number | undefined;
     try {
       while (!state.closed) {
         if (state.reselectAsked && !attempt.reselect) attempt = RESELECT;
@@ -269,7 +274,19 @@ class HealClient implements NetworkServiceClient {
         } catch (e) {
           const code = getErrorCode(e);
           if (state.reselectAsked) continue; // the loop's top turns it into a reselect, at once
-          const following = afterFailure(attempt, code);
+          let following = afterFailure(attempt, code);
+          // A restarted nsmgr answers NOT_FOUND for a local endpoint until that endpoint has
+          // registered with it again (~1 s). While the endpoint still answers in the data plane,
+          // repair again for up to the repair window instead of tearing down a working path.
+          if (
+            following.reselect &&
+            code === status.NOT_FOUND &&
+            !attempt.reselect &&
+            this.opts.livenessCheck
+          ) {
+            notFoundUntil ??= c.now() + this.repairWindowMs;
+            if (c.now() < notFoundUntil && (await this.dataPlaneAlive(state))) following = attempt;
+          }
           log.debug(
             { id: state.conn.id, ...attempt, code, error: getErrorMessage(e) },
             'heal attempt failed',
