@@ -180,6 +180,8 @@ export interface HealData {
   forwarderKill: {
     path: 'local' | 'remote';
     node: string;
+    /** What was killed: the forwarder, or the nodeagent that holds it and the nsmgr. */
+    killed?: 'forwarder' | 'nodeagent';
     downMs: number;
     intervalMs: number;
     phases: StreamPhase[];

@@ -266,7 +266,7 @@ function healRows(h: HealData, add: (f: Figure) => void): void {
   for (const f of h.forwarderKill) {
     add({
       section,
-      name: `Packets lost, forwarder kill -9 (${f.path}, ${f.node})`,
+      name: `Packets lost, ${f.killed === 'nodeagent' ? 'nodeagent (nsmgr + forwarder)' : 'forwarder'} kill -9 (${f.path}, ${f.node})`,
       value: f.lost,
       unit: 'pkts',
       text: `${f.lost} of ${f.phases.reduce((a, p) => a + p.sent, 0)} (longest gap ${f.maxGapMs} ms)`,

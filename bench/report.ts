@@ -188,7 +188,7 @@ function markdown(
     lines.push('', '## Forwarder kill -9: datagrams per phase', '');
     for (const f of heal.forwarderKill) {
       lines.push(
-        `- ${f.path} (${f.node}, one datagram every ${f.intervalMs} ms): ` +
+        `- ${f.path} (${f.node}${f.killed === 'nodeagent' ? ', the nodeagent: nsmgr and forwarder' : ''}, one datagram every ${f.intervalMs} ms): ` +
           f.phases.map((p) => `${p.label}: ${p.lost} lost of ${p.sent}`).join('; ') +
           `. ${f.note}`,
       );

@@ -9,7 +9,8 @@
 //
 // Forwarder kill -9: a UDP stream (one datagram per ms, echoed by the endpoint's pod) runs over a
 // local and then a remote connection; the forwarder on the client's node is killed with SIGKILL,
-// restarted 3 s later, and the stream runs 3 s more. Figure: datagrams lost, per phase.
+// restarted 3 s later, and the stream runs 3 s more (with the nodeagent layout the process killed
+// and restarted holds the nsmgr too). Figure: datagrams lost, per phase.
 import type { Connection } from '../../api/gen/networkservice/connection.js';
 import type { Daemon, Pod, SandboxNode } from '../../sdk/tools/sandbox/sandbox.js';
 import { links } from '../../sdk/tools/sandbox/shell.js';
@@ -105,8 +106,10 @@ async function forwarderKill(
     stream = helper(pod.netns, ['stream', serverIP, String(port), String(STREAM_INTERVAL_MS)]);
     await sleep(1000);
     stream.write('mark forwarder dead');
+    // With the nodeagent layout the forwarder's process is the nsmgr's too: both die and restart.
+    const killed = node.forwarder !== undefined && node.forwarder === node.nsmgr ? 'nodeagent' : 'forwarder';
     ctx.log(
-      `heal: kill -9 forwarder on ${node.name} under a ${path} UDP stream; restart after ${DOWN_MS} ms`,
+      `heal: kill -9 ${killed} on ${node.name} under a ${path} UDP stream; restart after ${DOWN_MS} ms`,
     );
     const old: Daemon | undefined = node.forwarder;
     old?.kill('SIGKILL');
@@ -125,6 +128,7 @@ async function forwarderKill(
     data.forwarderKill.push({
       path,
       node: node.name,
+      killed,
       downMs: DOWN_MS,
       intervalMs: r.intervalMs,
       phases,
