@@ -1,6 +1,8 @@
 // The kernel forwarder's configuration, read from NSM_* variables.
-import { loggingSchema, t } from '../sdk/tools/config/index.js';
+import { hostname } from 'node:os';
+import { type ConfigOf, loggingSchema, t } from '../sdk/tools/config/index.js';
 import { identitySchema } from '../sdk/tools/spiffe/config.js';
+import type { ForwarderOptions } from './server.js';
 
 export const forwarderSchema = {
   name: t.string({
@@ -58,3 +60,18 @@ export const forwarderSchema = {
   ...identitySchema,
   ...loggingSchema,
 };
+
+/** What startForwarder gets from the variables (the forwarder binary and the nodeagent). */
+export function forwarderOptions(config: ConfigOf<typeof forwarderSchema>): ForwarderOptions {
+  return {
+    name: config.name ?? `forwarder-${hostname()}`,
+    listenOn: config.listenOn,
+    connectTo: config.connectTo,
+    tunnelIP: config.tunnelIP,
+    vxlanPort: config.vxlanPort,
+    vethMtu: config.vethMtu,
+    labels: config.labels,
+    maxTokenLifetimeMs: config.maxTokenLifetime,
+    reconcileGraceMs: config.reconcileGrace,
+  };
+}

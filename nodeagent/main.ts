@@ -4,8 +4,9 @@
 // (each carries ~44 MiB of the node binary's own pages). Both still serve their sockets as the
 // separate binaries do, so clients, endpoints, nsmctl and remote nsmgrs see no difference; what is
 // lost is the forwarder's separate life (a forwarder restart is a restart of the nsmgr too).
-import { hostname } from 'node:os';
+import { forwarderOptions } from '../forwarder/config.js';
 import { startForwarder } from '../forwarder/server.js';
+import { nsmgrOptions } from '../nsmgr/config.js';
 import { startNsmgr } from '../nsmgr/server.js';
 import { ConfigError } from '../sdk/tools/config/index.js';
 import { runDaemon } from '../sdk/tools/daemon.js';
@@ -24,32 +25,14 @@ await runDaemon('nodeagent', nodeagentSchema, (config) => {
       config.listenOn.join(','),
     );
   return withIdentity(config, async () => {
-    const nsmgr = await startNsmgr({
-      name: config.name ?? `nsmgr-${hostname()}`,
-      listenOn: config.listenOn,
-      publicURL: config.publicURL,
-      registryURL: config.registryURL,
-      maxTokenLifetimeMs: config.maxTokenLifetime,
-      forwarderServiceName: config.forwarderServiceName,
-      nodeName: config.nodeName ?? hostname(),
-      allowForeignNetns: config.allowForeignNetns,
-      operatorNetns: config.operatorNetns
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== ''),
-      excludedPrefixesFile: config.excludedPrefixesFile,
-      authzPolicyFile: config.authzPolicyFile,
-    });
+    const nsmgr = await startNsmgr(nsmgrOptions(config));
     const forwarder = await startForwarder({
-      name: config.forwarderName ?? `forwarder-${hostname()}`,
-      listenOn: config.forwarderListenOn,
-      connectTo: nsmgrSocket,
-      tunnelIP: config.tunnelIP,
-      vxlanPort: config.vxlanPort,
-      vethMtu: config.vethMtu,
-      labels: config.labels,
-      maxTokenLifetimeMs: config.maxTokenLifetime,
-      reconcileGraceMs: config.reconcileGrace,
+      ...forwarderOptions({
+        ...config,
+        name: config.forwarderName,
+        listenOn: config.forwarderListenOn,
+        connectTo: nsmgrSocket,
+      }),
       inProcess: true,
     }).catch(async (e: unknown) => {
       await nsmgr.close();

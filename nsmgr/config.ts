@@ -1,9 +1,11 @@
 // nsmgr's configuration: one schema, read from NSM_* variables; the README's env table is
 // generated from it (npm run env-tables).
 
+import { hostname } from 'node:os';
 import { authzPolicySchema } from '../sdk/tools/authzpolicy/config.js';
-import { loggingSchema, t } from '../sdk/tools/config/index.js';
+import { type ConfigOf, loggingSchema, t } from '../sdk/tools/config/index.js';
 import { identitySchema } from '../sdk/tools/spiffe/config.js';
+import type { NsmgrOptions } from './server.js';
 
 export const nsmgrSchema = {
   name: t.string({
@@ -63,3 +65,23 @@ export const nsmgrSchema = {
   ...identitySchema,
   ...loggingSchema,
 };
+
+/** What startNsmgr gets from the variables (the nsmgr binary and the nodeagent). */
+export function nsmgrOptions(config: ConfigOf<typeof nsmgrSchema>): NsmgrOptions {
+  return {
+    name: config.name ?? `nsmgr-${hostname()}`,
+    listenOn: config.listenOn,
+    publicURL: config.publicURL,
+    registryURL: config.registryURL,
+    maxTokenLifetimeMs: config.maxTokenLifetime,
+    forwarderServiceName: config.forwarderServiceName,
+    nodeName: config.nodeName ?? hostname(),
+    allowForeignNetns: config.allowForeignNetns,
+    operatorNetns: config.operatorNetns
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    excludedPrefixesFile: config.excludedPrefixesFile,
+    authzPolicyFile: config.authzPolicyFile,
+  };
+}
