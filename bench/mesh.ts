@@ -135,7 +135,7 @@ export class Mesh {
     registry?: number;
     nodeagent: boolean;
   } {
-    const nodeagent = node.forwarder !== undefined && node.forwarder === node.nsmgr;
+    const { nodeagent } = this.sb;
     return {
       nsmgr: node.nsmgr?.pid,
       forwarder: nodeagent ? undefined : node.forwarder?.pid,

@@ -107,7 +107,7 @@ async function forwarderKill(
     await sleep(1000);
     stream.write('mark forwarder dead');
     // With the nodeagent layout the forwarder's process is the nsmgr's too: both die and restart.
-    const killed = node.forwarder !== undefined && node.forwarder === node.nsmgr ? 'nodeagent' : 'forwarder';
+    const killed = sb.nodeagent ? 'nodeagent' : 'forwarder';
     ctx.log(
       `heal: kill -9 ${killed} on ${node.name} under a ${path} UDP stream; restart after ${DOWN_MS} ms`,
     );

@@ -150,6 +150,11 @@ export class Sandbox {
     };
   }
 
+  /** Whether each node's nsmgr and forwarder are one process (SandboxOptions.nodeagent). */
+  get nodeagent(): boolean {
+    return this.opts.nodeagent === true;
+  }
+
   /** The node's nsmgr and forwarder in one process (nodeagent/); both fields name it. */
   async startNodeagent(node: SandboxNode, env: Record<string, string> = {}): Promise<Daemon> {
     const agent = await this.spawn(
