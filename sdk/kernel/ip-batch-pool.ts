@@ -28,7 +28,7 @@
 // before each batch its namespace path must still name the namespace it entered (a pod deleted and
 // re-created under the same name, or a PID reused, gets a fresh process).
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { status } from '@grpc/grpc-js';
 import { batchProcessArgv, createdNames, namesIn } from './ip-batch-lines.js';
 import { type FifoStarter, type IpProcess, withoutExitLine } from './ip-fifo.js';
@@ -370,7 +370,7 @@ export class BatchPool {
   }
 
   private async lookup(netns: string | null, key: string): Promise<BatchProcess | undefined> {
-    const identity = netns === null ? null : await identityOf(netns);
+    const identity = netns === null ? null : identityOf(netns);
     const have = this.procs.get(key);
     if (have && !have.dead && !have.retiring && have.identity === identity) return have;
     if (have) {
@@ -418,10 +418,14 @@ export class BatchPool {
   }
 }
 
-/** "DEV/INO" of the namespace file at path; null when there is none (the namespace is gone). */
-export async function identityOf(path: string): Promise<string | null> {
+/**
+ * "DEV/INO" of the namespace file at path; null when there is none (the namespace is gone). A stat
+ * on nsfs or procfs never waits for a disk, so it is made synchronously: before every batch, the
+ * thread-pool round trip of an async stat cost more than the stat itself.
+ */
+export function identityOf(path: string): string | null {
   try {
-    const st = await stat(path, { bigint: true });
+    const st = statSync(path, { bigint: true });
     return `${st.dev}/${st.ino}`;
   } catch {
     return null;

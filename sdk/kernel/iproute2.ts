@@ -329,7 +329,7 @@ class SpawnIpRunner implements IpRunner {
     // A namespace that is gone (a deleted pod's) fails as `ip` would, without a process: when a
     // replica's pod went, its forwarder's Closes started ~15 `ip` runs into the dead namespace, each
     // 15-115 ms on a node busy healing, and each Close waited for its run to fail.
-    if (where !== null && (await identityOf(where)) === null) {
+    if (where !== null && identityOf(where) === null) {
       return {
         code: 1,
         stdout: '',

@@ -18,8 +18,8 @@
 // /proc/*/ns/net (lowest PID first: the oldest process is the likeliest to stay). What a /proc scan
 // sees is cached (inode → path), and a cached path is re-checked before it is returned because PIDs
 // get reused.
-import { statSync } from 'node:fs';
-import { readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { readlinkSync, realpathSync, statSync } from 'node:fs';
+import { readdir, readlink, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { getErrorMessage, invalidArgument, NsmError, notFound } from '../errors/index.js';
@@ -116,13 +116,18 @@ class Resolver implements NetnsResolver {
   /** Real path of each named netns → "DEV/INO" when it was last stat'ed (see scanNamed). */
   private readonly named = new Map<string, string>();
 
-  /** url → its last resolution; reused while the path still holds the same namespace (one stat). */
+  /**
+   * url → its last resolution; reused while the path still holds the same namespace (one stat).
+   * Resolving a URL touches only nsfs and procfs, which never wait for a disk: the checks on a
+   * request's path are synchronous (an async stat is a thread-pool round trip and an event-loop
+   * turn each, several per request); only the scans of every name and process stay async.
+   */
   private readonly resolved = new Map<string, ResolvedNetns>();
 
   async resolve(url: string): Promise<ResolvedNetns> {
     if (typeof url !== 'string' || url.length === 0) bad(String(url), 'must not be empty');
     const hit = this.resolved.get(url);
-    if (hit && (await this.stillSame(hit))) return hit;
+    if (hit && this.stillSame(hit)) return hit;
     this.resolved.delete(url);
     let result: ResolvedNetns;
     if (url.startsWith('inode://')) result = await this.resolveInode(url);
@@ -150,7 +155,7 @@ class Resolver implements NetnsResolver {
     await add(`${this.procDir}/self/ns/net`, true);
     // Named ones: only real mounts of network namespaces (no symlinks, no files of other kinds).
     const mounts = await nsfsMounts(this.procDir);
-    for (const [real, spelled] of await this.realNetnsDirs()) {
+    for (const [real, spelled] of this.realNetnsDirs()) {
       const names = await readdir(real).catch(() => [] as string[]);
       for (const n of names.sort()) {
         const type = mounts === undefined ? 'net' : mounts.get(`${real}/${n}`);
@@ -164,9 +169,9 @@ class Resolver implements NetnsResolver {
   }
 
   /** The path still names the namespace it named when resolved (PIDs and names get reused). */
-  private async stillSame(r: ResolvedNetns): Promise<boolean> {
+  private stillSame(r: ResolvedNetns): boolean {
     try {
-      const st = await stat(r.path, { bigint: true });
+      const st = statSync(r.path, { bigint: true });
       return inodeURL(st.dev, st.ino) === r.inode;
     } catch {
       return false;
@@ -204,13 +209,13 @@ class Resolver implements NetnsResolver {
     const path = `${this.procDir}/${pid}/ns/net`;
     let link: string;
     try {
-      link = await readlink(path);
+      link = readlinkSync(path);
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ESRCH')) throw notFound(`no process ${pid} for netns ${JSON.stringify(url)}`);
       throw new NsmError(status.INTERNAL, `failed to read ${path}: ${getErrorMessage(e)}`, { cause: e });
     }
     if (!/^net:\[\d+\]$/.test(link)) bad(url, `${path} is not a network namespace (${link})`);
-    const st = await this.statNs(url, path);
+    const st = this.statNs(url, path);
     return { path, inode: inodeURL(st.dev, st.ino) };
   }
 
@@ -221,19 +226,19 @@ class Resolver implements NetnsResolver {
     }
     let real: string;
     try {
-      real = await realpath(path);
+      real = realpathSync.native(path);
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw notFound(`network namespace ${path} does not exist`);
       throw new NsmError(status.INTERNAL, `failed to resolve ${path}: ${getErrorMessage(e)}`, { cause: e });
     }
     // Symlinks are resolved now: the file itself must sit directly in a netns directory.
-    const dirs = await this.realNetnsDirs();
+    const dirs = this.realNetnsDirs();
     const realDir = real.slice(0, real.lastIndexOf('/'));
     const realName = real.slice(real.lastIndexOf('/') + 1);
     const spelled = dirs.get(realDir);
     if (spelled === undefined)
       bad(url, `${path} resolves to ${real}, outside ${this.netnsDirs.join(' and ')}`);
-    const st = await this.statNs(url, real);
+    const st = this.statNs(url, real);
     const type = await this.nsTypes.typeOf(st.ino);
     if (type === undefined) bad(url, `${path} is not a mounted namespace`);
     if (type !== 'net') bad(url, `${path} is a ${type} namespace, not a network namespace`);
@@ -242,10 +247,10 @@ class Resolver implements NetnsResolver {
   }
 
   /** Stats a candidate and insists it is on nsfs (same device as our own netns). */
-  private async statNs(url: string, path: string): Promise<{ dev: bigint; ino: bigint }> {
+  private statNs(url: string, path: string): { dev: bigint; ino: bigint } {
     let st: { dev: bigint; ino: bigint };
     try {
-      st = await stat(path, { bigint: true });
+      st = statSync(path, { bigint: true });
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ESRCH')) throw notFound(`network namespace ${path} does not exist`);
       throw new NsmError(status.INTERNAL, `failed to stat ${path}: ${getErrorMessage(e)}`, { cause: e });
@@ -259,11 +264,11 @@ class Resolver implements NetnsResolver {
   }
 
   /** Real path of each netns directory → the spelling we return (the first configured one). */
-  private async realNetnsDirs(): Promise<Map<string, string>> {
+  private realNetnsDirs(): Map<string, string> {
     const out = new Map<string, string>();
     for (const d of this.netnsDirs) {
       try {
-        const r = await realpath(d);
+        const r = realpathSync.native(d);
         if (!out.has(r)) out.set(r, d);
       } catch {
         // a missing directory simply holds no namespaces
@@ -297,7 +302,7 @@ class Resolver implements NetnsResolver {
 
   private async scanNamedOnce(dev: bigint, ino: bigint, restatAll: boolean): Promise<string | undefined> {
     const want = `${dev}/${ino}`;
-    for (const [real, spelled] of await this.realNetnsDirs()) {
+    for (const [real, spelled] of this.realNetnsDirs()) {
       let names: string[];
       try {
         names = (await readdir(real)).sort();
@@ -324,7 +329,7 @@ class Resolver implements NetnsResolver {
       for (let i = 0; i < names.length; i++) {
         if (this.named.get(paths[i]) !== want) continue;
         const type = await this.nsTypes.typeOf(ino);
-        if (type === 'net' && (await this.stillSame({ path: paths[i], inode: inodeURL(dev, ino) }))) {
+        if (type === 'net' && this.stillSame({ path: paths[i], inode: inodeURL(dev, ino) })) {
           return `${spelled}/${names[i]}`;
         }
       }

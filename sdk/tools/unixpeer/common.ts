@@ -14,7 +14,8 @@
 // is looked up once, lazily, and the answer kept for its lifetime (see peer.ts): never per Request. A process's namespace can change, so callers re-read
 // /proc/<pid>/ns/net (one stat) whenever they decide something.
 import { execFile } from 'node:child_process';
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -66,9 +67,9 @@ export function tableHasInode(table: string, ino: string): boolean {
 export async function netnsOfSocket(ino: string, procDir = '/proc'): Promise<string> {
   const pids = (await readdir(procDir)).filter((e) => /^\d+$/.test(e));
   const seen = new Set<string>();
-  const own = await netnsOfPid(process.pid, procDir);
+  const own = netnsOfPid(process.pid, procDir);
   for (const pid of [String(process.pid), ...pids]) {
-    const ns = await netnsOfPid(Number(pid), procDir);
+    const ns = netnsOfPid(Number(pid), procDir);
     if (ns === undefined || seen.has(ns)) continue;
     seen.add(ns);
     const table = await readFile(`${procDir}/${pid}/net/unix`, 'utf8').catch(() => '');
@@ -128,9 +129,10 @@ export function pidHoldsSocket(pid: number, ino: string, procDir = '/proc'): Pro
 }
 
 /** "inode://DEV/INO" of a process's network namespace, or undefined when the process is gone. */
-export async function netnsOfPid(pid: number, procDir = '/proc'): Promise<string | undefined> {
+export function netnsOfPid(pid: number, procDir = '/proc'): string | undefined {
   try {
-    const st = await stat(`${procDir}/${pid}/ns/net`, { bigint: true });
+    // Synchronous: procfs never waits for a disk, and every Request from a unix peer asks.
+    const st = statSync(`${procDir}/${pid}/ns/net`, { bigint: true });
     return `inode://${st.dev}/${st.ino}`;
   } catch {
     return undefined;

@@ -56,7 +56,7 @@ export function describePeer(peer: Peer): string {
 /** The namespaces ("inode://DEV/INO") the peer's processes are in now (re-read on every call). */
 export async function peerNetns(peer: UnixPeer): Promise<Map<number, string | undefined>> {
   const pids = await peer.pids();
-  return new Map(await Promise.all(pids.map(async (p) => [p, await netnsOfPid(p)] as const)));
+  return new Map(pids.map((p) => [p, netnsOfPid(p)] as const));
 }
 
 const live = new Map<string, UnixPeer>();
