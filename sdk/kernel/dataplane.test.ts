@@ -37,7 +37,7 @@ describe('dataplane (recorded iproute2)', () => {
       ]);
     });
 
-    it('sets up an end in the creating namespace beside the other end, in parallel, after the create', async () => {
+    it('sets up an end in the creating namespace in the create batch, the other end after it', async () => {
       const config = { addresses: ['10.0.0.1/24'], routes: [], neighbors: [] };
       await dp.createVethPair(
         { netns: null, name: 'a', alias: 'x', config },
@@ -47,8 +47,14 @@ describe('dataplane (recorded iproute2)', () => {
       assert.deepEqual(
         runner.batches.map((b) => [b.netns, b.commands]),
         [
-          [node.path, ['link add name a type veth peer name b netns /var/run/netns/pod-b']],
-          [node.path, ['link set dev a alias x up', 'addr replace 10.0.0.1/24 dev a']],
+          [
+            node.path,
+            [
+              'link add name a type veth peer name b netns /var/run/netns/pod-b',
+              'link set dev a alias x up',
+              'addr replace 10.0.0.1/24 dev a',
+            ],
+          ],
           [podB.path, ['link set dev b alias y up']],
         ],
       );
