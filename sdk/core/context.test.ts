@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { FakeClock, fakeContext } from '../testing/clock.js';
 import { verifyNoLeaks } from '../testing/leaks.js';
-import { background, postpone, value, withCancel, withTimeout, withValue } from './context.js';
+import { background, followParent, postpone, value, withCancel, withTimeout, withValue } from './context.js';
 
 describe('context', () => {
   verifyNoLeaks();
@@ -73,6 +74,44 @@ describe('context', () => {
       const c = withCancel(background());
       c.cancel();
       assert.match(String(c.ctx.signal.reason), /context cancelled/);
+    });
+  });
+
+  describe('followParent', () => {
+    it('is aborted with the parent, or by abort, with the reason', () => {
+      const { ctx: parent, cancel } = withCancel(background());
+      const a = followParent(parent);
+      const b = followParent(parent);
+      b.abort('mine');
+      assert.equal(b.ctx.signal.reason, 'mine');
+      assert.equal(parent.signal.aborted, false, 'a child never aborts its parent');
+      cancel('closing');
+      assert.equal(a.ctx.signal.reason, 'closing');
+    });
+
+    it('is born aborted under an aborted parent', () => {
+      const { ctx: parent, cancel } = withCancel(background());
+      cancel('gone');
+      assert.equal(followParent(parent).ctx.signal.reason, 'gone');
+    });
+
+    it('leaves nothing on the parent once unlinked, however many children came and went', () => {
+      const { ctx: parent } = withCancel(background());
+      for (let i = 0; i < 1000; i++) followParent(parent).unlink();
+      assert.equal(getEventListeners(parent.signal, 'abort').length, 0);
+      const kept = followParent(parent);
+      assert.equal(getEventListeners(parent.signal, 'abort').length, 1);
+      kept.unlink();
+      kept.unlink(); // twice is harmless
+      assert.equal(getEventListeners(parent.signal, 'abort').length, 0);
+    });
+
+    it('is not aborted by unlink, nor by the parent afterwards', () => {
+      const { ctx: parent, cancel } = withCancel(background());
+      const child = followParent(parent);
+      child.unlink();
+      cancel('closing');
+      assert.equal(child.ctx.signal.aborted, false);
     });
   });
 

@@ -6,7 +6,7 @@
 
 import { status } from '@grpc/grpc-js';
 import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
-import { background, type Context } from '../core/context.js';
+import { background, type Context, followParent } from '../core/context.js';
 import { NsmError } from '../errors/index.js';
 import { peerFromAuthContext } from '../tools/spiffe/credentials.js';
 import { withPeer as withSpiffePeer } from '../tools/spiffe/peer.js';
@@ -14,10 +14,16 @@ import { fromMetadata, withPeerToken } from '../tools/token/index.js';
 import { peerOfCall, withPeer } from '../tools/unixpeer/index.js';
 import { withIncomingMetadata } from './metadata.js';
 
-export function contextFromCall(call: ServerSurfaceCall, base: Context = background()): Context {
-  const controller = new AbortController();
+export interface CallContext {
+  ctx: Context;
+  /** The call is answered: stop following base (its work may go on, see followParent). */
+  done: () => void;
+}
+
+export function contextFromCall(call: ServerSurfaceCall, base: Context = background()): CallContext {
+  const followed = followParent(base);
   const onCancelled = () =>
-    controller.abort(new NsmError(status.CANCELLED, 'the call was cancelled by the caller'));
+    followed.abort(new NsmError(status.CANCELLED, 'the call was cancelled by the caller'));
   call.on('cancelled', onCancelled);
   if ((call as { cancelled?: boolean }).cancelled) onCancelled();
   const deadline = call.getDeadline();
@@ -28,8 +34,7 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
   // that decide by the caller (sdk/tools/unixpeer).
   const ctx: Context = withPeer(
     {
-      ...base,
-      signal: AbortSignal.any([controller.signal, base.signal]),
+      ...followed.ctx,
       deadline: deadlines.length > 0 ? Math.min(...deadlines) : undefined,
     },
     peerOfCall(call.getPeer()),
@@ -41,5 +46,8 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
     fromMetadata(call.metadata),
   );
   // the caller's headers (e.g. W3C traceparent) for the elements; see metadata.ts
-  return call.metadata ? withIncomingMetadata(secured, call.metadata) : secured;
+  return {
+    ctx: call.metadata ? withIncomingMetadata(secured, call.metadata) : secured,
+    done: followed.unlink,
+  };
 }

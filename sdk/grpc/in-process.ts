@@ -19,7 +19,7 @@ import {
   type MonitorScopeSelector,
 } from '../../api/gen/networkservice/connection.js';
 import { NetworkServiceRequest as RequestCodec } from '../../api/gen/networkservice/networkservice.js';
-import type { Context } from '../core/context.js';
+import { type Context, followParent } from '../core/context.js';
 import type { Connection, NetworkServiceRequest, NetworkServiceServer } from '../core/types.js';
 import { NsmError, unavailable } from '../errors/index.js';
 import type { ConnectionMonitor, Visible } from '../networkservice/monitor/monitor.js';
@@ -80,37 +80,31 @@ function unary<T>(
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (ctx.signal.aborted) return reject(callError(undefined, what, ctx, stack));
-    const controller = new AbortController();
+    const followed = followParent(server.base); // the server closing aborts the callee too
     let settled = false;
     const settle = (err: unknown, value?: T) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onCallerAbort);
+      followed.unlink();
       if (err === undefined) resolve(value as T);
       else reject(callError(err, what, ctx, stack));
     };
     const onCallerAbort = () => {
-      controller.abort(new NsmError(status.CANCELLED, 'the call was cancelled by the caller'));
+      followed.abort(new NsmError(status.CANCELLED, 'the call was cancelled by the caller'));
       settle(null);
     };
     const timer = setTimeout(() => {
       const err = { code: status.DEADLINE_EXCEEDED, details: 'Deadline exceeded' };
-      controller.abort(new NsmError(err.code, 'the deadline passed'));
+      followed.abort(new NsmError(err.code, 'the deadline passed'));
       settle(err);
     }, deadline - Date.now());
     ctx.signal.addEventListener('abort', onCallerAbort, { once: true });
     const deadlines = [deadline, server.base.deadline].filter((d): d is number => d !== undefined);
     const callee = withIncomingMetadata(
       withPeerToken(
-        withPeer(
-          {
-            ...server.base,
-            signal: AbortSignal.any([controller.signal, server.base.signal]),
-            deadline: Math.min(...deadlines),
-          },
-          server.peer,
-        ),
+        withPeer({ ...followed.ctx, deadline: Math.min(...deadlines) }, server.peer),
         fromMetadata(metadata),
       ),
       metadata,

@@ -102,20 +102,25 @@ export function addNetworkServiceServices(
       call: grpc.ServerUnaryCall<NetworkServiceRequest, Connection>,
       callback: grpc.sendUnaryData<Connection>,
     ) {
-      const ctx = contextFromCall(call, base);
-      serveRequest(chain, monitor, ctx, call.request, base).then(
-        (conn) => callback(null, conn),
-        (e: unknown) => {
-          log.debug({ err: e, id: call.request.connection?.id }, 'Request failed');
-          callback(toStatus(e));
-        },
-      );
+      const { ctx, done } = contextFromCall(call, base);
+      serveRequest(chain, monitor, ctx, call.request, base)
+        .then(
+          (conn) => callback(null, conn),
+          (e: unknown) => {
+            log.debug({ err: e, id: call.request.connection?.id }, 'Request failed');
+            callback(toStatus(e));
+          },
+        )
+        .finally(done);
     },
     close(call: grpc.ServerUnaryCall<Connection, object>, callback: grpc.sendUnaryData<object>) {
-      serveClose(chain, contextFromCall(call, base), call.request).then(
-        () => callback(null, {}),
-        (e: unknown) => callback(toStatus(e)),
-      );
+      const { ctx, done } = contextFromCall(call, base);
+      serveClose(chain, ctx, call.request)
+        .then(
+          () => callback(null, {}),
+          (e: unknown) => callback(toStatus(e)),
+        )
+        .finally(done);
     },
   });
   // The same service, with each connection's bytes encoded once for every stream (monitor/wire.ts).
@@ -130,9 +135,11 @@ export function addNetworkServiceServices(
     monitorConnections(call: grpc.ServerWritableStream<MonitorScopeSelector, ConnectionEvent>) {
       let unsubscribe = () => {};
       let stopped = false;
+      const { ctx, done } = contextFromCall(call, base);
       const stop = () => {
         stopped = true;
         unsubscribe();
+        done();
         base.signal.removeEventListener('abort', shuttingDown);
       };
       const fail = (e: unknown) => {
@@ -148,7 +155,7 @@ export function addNetworkServiceServices(
       call.on('close', stop);
       call.on('error', stop);
       // Who is asking decides what it sees (the first call on a unix connection looks the peer up).
-      visibleTo(contextFromCall(call, base)).then((visible) => {
+      visibleTo(ctx).then((visible) => {
         if (stopped) return;
         unsubscribe = monitor.subscribe(
           call.request,

@@ -33,7 +33,7 @@ function logFailure(method: string, e: unknown): void {
 function handlers<T, Q, R>(service: string, chain: RegistryElement<T, Q, R>, base: Context) {
   return {
     register(call: grpc.ServerUnaryCall<T, T>, callback: grpc.sendUnaryData<T>) {
-      const ctx = contextFromCall(call, base);
+      const { ctx, done } = contextFromCall(call, base);
       Promise.resolve()
         .then(() => chain.register(ctx, call.request))
         .then(
@@ -42,10 +42,11 @@ function handlers<T, Q, R>(service: string, chain: RegistryElement<T, Q, R>, bas
             logFailure(`${service}/Register`, e);
             callback(toStatus(e));
           },
-        );
+        )
+        .finally(done);
     },
     unregister(call: grpc.ServerUnaryCall<T, object>, callback: grpc.sendUnaryData<object>) {
-      const ctx = contextFromCall(call, base);
+      const { ctx, done } = contextFromCall(call, base);
       Promise.resolve()
         .then(() => chain.unregister(ctx, call.request))
         .then(
@@ -54,10 +55,11 @@ function handlers<T, Q, R>(service: string, chain: RegistryElement<T, Q, R>, bas
             logFailure(`${service}/Unregister`, e);
             callback(toStatus(e));
           },
-        );
+        )
+        .finally(done);
     },
     find(call: grpc.ServerWritableStream<Q, R>) {
-      const ctx = contextFromCall(call, base);
+      const { ctx, done } = contextFromCall(call, base);
       const sink = (r: R) => {
         if (!ctx.signal.aborted && call.writable) call.write(r);
       };
@@ -79,7 +81,8 @@ function handlers<T, Q, R>(service: string, chain: RegistryElement<T, Q, R>, bas
             logFailure(`${service}/Find`, e);
             if (!call.cancelled && call.writable) call.emit('error', toStatus(e));
           },
-        );
+        )
+        .finally(done);
     },
   };
 }

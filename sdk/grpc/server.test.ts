@@ -32,7 +32,7 @@ function fakeCall(deadline: Date | number = Number.POSITIVE_INFINITY) {
 describe('contextFromCall', () => {
   it('is aborted when the caller cancels', () => {
     const call = fakeCall();
-    const ctx = contextFromCall(call);
+    const { ctx } = contextFromCall(call);
     assert.equal(ctx.signal.aborted, false);
     call.emit('cancelled');
     assert.equal(ctx.signal.aborted, true);
@@ -41,20 +41,29 @@ describe('contextFromCall', () => {
 
   it('is aborted when its base is (the server is closing)', () => {
     const { ctx: base, cancel } = withCancel(background());
-    const ctx = contextFromCall(fakeCall(), base);
+    const { ctx } = contextFromCall(fakeCall(), base);
     cancel(new Error('the server is shutting down'));
     assert.equal(ctx.signal.aborted, true);
     assert.match(String(ctx.signal.reason), /shutting down/);
+  });
+
+  it('no longer follows its base once the call is done, and stays as it is', () => {
+    const { ctx: base, cancel } = withCancel(background());
+    const { ctx, done } = contextFromCall(fakeCall(), base);
+    done();
+    assert.equal(ctx.signal.aborted, false, 'done does not abort the call context');
+    cancel(new Error('the server is shutting down'));
+    assert.equal(ctx.signal.aborted, false, 'a finished call is not aborted with its server');
   });
 
   it("keeps base's values and takes the earlier of the two deadlines", () => {
     const key = Symbol('k');
     const base: Context = { ...background(), values: new Map([[key, 'v']]), deadline: Date.now() + 60_000 };
     const soon = Date.now() + 1_000;
-    const ctx = contextFromCall(fakeCall(new Date(soon)), base);
+    const { ctx } = contextFromCall(fakeCall(new Date(soon)), base);
     assert.equal(ctx.values.get(key), 'v');
     assert.equal(ctx.deadline, soon);
-    assert.equal(contextFromCall(fakeCall(), base).deadline, base.deadline);
+    assert.equal(contextFromCall(fakeCall(), base).ctx.deadline, base.deadline);
   });
 });
 
