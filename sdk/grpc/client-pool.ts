@@ -37,6 +37,8 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Our elements decide about retries (roundrobin, heal, refresh); grpc-js must not repeat a Request.
   'grpc.enable_retries': 0,
   'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
+  // Nothing reads channelz (grpc-js's per-call and per-socket bookkeeping).
+  'grpc.enable_channelz': 0,
   // HTTP/2's 64 KiB receive window let a MonitorConnections event about a dead endpoint's ~60
   // connections (~400 KB) cross a hop only after several WINDOW_UPDATE round trips between two busy
   // event loops: 70-130 ms per hop while the clients waited for it. 4 MiB takes one in one go.

@@ -31,8 +31,15 @@
 // kills its shells' groups) stops them all; a launcher shell killed because one of its jobs hung
 // would take them with it too, and their next batch would time out (its jobs are a fork or a
 // mkfifo, which do not hang).
-import { closeSync, constants as fsConstants, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import {
+  closeSync,
+  constants as fsConstants,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  unlink as unlinkFile,
+} from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,8 +134,13 @@ export class FifoStarter {
     const made = this.stock.pop();
     const paths = made ?? this.newPaths();
     this.restock();
+    // Once (when ip has opened them, or at its exit if it never answered): a plain unlink each, not
+    // fs.rm, whose recursive machinery (lstat first, then unlink) was 5% of the nodeagent's CPU.
+    let unlinked = false;
     const unlink = () => {
-      for (const p of [paths.in, paths.out, paths.err]) void rm(p, { force: true });
+      if (unlinked) return;
+      unlinked = true;
+      for (const p of [paths.in, paths.out, paths.err]) unlinkFile(p, ignoreError);
     };
     // FIFOs that exist are opened first, so the child's opens never wait for ours.
     let fds = made ? openAll(paths) : undefined;
@@ -247,6 +259,9 @@ function openAll(paths: FifoPaths): number[] | undefined {
     return undefined;
   }
 }
+
+/** A FIFO already gone (its directory removed at close) is no error. */
+function ignoreError(): void {}
 
 function killQuietly(pid: number): void {
   try {
