@@ -16,7 +16,10 @@ import { withIncomingMetadata } from './metadata.js';
 
 export interface CallContext {
   ctx: Context;
-  /** The call is answered: stop following base (its work may go on, see followParent). */
+  /**
+   * The call is answered: stop following base and the call's cancellation (its work may go on,
+   * see followParent). Call it before the next tick.
+   */
   done: () => void;
 }
 
@@ -48,6 +51,11 @@ export function contextFromCall(call: ServerSurfaceCall, base: Context = backgro
   // the caller's headers (e.g. W3C traceparent) for the elements; see metadata.ts
   return {
     ctx: call.metadata ? withIncomingMetadata(secured, call.metadata) : secured,
-    done: followed.unlink,
+    done: () => {
+      // grpc-js emits 'cancelled' after every call it answered (1.14: notifyOnCancel after the
+      // status): by then it says nothing, and aborting would stop work the call left running.
+      call.off('cancelled', onCancelled);
+      followed.unlink();
+    },
   };
 }

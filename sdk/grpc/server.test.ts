@@ -56,6 +56,15 @@ describe('contextFromCall', () => {
     assert.equal(ctx.signal.aborted, false, 'a finished call is not aborted with its server');
   });
 
+  it("is not aborted by the 'cancelled' grpc-js emits after it answered", () => {
+    const call = fakeCall();
+    const { ctx, done } = contextFromCall(call);
+    done();
+    call.emit('cancelled');
+    assert.equal(ctx.signal.aborted, false);
+    assert.equal(call.listenerCount('cancelled'), 0);
+  });
+
   it("keeps base's values and takes the earlier of the two deadlines", () => {
     const key = Symbol('k');
     const base: Context = { ...background(), values: new Map([[key, 'v']]), deadline: Date.now() + 60_000 };
