@@ -8,7 +8,13 @@
 //     patience, which would then SIGKILL us without a word.
 import { getErrorMessage } from '../errors/index.js';
 import { CONFIG_EXIT_CODE, type ConfigOf, isConfigError, loadConfig, type Schema } from './config/index.js';
-import { compactingGc, type HeapCompactor, startHeapCompactor, tuneHeap } from './heap/index.js';
+import {
+  compactAndTrim,
+  type HeapCompactor,
+  mallocTrim,
+  startHeapCompactor,
+  tuneHeap,
+} from './heap/index.js';
 import type { LineSink, LogLevel } from './log.js';
 import { logger, setupLogging } from './log.js';
 import { type ObservabilityConfig, setupObservability } from './observability.js';
@@ -109,7 +115,10 @@ export async function runDaemon<S extends Schema>(
   const heapFlags = tuneHeap({ setFlags: opts.setV8Flags });
   if (heapFlags.length > 0) log.debug({ flags: heapFlags }, 'GC flags set');
   // A burst's garbage goes back to the OS once the daemon is quiet, not 10-20 s later (tools/heap).
-  if (opts.compactHeap !== false)
+  if (opts.compactHeap !== false) {
+    // Loaded now, so idle memory already counts it; a libc without malloc_trim only logs.
+    const { problem } = mallocTrim();
+    if (problem) log.debug(problem);
     compactor = startHeapCompactor({
       onCompacted: (r) =>
         log.debug(
@@ -117,6 +126,7 @@ export async function runDaemon<S extends Schema>(
           'heap compacted while quiet',
         ),
     });
+  }
 
   // Listen before starting: a signal during start-up closes the daemon as soon as it is up (start
   // cannot be interrupted half-way without leaking what it made so far).
@@ -148,7 +158,7 @@ export async function runDaemon<S extends Schema>(
   // Start-up's garbage, collected now: until its first full GC, V8 lets old space grow to an initial
   // limit of its own (the daemons reached 30 MB, twice their live heap, before it came); after one,
   // the heap grows from what is live by --heap-growing-percent (tools/heap).
-  if (opts.compactHeap !== false) void compactingGc().catch(() => {});
+  if (opts.compactHeap !== false) void compactAndTrim().catch(() => {});
   if (pending) stop(pending);
 
   function stop(signal: NodeJS.Signals): void {

@@ -15,10 +15,12 @@
 // (and frees the pages left empty); the next ones let V8 move the survivors off the pages they
 // hardly use, its own choice a few MB at a time, so resident memory only goes down on the way (a GC
 // that moves every live object at once first needs as much again). They run incrementally
-// (`execution: 'async'`): the event loop stops only for the final pauses, tens of ms. A busy daemon
-// is never collected; a quiet one at most every `minGapMs`.
+// (`execution: 'async'`): the event loop stops only for the final pauses, tens of ms. Then
+// malloc_trim (trim.ts) gives back what the burst left free in glibc's heap, which no GC touches.
+// A busy daemon is never collected; a quiet one at most every `minGapMs`.
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { mallocTrim } from './trim.js';
 
 export interface HeapCompactorOptions {
   /** How often to look (default 1000 ms). */
@@ -35,7 +37,7 @@ export interface HeapCompactorOptions {
   heap?: () => { used: number; total: number };
   /** Tests: the event loop's utilization since the previous call (default performance.eventLoopUtilization). */
   utilization?: () => number;
-  /** Tests: the compacting GCs (default compactingGc). */
+  /** Tests: the compacting GCs (default compactAndTrim). */
   compact?: () => Promise<void>;
   /** Tests: the clock (default performance.now). */
   now?: () => number;
@@ -60,7 +62,7 @@ export function startHeapCompactor(opts: HeapCompactorOptions = {}): HeapCompact
   const minGapMs = opts.minGapMs ?? 10_000;
   const heap = opts.heap ?? heapStats;
   const utilization = opts.utilization ?? loopUtilization();
-  const compact = opts.compact ?? compactingGc;
+  const compact = opts.compact ?? compactAndTrim;
   const now = opts.now ?? (() => performance.now());
   let last = Number.NEGATIVE_INFINITY;
   let running = false;
@@ -103,6 +105,12 @@ function loopUtilization(): () => number {
     prev = cur;
     return u;
   };
+}
+
+/** compactingGc, then glibc's free pages go back to the OS too (trim.ts). */
+export async function compactAndTrim(): Promise<void> {
+  await compactingGc();
+  mallocTrim().trim?.();
 }
 
 type GcFn = (opts: { type: 'major'; execution: 'async' }) => Promise<void>;

@@ -1,4 +1,5 @@
 export {
+  compactAndTrim,
   compactingGc,
   type HeapCompactor,
   type HeapCompactorOptions,
@@ -6,3 +7,4 @@ export {
 } from './compact.js';
 export { HEAP_FLAGS, type TuneHeapOptions, tuneHeap } from './heap.js';
 export { MALLOC_TUNABLES } from './malloc.js';
+export { type MallocTrim, mallocTrim } from './trim.js';
