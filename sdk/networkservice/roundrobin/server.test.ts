@@ -71,6 +71,28 @@ describe('roundrobin server', () => {
     assert.equal(await pick('4', 'icmp'), 'c');
   });
 
+  it('leaves the rotation where it was for a request with one candidate (a refresh, a named endpoint)', async () => {
+    let offered = three;
+    const h = hop();
+    const chain = newNetworkServiceChain(
+      metadata.newServer(),
+      {
+        request: (ctx, req) => next.server(ctx).request(withCandidates(ctx, offered), req),
+        close: h.el.close,
+      },
+      roundrobin.newServer(),
+      h.el,
+    );
+    const pick = async (id: string) =>
+      (await chain.request(background(), request({ id }))).networkServiceEndpointName;
+    assert.equal(await pick('1'), 'a');
+    offered = [nse('c')];
+    assert.equal(await pick('2'), 'c');
+    assert.equal(await pick('3'), 'c');
+    offered = three;
+    assert.equal(await pick('4'), 'b', 'the next in turn after a');
+  });
+
   it('fails over to the next candidate', async () => {
     const { chain, calls } = setup(three, ['a']);
     const conn = await chain.request(background(), request({ id: '1' }));

@@ -93,6 +93,9 @@ class RoundRobinServer implements NetworkServiceServer {
     nses: readonly { name: string }[],
     weights: ReadonlyMap<string, number> | undefined,
   ): number {
+    // One candidate is no choice (a refresh, a request naming its endpoint, as vL3 peers do): it
+    // must not move the rotation, or such requests decide where the next new connection goes.
+    if (nses.length === 1) return 0;
     if (!weights || ![...weights.values()].some((w) => w > 0)) {
       const start = this.counters.get(service) ?? 0;
       this.counters.set(service, start + 1);
