@@ -35,17 +35,12 @@ export interface Cancelable {
  * disposer: it unlinks the child from the parent, so call it when the child's work is done.
  */
 export function withCancel(parent: Context): Cancelable {
-  const controller = new AbortController();
-  const onParentAbort = () => controller.abort(parent.signal.reason);
-  if (parent.signal.aborted) controller.abort(parent.signal.reason);
-  // background()'s signal never aborts: listening to it would only pile up listeners.
-  else if (parent.signal !== NEVER_ABORTED)
-    parent.signal.addEventListener('abort', onParentAbort, { once: true });
+  const { ctx, abort, unlink } = followParent(parent);
   const cancel = (reason?: unknown) => {
-    parent.signal.removeEventListener('abort', onParentAbort);
-    if (!controller.signal.aborted) controller.abort(reason ?? new Error('context cancelled'));
+    unlink();
+    abort(reason ?? new Error('context cancelled'));
   };
-  return { ctx: { ...parent, signal: controller.signal }, cancel };
+  return { ctx, cancel };
 }
 
 export interface Followed {
@@ -70,6 +65,7 @@ export function followParent(parent: Context): Followed {
   const onParentAbort = () => abort(parent.signal.reason);
   let linked = false;
   if (parent.signal.aborted) abort(parent.signal.reason);
+  // background()'s signal never aborts: listening to it would only pile up listeners.
   else if (parent.signal !== NEVER_ABORTED) {
     parent.signal.addEventListener('abort', onParentAbort, { once: true });
     linked = true;

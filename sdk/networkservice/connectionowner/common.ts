@@ -29,7 +29,8 @@ export type UnixOwnership = 'process' | 'socket';
 export type ProcessOwner = (pid: number) => Promise<{ netns: string; uid: number } | undefined>;
 
 export const realProcessOwner: ProcessOwner = async (pid) => {
-  const [netns, uid] = await Promise.all([netnsOfPid(pid), uidOfPid(pid)]);
+  const netns = netnsOfPid(pid);
+  const uid = await uidOfPid(pid);
   return netns === undefined || uid === undefined ? undefined : { netns, uid };
 };
 
