@@ -12,14 +12,19 @@
 // every platform we run on) loads libc's malloc_trim. Where libc is not glibc (musl has no
 // malloc_trim) or koffi cannot load, trimming is off and says so once.
 import { createRequire } from 'node:module';
+import { getErrorMessage } from '../../errors/index.js';
 
-/** Hands free malloc memory back to the OS; returns whether any was. */
-export type MallocTrim = () => boolean;
+export interface MallocTrim {
+  /** Hands free malloc memory back to the OS; returns whether any was. Absent: no malloc_trim here. */
+  trim?: () => boolean;
+  /** Why there is no `trim`. */
+  problem?: string;
+}
 
-let loaded: { trim?: MallocTrim; problem?: string } | undefined;
+let loaded: MallocTrim | undefined;
 
 /** malloc_trim(0) of this process's libc, or why there is none here. Loaded once. */
-export function mallocTrim(): { trim?: MallocTrim; problem?: string } {
+export function mallocTrim(): MallocTrim {
   if (loaded) return loaded;
   try {
     // koffi is CommonJS with a native part: required, not imported, so a platform without its
@@ -28,7 +33,7 @@ export function mallocTrim(): { trim?: MallocTrim; problem?: string } {
     const fn = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)');
     loaded = { trim: () => fn(0) === 1 };
   } catch (e) {
-    loaded = { problem: `malloc_trim unavailable: ${(e as Error).message}` };
+    loaded = { problem: `malloc_trim unavailable: ${getErrorMessage(e)}` };
   }
   return loaded;
 }
