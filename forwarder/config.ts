@@ -41,6 +41,12 @@ export const forwarderSchema = {
     min: 576,
     max: 65535,
   }),
+  kernelNetlink: t.bool({
+    env: 'NSM_KERNEL_NETLINK',
+    description:
+      'Program links, addresses, routes and neighbours over rtnetlink from this process (false: every change runs iproute2, as before; for comparison or debugging).',
+    default: 'true',
+  }),
   labels: t.labels({
     env: 'NSM_LABELS',
     description:
@@ -70,6 +76,7 @@ export function forwarderOptions(config: ConfigOf<typeof forwarderSchema>): Forw
     tunnelIP: config.tunnelIP,
     vxlanPort: config.vxlanPort,
     vethMtu: config.vethMtu,
+    kernelNetlink: config.kernelNetlink,
     labels: config.labels,
     maxTokenLifetimeMs: config.maxTokenLifetime,
     reconcileGraceMs: config.reconcileGrace,

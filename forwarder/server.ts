@@ -44,6 +44,8 @@ export interface ForwarderOptions {
   tunnelIP: string;
   vxlanPort: number;
   vethMtu: number;
+  /** Kernel changes over rtnetlink where they can be (default true); false: iproute2 only. */
+  kernelNetlink?: boolean;
   labels: Record<string, string>;
   maxTokenLifetimeMs: number;
   /** How long links of an earlier run wait to be adopted before they are removed (default: the token lifetime). */
@@ -72,7 +74,9 @@ export async function startForwarder(
   opts: ForwarderOptions,
   base: Context = background(),
 ): Promise<Forwarder> {
-  const dataplane = opts.dataplane ?? newDataplane({ runner: newIpRunner({ shellIdleMs: SHELL_IDLE_MS }) });
+  const dataplane =
+    opts.dataplane ??
+    newDataplane({ runner: newIpRunner({ shellIdleMs: SHELL_IDLE_MS, netlink: opts.kernelNetlink }) });
   const resolver = opts.netnsResolver ?? newNetnsResolver();
   const vxlanMtu = await vxlan.nodeTunnelMtu(dataplane, opts.tunnelIP);
   const pool = new ClientPool(); // one channel per peer: endpoints, remote nsmgrs, the local nsmgr

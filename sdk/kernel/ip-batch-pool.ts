@@ -317,8 +317,11 @@ export class BatchPool {
     }
   }
 
-  /** Retires the processes that cached a name these commands create (see the top of this file). */
-  private forgetCreated(netns: string | null, commands: readonly string[]): void {
+  /**
+   * Retires the processes that cached a name these commands create (see the top of this file); also
+   * called for the batches that go to rtnetlink instead (netlink/).
+   */
+  forgetCreated(netns: string | null, commands: readonly string[]): void {
     for (const c of commands) {
       for (const made of createdNames(c)) {
         const key = made.netns ?? netns ?? '';

@@ -97,7 +97,7 @@ describe('iproute2 runner', () => {
     after(() => rm(dir, { recursive: true, force: true }));
 
     it('kills an ip that does not finish in time', async () => {
-      const runner = newIpRunner({ ipBinary: slowIp, timeoutMs: 100 });
+      const runner = newIpRunner({ netlink: false, ipBinary: slowIp, timeoutMs: 100 });
       await assert.rejects(
         runner.batch(null, ['link show']),
         (e: unknown) => isKernelCommandError(e) && e.code === status.DEADLINE_EXCEEDED,
@@ -105,7 +105,7 @@ describe('iproute2 runner', () => {
     });
 
     it('kills ip when the caller aborts', async () => {
-      const runner = newIpRunner({ ipBinary: slowIp });
+      const runner = newIpRunner({ netlink: false, ipBinary: slowIp });
       const ac = new AbortController();
       const p = runner.json(null, ['link', 'show'], { signal: ac.signal });
       setTimeout(() => ac.abort(), 20);
@@ -134,7 +134,12 @@ describe('iproute2 runner', () => {
             const [args, ppid] = l.split(' ppid=');
             return { args, byNode: Number(ppid) === process.pid };
           });
-      const runner = newIpRunner({ ipBinary: fakeIp, nsenterBinary: anyNsenter, idleMs: 60_000 });
+      const runner = newIpRunner({
+        netlink: false,
+        ipBinary: fakeIp,
+        nsenterBinary: anyNsenter,
+        idleMs: 60_000,
+      });
       try {
         runner.prepare?.({ path: pod }); // a request for a new pod
         await eventually(async () =>
@@ -163,7 +168,12 @@ describe('iproute2 runner', () => {
       const fakeIp = join(dir, 'logging-ip');
       await writeFile(fakeIp, `#!/bin/sh\necho "$*" >> '${calls}'\ncat >/dev/null\n`);
       await chmod(fakeIp, 0o755);
-      const runner = newIpRunner({ ipBinary: fakeIp, nsenterBinary: anyNsenter, idleMs: 60_000 });
+      const runner = newIpRunner({
+        netlink: false,
+        ipBinary: fakeIp,
+        nsenterBinary: anyNsenter,
+        idleMs: 60_000,
+      });
       const gone = { path: join(dir, 'deleted-pod') };
       try {
         for (const run of [
@@ -185,7 +195,12 @@ describe('iproute2 runner', () => {
     });
 
     it('reports the error of a shell-started process and runs the next batch in a new one', async () => {
-      const runner = newIpRunner({ ipBinary: failingIp, nsenterBinary: anyNsenter, idleMs: 60_000 });
+      const runner = newIpRunner({
+        netlink: false,
+        ipBinary: failingIp,
+        nsenterBinary: anyNsenter,
+        idleMs: 60_000,
+      });
       try {
         runner.prepare?.({ path: '/proc/self/ns/net' });
         await assert.rejects(
@@ -212,6 +227,7 @@ describe('iproute2 runner', () => {
       const shellOf = async () => (await readFile(parents, 'utf8')).trim().split('\n').at(-1);
       for (const shellIdleMs of [60_000, 20]) {
         const runner = newIpRunner({
+          netlink: false,
           ipBinary: fakeIp,
           nsenterBinary: anyNsenter,
           idleMs: 20,
@@ -239,7 +255,7 @@ describe('iproute2 runner', () => {
         `#!/bin/sh\n[ "$2" = fail ] && { echo 'Error: no such object' >&2; exit 1; }\necho '[{"parent":'$PPID'}]'\n`,
       );
       await chmod(fakeIp, 0o755);
-      const runner = newIpRunner({ ipBinary: fakeIp });
+      const runner = newIpRunner({ netlink: false, ipBinary: fakeIp });
       try {
         const [out] = await runner.json<{ parent: number }[]>(null, ['link']);
         assert.notEqual(out.parent, process.pid);
@@ -253,7 +269,7 @@ describe('iproute2 runner', () => {
     });
 
     it('reports a missing binary as INTERNAL', async () => {
-      const runner = newIpRunner({ ipBinary: join(dir, 'no-such-ip') });
+      const runner = newIpRunner({ netlink: false, ipBinary: join(dir, 'no-such-ip') });
       await assert.rejects(
         runner.batch(null, ['link show']),
         (e: unknown) => isKernelCommandError(e) && e.code === status.INTERNAL,

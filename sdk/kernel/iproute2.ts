@@ -16,6 +16,7 @@ import { BatchPool, identityOf } from './ip-batch-pool.js';
 import { FifoStarter } from './ip-fifo.js';
 import { ShellLauncher } from './ip-shell.js';
 import { KernelCommandError } from './kernel-command-error.js';
+import { type Rtnl, readLines, rtnl, runNetlinkBatch } from './netlink/index.js';
 
 export { isKernelCommandError, KernelCommandError, kernelErrorCode } from './kernel-command-error.js';
 
@@ -90,6 +91,12 @@ export interface IpRunnerOptions {
   /** The shell for that (default "sh"). */
   readonly shellBinary?: string;
   /**
+   * Batches made only of the lines our builders emit (veth create, link set, addresses, routes,
+   * neighbours, link del) go to rtnetlink from this process instead of `ip` (default true; see
+   * netlink/). Other batches, queries, and every batch where rtnetlink cannot be loaded use `ip`.
+   */
+  readonly netlink?: boolean;
+  /**
    * A shell without work for this long exits (default `idleMs`). Shells hold no namespace, unlike
    * the batch processes (whose `idleMs` is short for that reason), so a daemon may keep them longer.
    */
@@ -117,6 +124,7 @@ export function newIpRunner(opts: IpRunnerOptions = {}): IpRunner {
     shells: opts.shells ?? DEFAULT_SHELLS,
     shellBinary: opts.shellBinary ?? 'sh',
     shellIdleMs: opts.shellIdleMs ?? opts.idleMs ?? DEFAULT_IDLE_MS,
+    netlink: opts.netlink ?? true,
   });
 }
 
@@ -161,6 +169,7 @@ interface SpawnOptions {
   shells: number;
   shellBinary: string;
   shellIdleMs: number;
+  netlink: boolean;
 }
 
 class SpawnIpRunner implements IpRunner {
@@ -180,8 +189,11 @@ class SpawnIpRunner implements IpRunner {
    * the one before (oldest first), to tell busy namespaces from pods.
    */
   private readonly recent = new Map<string, { at: number; batches: number }>();
+  /** rtnetlink for the batches it can run; undefined when off or when it cannot be loaded here. */
+  private readonly rtnl: Rtnl | undefined;
 
   constructor(private readonly opts: SpawnOptions) {
+    this.rtnl = opts.netlink ? this.loadRtnl() : undefined;
     const shells = { ...opts, idleMs: opts.shellIdleMs };
     const withShells = opts.longLived && opts.shells > 0;
     this.shells = withShells ? new ShellLauncher(shells) : undefined;
@@ -191,9 +203,23 @@ class SpawnIpRunner implements IpRunner {
     this.pool = opts.longLived ? new BatchPool(opts, this.starter) : undefined;
   }
 
+  private loadRtnl(): Rtnl | undefined {
+    try {
+      return rtnl();
+    } catch (e) {
+      this.log.warn(
+        { err: e },
+        'rtnetlink unavailable (koffi or glibc cannot be loaded): every batch runs ip',
+      );
+      return undefined;
+    }
+  }
+
   prepare(netns: NetnsRef | null): void {
     const where = netns?.path ?? null;
-    if (this.closed) return;
+    // With rtnetlink a pod's batches need no process at all; our own namespace's still takes the
+    // lines rtnetlink does not (VXLAN creates).
+    if (this.closed || (this.rtnl && where !== null)) return;
     // A pod's namespace gets a process ahead of its batch only when a shell starts it (ip-fifo.ts):
     // it execs while the request is on its way to the endpoint, and the batch after the endpoint's
     // answer takes ~1 ms instead of ~4 (nsenter + ip exec). Spawned by Node it was one more spawn on
@@ -238,6 +264,29 @@ class SpawnIpRunner implements IpRunner {
     }
     const where = netns?.path ?? null;
     const started = performance.now();
+    const ops = this.rtnl && !opts.family ? readLines(commands) : undefined;
+    if (ops) {
+      if (opts.signal?.aborted) {
+        throw new KernelCommandError({
+          command: commands[0],
+          stderr: 'aborted',
+          netns: where,
+          code: status.CANCELLED,
+        });
+      }
+      this.pool?.forgetCreated(where, commands); // a long-lived ip may have cached the old ifindex
+      try {
+        runNetlinkBatch(this.rtnl!, where, commands, ops, opts.force);
+      } finally {
+        if (traceEnabled(TRACER)) {
+          this.log.info(
+            { op: 'batch', netns: where, commands, ms: performance.now() - started, netlink: true },
+            'ip batch',
+          );
+        }
+      }
+      return;
+    }
     const longLived =
       this.pool && !opts.force && !opts.family && !commands.some(printsLoopback) && this.isBusy(where, true);
     if (longLived && (await this.pool!.run(where, commands, opts.signal))) {

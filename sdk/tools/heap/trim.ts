@@ -8,11 +8,10 @@
 // Measured (bench scale part, 4 runs): the nodeagent's [heap] went from 11 to 6 MiB at the
 // compaction after the closes, and the ratio to 1.06-1.09; loading koffi did not move idle RSS.
 //
-// How: Node has no FFI of its own, so koffi (a maintained FFI library with prebuilt binaries for
-// every platform we run on) loads libc's malloc_trim. Where libc is not glibc (musl has no
+// How: libc's malloc_trim through koffi (../libc.ts). Where libc is not glibc (musl has no
 // malloc_trim) or koffi cannot load, trimming is off and says so once.
-import { createRequire } from 'node:module';
 import { getErrorMessage } from '../../errors/index.js';
+import { libc } from '../libc.js';
 
 export interface MallocTrim {
   /** Hands free malloc memory back to the OS; returns whether any was. Absent: no malloc_trim here. */
@@ -27,10 +26,7 @@ let loaded: MallocTrim | undefined;
 export function mallocTrim(): MallocTrim {
   if (loaded) return loaded;
   try {
-    // koffi is CommonJS with a native part: required, not imported, so a platform without its
-    // binary fails here (caught) rather than when this module is imported.
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const fn = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)');
+    const fn = libc().lib.func('int malloc_trim(size_t pad)');
     loaded = { trim: () => fn(0) === 1 };
   } catch (e) {
     loaded = { problem: `malloc_trim unavailable: ${getErrorMessage(e)}` };

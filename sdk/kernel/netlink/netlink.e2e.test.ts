@@ -1,0 +1,221 @@
+// rtnetlink against iproute2 on the real kernel (root only): the same Dataplane calls through a runner
+// with netlink and one without must leave the same links, addresses, routes and neighbours, and fail
+// the same way. Everything happens in throw-away namespaces (nsmk-*), removed afterwards.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { status } from '@grpc/grpc-js';
+import type { LinkEnd } from '../commands.js';
+import { newDataplane } from '../dataplane.js';
+import { type IpRunner, isKernelCommandError, type NetnsRef, newIpRunner } from '../iproute2.js';
+import { isRoot, TestNamespaces } from '../testing.js';
+
+const run = promisify(execFile);
+
+async function ipJson(ns: NetnsRef, args: string[]): Promise<Record<string, unknown>[]> {
+  const { stdout } = await run('nsenter', [`--net=${ns.path}`, 'ip', '-json', ...args]);
+  return stdout.trim() ? JSON.parse(stdout) : [];
+}
+
+/** What a namespace holds, without what differs between two runs (ifindexes, kernel-made MACs). */
+async function state(ns: NetnsRef): Promise<Record<string, string[]>> {
+  const links = (await ipJson(ns, ['-d', 'link', 'show'])).map((l) =>
+    [
+      l.ifname,
+      l.mtu,
+      (l.flags as string[]).includes('UP') ? 'up' : 'down',
+      l.ifalias ?? '-',
+      String(l.address).startsWith('02:00:') ? l.address : 'any-mac',
+      (l.linkinfo as { info_kind?: string } | undefined)?.info_kind ?? '-',
+    ].join(' '),
+  );
+  const addrs = (await ipJson(ns, ['addr', 'show'])).flatMap((l) =>
+    ((l.addr_info ?? []) as Record<string, unknown>[])
+      .filter((a) => !String(a.local).startsWith('fe80'))
+      .map((a) => `${l.ifname} ${a.local}/${a.prefixlen} ${a.scope} ${a.nodad ? 'nodad' : ''}`),
+  );
+  const routes: string[] = [];
+  for (const family of ['-4', '-6']) {
+    for (const r of await ipJson(ns, [family, 'route', 'show', 'table', 'all'])) {
+      if (r.type === 'local' || r.type === 'multicast' || String(r.dst).startsWith('fe80')) continue;
+      routes.push(
+        [
+          r.dst,
+          r.gateway ?? (r.via as { host?: string } | undefined)?.host ?? '-',
+          r.dev,
+          r.table ?? 'main',
+          r.scope ?? '-',
+          r.protocol ?? '-',
+          ...((r.flags as string[]) ?? []),
+        ].join(' '),
+      );
+    }
+  }
+  const neighbours = (await ipJson(ns, ['neigh', 'show', 'nud', 'permanent'])).map(
+    (n) => `${n.dst} ${n.lladdr} ${n.dev}`,
+  );
+  return { links: links.sort(), addrs: addrs.sort(), routes: routes.sort(), neighbours: neighbours.sort() };
+}
+
+function fdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+describe('rtnetlink batches on the real kernel', function () {
+  this.timeout(60_000);
+  const spaces = new TestNamespaces();
+  const runners: IpRunner[] = [];
+  const runner = (netlink: boolean) => {
+    const r = newIpRunner({ netlink });
+    runners.push(r);
+    return r;
+  };
+
+  before(function () {
+    if (!isRoot()) this.skip();
+  });
+
+  afterEach(() => spaces.cleanup());
+  after(async () => {
+    for (const r of runners) await r.close();
+  });
+
+  it('leaves the same links, addresses, routes and neighbours as iproute2', async () => {
+    const result: Record<string, Record<string, string[]>> = {};
+    for (const netlink of [false, true]) {
+      const node = await spaces.add('nl-node');
+      const client = await spaces.add('nl-client');
+      const endpoint = await spaces.add('nl-endpoint');
+      const dp = newDataplane({ runner: runner(netlink) });
+      const a: LinkEnd = {
+        netns: client,
+        name: 'nsm-1',
+        alias: 'nsm:test:client',
+        mtu: 1400,
+        mac: '02:00:00:00:00:01',
+        config: {
+          addresses: ['172.16.1.101/32', 'fd00::65/128'],
+          routes: [
+            { prefix: '172.16.1.100/32' },
+            { prefix: '10.0.0.0/8', via: '172.16.1.100' },
+            { prefix: 'fd00::64/128' },
+            { prefix: 'fd01::/64', via: 'fd00::64' },
+            { prefix: '192.168.0.0/16', via: 'fd00::64' },
+          ],
+          neighbors: [{ ip: '172.16.1.100', mac: '02:00:00:00:00:02' }],
+          policies: {
+            tableBase: 70000,
+            policies: [{ from: '172.16.1.101/32', routes: [{ prefix: '10.9.0.0/16', via: '172.16.1.100' }] }],
+          },
+        },
+      };
+      const b: LinkEnd = {
+        netns: endpoint,
+        name: 'nse-1',
+        alias: 'nsm:test:endpoint',
+        mtu: 1400,
+        config: { addresses: ['172.16.1.100/32'], routes: [{ prefix: '172.16.1.101/32' }], neighbors: [] },
+      };
+      await dp.createVethPair(a, b, { netns: node });
+      await dp.configureInterface(endpoint, 'nse-1', {
+        addresses: ['10.1.1.1/24'],
+        routes: [],
+        neighbors: [],
+        mtu: 1300,
+      });
+      await dp.createVethPair(
+        { netns: null, name: 'x', alias: 'nsm:test:x' },
+        { netns: endpoint, name: 'y', alias: 'nsm:test:y' },
+        { netns: node },
+      );
+      assert.equal(await dp.deleteLink(node, 'x'), true);
+      assert.equal(await dp.deleteLink(node, 'x'), false);
+      assert.equal(await dp.linkExists(client, 'nsm-1'), true);
+      assert.equal(await dp.linkExists(client, 'nsm-2'), false);
+      for (const [role, ns] of Object.entries({ node, client, endpoint })) {
+        result[`${role} ${netlink ? 'netlink' : 'iproute2'}`] = await state(ns);
+      }
+    }
+    for (const role of ['node', 'client', 'endpoint']) {
+      assert.deepEqual(result[`${role} netlink`], result[`${role} iproute2`], role);
+    }
+    // The comparison is about something: the client end is fully configured.
+    assert.ok(result['client netlink'].routes.some((r) => r.startsWith('192.168.0.0/16 fd00::64 nsm-1')));
+    assert.ok(result['client netlink'].addrs.includes('nsm-1 fd00::65/128 global nodad'));
+    assert.ok(result['client netlink'].neighbours.includes('172.16.1.100 02:00:00:00:00:02 nsm-1'));
+  });
+
+  it('fails as iproute2 does: the failing line named, the lines after it not run (unless force)', async () => {
+    const ns = await spaces.add('nl-errors');
+    const r = runner(true);
+    const lines = ['link set dev lo up', 'link set dev nope up', 'addr replace 10.9.9.9/32 dev lo'];
+    await assert.rejects(
+      r.batch(ns, lines),
+      (e: unknown) =>
+        isKernelCommandError(e) &&
+        e.code === status.NOT_FOUND &&
+        e.command === lines[1] &&
+        e.netns === ns.path &&
+        /Cannot find device "nope"/.test(e.message),
+    );
+    assert.equal(
+      (await state(ns)).addrs.some((a) => a.includes('10.9.9.9')),
+      false,
+      'the line after the failure ran',
+    );
+    await assert.rejects(r.batch(ns, lines, { force: true }), /Cannot find device "nope"/);
+    assert.ok(
+      (await state(ns)).addrs.some((a) => a.includes('10.9.9.9')),
+      'force: the line after the failure ran',
+    );
+
+    const pair = 'link add name a netns ' + ns.path + ' type veth peer name lo netns ' + ns.path;
+    await assert.rejects(
+      r.batch(null, [pair]),
+      (e: unknown) =>
+        isKernelCommandError(e) &&
+        e.code === status.ALREADY_EXISTS &&
+        /RTNETLINK answers: File exists/.test(e.message),
+    );
+    const gone = { path: `${ns.path}-gone` };
+    await assert.rejects(
+      r.batch(gone, ['link set dev lo up']),
+      (e: unknown) =>
+        isKernelCommandError(e) &&
+        e.code === status.NOT_FOUND &&
+        e.command === '' &&
+        e.message.includes(gone.path),
+    );
+    await assert.rejects(
+      r.batch(null, [`link add name a netns ${gone.path} type veth peer name b netns ${ns.path}`]),
+      (e: unknown) =>
+        isKernelCommandError(e) &&
+        e.code === status.NOT_FOUND &&
+        /Cannot open network namespace/.test(e.message),
+    );
+    assert.deepEqual(
+      (await state(ns)).links.filter((l) => !l.startsWith('lo ')),
+      [],
+      'nothing half-made',
+    );
+  });
+
+  it('keeps no file descriptor and leaves this thread in its own namespace', async () => {
+    const ns = await spaces.add('nl-fds');
+    const r = runner(true);
+    const home = readlinkSync('/proc/thread-self/ns/net');
+    await r.batch(ns, ['link set dev lo up']); // the first loads rtnetlink and opens our own socket
+    const before = fdCount();
+    for (let i = 0; i < 50; i++) {
+      await r.batch(null, [
+        `link add name v${i} netns ${ns.path} type veth peer name p${i} netns ${ns.path}`,
+      ]);
+      await r.batch(ns, [`link set dev v${i} alias t up`, `addr replace 10.8.0.${i + 1}/32 dev v${i}`]);
+      await r.batch(ns, ['link set dev nope up']).catch(() => undefined);
+      await r.batch(ns, [`link del dev v${i}`]);
+    }
+    assert.equal(fdCount(), before);
+    assert.equal(readlinkSync('/proc/thread-self/ns/net'), home);
+  });
+});
