@@ -276,7 +276,7 @@ class SpawnIpRunner implements IpRunner {
       }
       this.pool?.forgetCreated(where, commands); // a long-lived ip may have cached the old ifindex
       try {
-        runNetlinkBatch(this.rtnl!, where, commands, ops, opts.force);
+        await runNetlinkBatch(this.rtnl!, where, commands, ops, opts.force);
       } finally {
         if (traceEnabled(TRACER)) {
           this.log.info(

@@ -62,13 +62,13 @@ const REPLACE = CHANGE | NLM_F_CREATE | NLM_F_REPLACE;
  * Runs `ops` (read from `commands`, one per line) in the namespace at `netns` (null: ours).
  * Throws KernelCommandError for the first failing line.
  */
-export function runNetlinkBatch(
+export async function runNetlinkBatch(
   rtnl: Rtnl,
   netns: string | null,
   commands: readonly string[],
   ops: readonly LineOp[],
   force = false,
-): void {
+): Promise<void> {
   let sock: RtnlSocket;
   try {
     sock = rtnl.socket(netns);
@@ -80,7 +80,7 @@ export function runNetlinkBatch(
     const line = new LineRunner(rtnl, sock);
     for (let i = 0; i < ops.length; i++) {
       try {
-        line.run(ops[i]);
+        await line.run(ops[i]);
       } catch (e) {
         first ??= failure(e, commands[i], netns);
         if (!force) break;
@@ -107,7 +107,8 @@ class LineRunner {
     private readonly sock: RtnlSocket,
   ) {}
 
-  run(op: LineOp): void {
+  /** Synchronous except for a delete (see socket.ts): a promise only then. */
+  run(op: LineOp): Promise<void> | undefined {
     switch (op.kind) {
       case 'veth':
         this.veth(op.a, op.b);
@@ -143,10 +144,16 @@ class LineRunner {
         this.send(req);
         return;
       }
-      case 'del':
+      case 'del': {
         this.index.delete(op.dev);
-        this.send(new Request(RTM_DELLINK, CHANGE).ifinfo().string(IFLA_IFNAME, op.dev), op.dev);
-        return;
+        const req = new Request(RTM_DELLINK, CHANGE).ifinfo().string(IFLA_IFNAME, op.dev);
+        return this.sock.requestOffThread(req).then(
+          () => undefined,
+          (e: unknown) => {
+            throw deviceError(e, op.dev);
+          },
+        );
+      }
       case 'show':
         this.ifindex(op.dev);
         return;
@@ -224,10 +231,7 @@ class LineRunner {
     try {
       return this.sock.request(req);
     } catch (e) {
-      if (dev !== undefined && e instanceof NetlinkError && e.errno === ENODEV && !e.step) {
-        throw new NetlinkError(ENODEV, e.text, `Cannot find device "${dev}"`);
-      }
-      throw e;
+      throw dev === undefined ? e : deviceError(e, dev);
     }
   }
 
@@ -238,6 +242,14 @@ class LineRunner {
       // already closed: nothing to release
     }
   }
+}
+
+/** A missing device in iproute2's words. */
+function deviceError(e: unknown, dev: string): unknown {
+  if (e instanceof NetlinkError && e.errno === ENODEV && !e.step) {
+    return new NetlinkError(ENODEV, e.text, `Cannot find device "${dev}"`);
+  }
+  return e;
 }
 
 function family(f: 4 | 6): number {

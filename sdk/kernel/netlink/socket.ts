@@ -7,10 +7,13 @@
 // kernel (rtnetlink handles it inside the send, under the rtnl lock) and the answer is already
 // queued, so recv(2) never waits. Measured here: a socket in another namespace in 26 µs, a veth
 // pair created into two namespaces in 0.6 ms, a pod end's alias, up, address and route in 0.2 ms;
-// one `nsenter … ip` exec alone is ~4 ms.
+// one `nsenter … ip` exec alone is ~4 ms. A link delete is the exception: the kernel waits for RCU
+// grace periods inside it (15 ms p50 here), so its send runs on libuv's thread pool (`requestOffThread`)
+// and Node's event loop goes on meanwhile.
 //
-// A socket holds its namespace, so sockets for other namespaces live for one batch: a deleted pod's
-// namespace is never kept alive by us, and nothing is cached that could go stale.
+// A socket holds its namespace, so sockets live for one batch: a deleted pod's namespace is never
+// kept alive by us, nothing is cached that could go stale, and no two batches share a socket (an
+// answer can only be read by the batch that asked).
 import fs from 'node:fs';
 import { libc } from '../../tools/libc.js';
 import { type Answer, type Request, readAnswers } from './message.js';
@@ -37,8 +40,10 @@ export class NetlinkError extends Error {
 }
 
 export interface RtnlSocket {
-  /** Sends one request; resolves with the kernel's reply for a GET, undefined for an ack; throws NetlinkError. */
+  /** Sends one request; returns the kernel's reply for a GET, undefined for an ack; throws NetlinkError. */
   request(req: Request): Answer | undefined;
+  /** The same, with the send (where the kernel does the work) on libuv's thread pool: for slow requests. */
+  requestOffThread(req: Request): Promise<Answer | undefined>;
   close(): void;
 }
 
@@ -55,6 +60,7 @@ interface Calls {
   socket(domain: number, type: number, protocol: number): number;
   close(fd: number): number;
   send(fd: number, buf: Buffer, len: number, flags: number): number;
+  sendOffThread(fd: number, buf: Buffer, len: number, flags: number): Promise<number>;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
   strerror(errno: number): string;
   errno(): number;
@@ -66,11 +72,16 @@ let loaded: Rtnl | undefined;
 export function rtnl(): Rtnl {
   if (loaded) return loaded;
   const { koffi, lib } = libc();
+  const send = lib.func('long send(int fd, const void *buf, size_t len, int flags)');
   const calls: Calls = {
     setns: lib.func('int setns(int fd, int nstype)'),
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     close: lib.func('int close(int fd)'),
-    send: lib.func('long send(int fd, const void *buf, size_t len, int flags)'),
+    send,
+    sendOffThread: (fd, buf, len, flags) =>
+      new Promise((resolve, reject) =>
+        send.async(fd, buf, len, flags, (err: unknown, n: number) => (err ? reject(err) : resolve(n))),
+      ),
     recv: lib.func('long recv(int fd, _Out_ void *buf, size_t len, int flags)'),
     strerror: lib.func('const char *strerror(int errnum)'),
     errno: () => koffi.errno(),
@@ -82,17 +93,13 @@ export function rtnl(): Rtnl {
 class KernelRtnl implements Rtnl {
   /** The namespace to return to: this thread's own, held open for the life of the process. */
   private readonly home = fs.openSync('/proc/thread-self/ns/net', 'r');
-  private own: RtnlSocket | undefined;
   private readonly buffer = Buffer.alloc(64 * 1024);
   private seq = 1;
 
   constructor(private readonly c: Calls) {}
 
   socket(netnsPath: string | null): RtnlSocket {
-    if (netnsPath === null) {
-      this.own ??= this.wrap(this.newSocket(), true);
-      return this.own;
-    }
+    if (netnsPath === null) return this.wrap(this.newSocket());
     const fd = this.openNetns(netnsPath);
     try {
       if (this.c.setns(fd, CLONE_NEWNET) !== 0) {
@@ -104,7 +111,7 @@ class KernelRtnl implements Rtnl {
       } finally {
         this.goHome();
       }
-      return this.wrap(sock, false);
+      return this.wrap(sock);
     } finally {
       fs.closeSync(fd);
     }
@@ -138,19 +145,32 @@ class KernelRtnl implements Rtnl {
     process.abort();
   }
 
-  private wrap(fd: number, shared: boolean): RtnlSocket {
+  private wrap(fd: number): RtnlSocket {
     return {
-      request: (req) => this.request(fd, req),
-      close: () => {
-        if (!shared) this.c.close(fd);
+      request: (req) => {
+        const { seq, bytes } = this.numbered(req);
+        if (this.c.send(fd, bytes, bytes.length, 0) < 0) throw this.failure('cannot send to netlink');
+        return this.answer(fd, seq);
       },
+      requestOffThread: async (req) => {
+        const { seq, bytes } = this.numbered(req);
+        // errno belongs to the pool's thread here, so a failed send cannot say why.
+        if ((await this.c.sendOffThread(fd, bytes, bytes.length, 0)) < 0) {
+          throw new NetlinkError(0, 'send failed', 'cannot send to netlink');
+        }
+        return this.answer(fd, seq);
+      },
+      close: () => this.c.close(fd),
     };
   }
 
-  private request(fd: number, req: Request): Answer | undefined {
+  private numbered(req: Request): { seq: number; bytes: Buffer } {
     const seq = this.seq++ >>> 0;
-    const bytes = req.bytes(seq);
-    if (this.c.send(fd, bytes, bytes.length, 0) < 0) throw this.failure('cannot send to netlink');
+    return { seq, bytes: req.bytes(seq) };
+  }
+
+  /** The answer to request `seq`, already queued on the socket (rtnetlink answers inside send). */
+  private answer(fd: number, seq: number): Answer | undefined {
     for (;;) {
       const n = this.c.recv(fd, this.buffer, this.buffer.length, MSG_DONTWAIT);
       if (n < 0) {
