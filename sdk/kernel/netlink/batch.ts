@@ -4,7 +4,7 @@
 // ("RTNETLINK answers: File exists", `Cannot find device "X"`), so that callers and their error
 // codes do not change.
 import { KernelCommandError } from '../kernel-command-error.js';
-import type { LineOp, VethEnd } from './lines.js';
+import type { LineOp, NewLink } from './lines.js';
 import {
   AF_INET,
   AF_INET6,
@@ -22,6 +22,14 @@ import {
   IFLA_LINKINFO,
   IFLA_MTU,
   IFLA_NET_NS_FD,
+  IFLA_VXLAN_GROUP,
+  IFLA_VXLAN_GROUP6,
+  IFLA_VXLAN_ID,
+  IFLA_VXLAN_LEARNING,
+  IFLA_VXLAN_LINK,
+  IFLA_VXLAN_LOCAL,
+  IFLA_VXLAN_LOCAL6,
+  IFLA_VXLAN_PORT,
   ifinfoIndex,
   macBytes,
   NDA_DST,
@@ -113,6 +121,9 @@ class LineRunner {
       case 'veth':
         this.veth(op.a, op.b);
         return;
+      case 'vxlan':
+        this.vxlan(op);
+        return;
       case 'set': {
         const req = new Request(RTM_NEWLINK, CHANGE).ifinfo(0, op.up ? IFF_UP : 0, op.up ? IFF_UP : 0);
         req.string(IFLA_IFNAME, op.dev);
@@ -161,7 +172,7 @@ class LineRunner {
   }
 
   /** Both ends born in their namespaces (IFLA_NET_NS_FD), sized and addressed; set up by later lines. */
-  private veth(a: VethEnd, b: VethEnd): void {
+  private veth(a: NewLink, b: NewLink): void {
     const fds: number[] = [];
     try {
       const req = new Request(RTM_NEWLINK, CHANGE | NLM_F_CREATE | NLM_F_EXCL).ifinfo();
@@ -177,7 +188,34 @@ class LineRunner {
     for (const e of [a, b]) if (e.netns === null) this.index.delete(e.name);
   }
 
-  private end(req: Request, e: VethEnd, fds: number[]): void {
+  /**
+   * A VXLAN born in its namespace; its UDP socket stays in the batch's (the node's underlay).
+   * The attributes iproute2 sends for the same line: link, id, local, remote, learning, port.
+   */
+  private vxlan(op: Extract<LineOp, { kind: 'vxlan' }>): void {
+    const fds: number[] = [];
+    try {
+      const req = new Request(RTM_NEWLINK, CHANGE | NLM_F_CREATE | NLM_F_EXCL).ifinfo();
+      this.end(req, op.link, fds);
+      req.nest(IFLA_LINKINFO).string(IFLA_INFO_KIND, 'vxlan').nest(IFLA_INFO_DATA);
+      if (op.dev !== undefined) req.u32Attr(IFLA_VXLAN_LINK, this.ifindex(op.dev));
+      req.u32Attr(IFLA_VXLAN_ID, op.vni);
+      const v6 = op.local.family === 6;
+      req.attr(v6 ? IFLA_VXLAN_LOCAL6 : IFLA_VXLAN_LOCAL, addressBytes(op.local.family, op.local.value));
+      req.attr(v6 ? IFLA_VXLAN_GROUP6 : IFLA_VXLAN_GROUP, addressBytes(op.remote.family, op.remote.value));
+      req.attr(IFLA_VXLAN_LEARNING, Buffer.from([1]));
+      const port = Buffer.alloc(2);
+      port.writeUInt16BE(op.port); // network order, unlike every other number here
+      req.attr(IFLA_VXLAN_PORT, port);
+      req.end().end();
+      this.send(req);
+    } finally {
+      for (const fd of fds) this.closeFd(fd);
+    }
+    if (op.link.netns === null) this.index.delete(op.link.name);
+  }
+
+  private end(req: Request, e: NewLink, fds: number[]): void {
     req.string(IFLA_IFNAME, e.name);
     if (e.netns !== null) {
       const fd = this.rtnl.openNetns(e.netns);

@@ -74,6 +74,27 @@ describe('netlink: reading our batch lines', () => {
     assert.equal(ops.length, lines.length);
   });
 
+  it('reads a VXLAN create: born in its namespace, its socket on the underlay device', () => {
+    const line = vxlanCreateCommand(
+      { netns: podA, name: 'nsm-1', alias: 'x', mtu: 1450 },
+      { vni: 7, local: '10.0.0.1', remote: '10.0.0.2', port: 4789, underlayDev: 'eth0' },
+    );
+    const op = readLine(line);
+    assert.ok(op?.kind === 'vxlan', line);
+    assert.deepEqual(
+      [op.link, op.vni, op.local.ip, op.remote.ip, op.port, op.dev],
+      [
+        { name: 'nsm-1', netns: podA.path, mtu: 1450, mac: undefined },
+        7,
+        '10.0.0.1',
+        '10.0.0.2',
+        4789,
+        'eth0',
+      ],
+    );
+    assert.equal(readLine(`${line.replace('10.0.0.2', 'fd00::2')}`), undefined, 'mixed families');
+  });
+
   it("reads a policy's routes (its table) but not its rule", () => {
     const [route, rule] = policyCommands('nsm-1', {
       tableBase: 70000,
@@ -102,7 +123,6 @@ describe('netlink: reading our batch lines', () => {
       policies: [{ from: '10.0.0.0/8', routes: [] }],
     });
     for (const line of [
-      vxlan,
       ...rules,
       'link add br0 type bridge',
       'link del br0',
@@ -119,6 +139,6 @@ describe('netlink: reading our batch lines', () => {
     ]) {
       assert.equal(readLine(line), undefined, line);
     }
-    assert.equal(readLines(['link set dev nsm-1 up', vxlan]), undefined);
+    assert.equal(readLines(['link set dev nsm-1 up', rules[0]]), undefined);
   });
 });

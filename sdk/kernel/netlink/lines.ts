@@ -1,6 +1,6 @@
 // Reads the batch lines that commands.ts and policy.ts build back into operations, so that they can
 // go to rtnetlink instead of iproute2. Only the exact shapes our builders emit are read; anything
-// else (a bridge, a VXLAN, a rule, a hand-written line) is `undefined`, and its batch runs through
+// else (a bridge, a rule, a hand-written line) is `undefined`, and its batch runs through
 // iproute2 as before. Values are parsed again with validate.ts, so an odd token is refused here too.
 import type { Cidr } from '../validate.js';
 import {
@@ -9,12 +9,14 @@ import {
   checkMac,
   checkMtu,
   checkNetnsPath,
+  checkPort,
+  checkVni,
   parseCidr,
   parseIp,
 } from '../validate.js';
 
-/** One end of a veth pair being created. */
-export interface VethEnd {
+/** A link being created: a veth end or a VXLAN. */
+export interface NewLink {
   readonly name: string;
   /** Namespace path it is born in; null: where the batch runs. */
   readonly netns: string | null;
@@ -23,7 +25,17 @@ export interface VethEnd {
 }
 
 export type LineOp =
-  | { readonly kind: 'veth'; readonly a: VethEnd; readonly b: VethEnd }
+  | { readonly kind: 'veth'; readonly a: NewLink; readonly b: NewLink }
+  | {
+      readonly kind: 'vxlan';
+      readonly link: NewLink;
+      readonly vni: number;
+      readonly local: Cidr;
+      readonly remote: Cidr;
+      readonly port: number;
+      /** Underlay device, in the namespace the batch runs in. */
+      readonly dev?: string;
+    }
   | {
       readonly kind: 'set';
       readonly dev: string;
@@ -66,7 +78,7 @@ export function readLine(command: string): LineOp | undefined {
 
 function read(t: string[]): LineOp | undefined {
   const [object, verb] = t;
-  if (object === 'link' && verb === 'add') return readVeth(t.slice(2));
+  if (object === 'link' && verb === 'add') return readVeth(t.slice(2)) ?? readVxlan(t.slice(2));
   if (object === 'link' && verb === 'set') return readSet(t.slice(2));
   if (object === 'link' && (verb === 'del' || verb === 'show') && t.length === 4 && t[2] === 'dev') {
     return { kind: verb, dev: checkIfName(t[3]) };
@@ -86,7 +98,28 @@ function readVeth(t: string[]): LineOp | undefined {
   return a && b ? { kind: 'veth', a, b } : undefined;
 }
 
-function readEnd(t: string[]): VethEnd | undefined {
+/** `name A [netns P] [mtu M] [address MAC] type vxlan id V local L remote R dstport N [dev D]` */
+function readVxlan(t: string[]): LineOp | undefined {
+  const at = t.indexOf('type');
+  if (at < 0 || t[at + 1] !== 'vxlan') return undefined;
+  const link = readEnd(t.slice(0, at));
+  const o = pairs(t.slice(at + 2), ['id', 'local', 'remote', 'dstport', 'dev']);
+  if (!link || !o?.id || !o.local || !o.remote || !o.dstport) return undefined;
+  const local = parseIp(o.local);
+  const remote = parseIp(o.remote);
+  if (local.family !== remote.family) return undefined;
+  return {
+    kind: 'vxlan',
+    link,
+    vni: checkVni(number(o.id)),
+    local,
+    remote,
+    port: checkPort(number(o.dstport)),
+    dev: o.dev === undefined ? undefined : checkIfName(o.dev),
+  };
+}
+
+function readEnd(t: string[]): NewLink | undefined {
   const o = pairs(t, ['name', 'netns', 'mtu', 'address']);
   if (!o?.name) return undefined;
   return {

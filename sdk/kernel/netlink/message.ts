@@ -1,6 +1,6 @@
 // rtnetlink messages as bytes: a builder for requests (header, family struct, attributes, nests)
 // and a reader for the kernel's answers. Only what our batch lines need (ops.ts); the numbers are
-// the kernel's uapi (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/veth.h).
+// the kernel's uapi (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/veth.h; the VXLAN ones are in if_link.h too).
 
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_ACK = 0x4;
@@ -27,6 +27,14 @@ export const IFLA_EXT_MASK = 29;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const VETH_INFO_PEER = 1;
+export const IFLA_VXLAN_ID = 1;
+export const IFLA_VXLAN_GROUP = 2;
+export const IFLA_VXLAN_LINK = 3;
+export const IFLA_VXLAN_LOCAL = 4;
+export const IFLA_VXLAN_LEARNING = 7;
+export const IFLA_VXLAN_PORT = 15;
+export const IFLA_VXLAN_GROUP6 = 16;
+export const IFLA_VXLAN_LOCAL6 = 17;
 
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;

@@ -20,16 +20,18 @@ async function ipJson(ns: NetnsRef, args: string[]): Promise<Record<string, unkn
 
 /** What a namespace holds, without what differs between two runs (ifindexes, kernel-made MACs). */
 async function state(ns: NetnsRef): Promise<Record<string, string[]>> {
-  const links = (await ipJson(ns, ['-d', 'link', 'show'])).map((l) =>
-    [
+  const links = (await ipJson(ns, ['-d', 'link', 'show'])).map((l) => {
+    const info = l.linkinfo as { info_kind?: string; info_data?: unknown } | undefined;
+    return [
       l.ifname,
       l.mtu,
       (l.flags as string[]).includes('UP') ? 'up' : 'down',
       l.ifalias ?? '-',
       String(l.address).startsWith('02:00:') ? l.address : 'any-mac',
-      (l.linkinfo as { info_kind?: string } | undefined)?.info_kind ?? '-',
-    ].join(' '),
-  );
+      info?.info_kind ?? '-',
+      info?.info_kind === 'vxlan' ? JSON.stringify(info.info_data) : '',
+    ].join(' ');
+  });
   const addrs = (await ipJson(ns, ['addr', 'show'])).flatMap((l) =>
     ((l.addr_info ?? []) as Record<string, unknown>[])
       .filter((a) => !String(a.local).startsWith('fe80'))
@@ -139,10 +141,27 @@ describe('rtnetlink batches on the real kernel', function () {
         { netns: endpoint, name: 'y', alias: 'nsm:test:y' },
         { netns: node },
       );
+      await dp.createVxlan(
+        {
+          netns: client,
+          name: 'nsm-2',
+          alias: 'nsm:test:vxlan',
+          mtu: 1450,
+          config: { addresses: ['10.2.0.1/32'], routes: [{ prefix: '10.2.0.2/32' }], neighbors: [] },
+        },
+        {
+          vni: 4242,
+          local: '127.0.0.1',
+          remote: '127.0.0.2',
+          port: 4790,
+          underlayDev: 'lo',
+          underlayNetns: node,
+        },
+      );
       assert.equal(await dp.deleteLink(node, 'x'), true);
       assert.equal(await dp.deleteLink(node, 'x'), false);
       assert.equal(await dp.linkExists(client, 'nsm-1'), true);
-      assert.equal(await dp.linkExists(client, 'nsm-2'), false);
+      assert.equal(await dp.linkExists(client, 'nsm-3'), false);
       for (const [role, ns] of Object.entries({ node, client, endpoint })) {
         result[`${role} ${netlink ? 'netlink' : 'iproute2'}`] = await state(ns);
       }
@@ -154,6 +173,9 @@ describe('rtnetlink batches on the real kernel', function () {
     assert.ok(result['client netlink'].routes.some((r) => r.startsWith('192.168.0.0/16 fd00::64 nsm-1')));
     assert.ok(result['client netlink'].addrs.includes('nsm-1 fd00::65/128 global nodad'));
     assert.ok(result['client netlink'].neighbours.includes('172.16.1.100 02:00:00:00:00:02 nsm-1'));
+    assert.ok(
+      result['client netlink'].links.some((l) => l.includes('"id":4242') && l.includes('"port":4790')),
+    );
   });
 
   it('fails as iproute2 does: the failing line named, the lines after it not run (unless force)', async () => {
