@@ -114,10 +114,6 @@ describe('netlink: reading our batch lines', () => {
   });
 
   it('leaves every other line to iproute2, and a batch with one such line', () => {
-    const vxlan = vxlanCreateCommand(
-      { netns: podA, name: 'nsm-1', alias: 'x' },
-      { vni: 7, local: '10.0.0.1', remote: '10.0.0.2', port: 4789 },
-    );
     const rules = policyCommands('nsm-1', {
       tableBase: 70000,
       policies: [{ from: '10.0.0.0/8', routes: [] }],

@@ -208,7 +208,7 @@ export function readAnswers(datagram: Buffer): Answer[] {
     const type = datagram.readUInt16LE(off + 4);
     const seq = datagram.readUInt32LE(off + 8);
     const body = datagram.subarray(off + HEADER, off + len);
-    const errno = type === NLMSG_ERROR && body.length >= 4 ? -body.readInt32LE(0) : undefined;
+    const errno = type === NLMSG_ERROR && body.length >= 4 ? Math.abs(body.readInt32LE(0)) : undefined;
     out.push({ type, seq, errno, body });
     off += align4(len);
   }

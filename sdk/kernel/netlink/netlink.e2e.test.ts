@@ -202,7 +202,7 @@ describe('rtnetlink batches on the real kernel', function () {
       'force: the line after the failure ran',
     );
 
-    const pair = 'link add name a netns ' + ns.path + ' type veth peer name lo netns ' + ns.path;
+    const pair = `link add name a netns ${ns.path} type veth peer name lo netns ${ns.path}`;
     await assert.rejects(
       r.batch(null, [pair]),
       (e: unknown) =>
