@@ -1,6 +1,10 @@
 // The only place in the product that spawns `ip`. Everything else talks to the kernel through an
 // IpRunner, so elements stay testable with the recording fake.
 //
+// A batch made only of lines our builders emit runs over rtnetlink from this process (netlink/), with
+// no process at all; what follows is about the rest (policy rules, bridges, JSON queries), and about
+// every batch when rtnetlink is off.
+//
 // Batches go to a long-lived `ip -batch -` per namespace (ip-batch-pool.ts): a connection then costs
 // a write to a pipe instead of an exec. `force` batches (clean-up) and JSON queries spawn one `ip`
 // each. iproute2 stops at the first failing line and reports it as "Command failed -:LINE"; we map
@@ -91,8 +95,8 @@ export interface IpRunnerOptions {
   /** The shell for that (default "sh"). */
   readonly shellBinary?: string;
   /**
-   * Batches made only of the lines our builders emit (veth create, link set, addresses, routes,
-   * neighbours, link del) go to rtnetlink from this process instead of `ip` (default true; see
+   * Batches made only of the lines our builders emit (veth and VXLAN creates, link set, addresses,
+   * routes, neighbours, link del) go to rtnetlink from this process instead of `ip` (default true; see
    * netlink/). Other batches, queries, and every batch where rtnetlink cannot be loaded use `ip`.
    */
   readonly netlink?: boolean;
@@ -217,9 +221,8 @@ class SpawnIpRunner implements IpRunner {
 
   prepare(netns: NetnsRef | null): void {
     const where = netns?.path ?? null;
-    // With rtnetlink a pod's batches need no process at all; our own namespace's still takes the
-    // lines rtnetlink does not (VXLAN creates).
-    if (this.closed || (this.rtnl && where !== null)) return;
+    // With rtnetlink no batch of a connection needs a process (netlink/).
+    if (this.closed || this.rtnl) return;
     // A pod's namespace gets a process ahead of its batch only when a shell starts it (ip-fifo.ts):
     // it execs while the request is on its way to the endpoint, and the batch after the endpoint's
     // answer takes ~1 ms instead of ~4 (nsenter + ip exec). Spawned by Node it was one more spawn on
