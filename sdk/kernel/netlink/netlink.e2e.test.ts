@@ -4,6 +4,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import type { LinkEnd } from '../commands.js';
@@ -226,6 +229,22 @@ describe('rtnetlink batches on the real kernel', function () {
         e.code === status.NOT_FOUND &&
         /Cannot open network namespace/.test(e.message),
     );
+    // Not a namespace (a FIFO would hang an open without O_NONBLOCK): refused, nothing made.
+    const fifo = join(tmpdir(), `nsmk-fifo-${process.pid}`);
+    await run('mkfifo', [fifo]);
+    try {
+      await assert.rejects(
+        r.batch({ path: fifo }, ['link set dev lo up']),
+        (e: unknown) =>
+          isKernelCommandError(e) && e.command === '' && /cannot enter network namespace/.test(e.message),
+      );
+      await assert.rejects(
+        r.batch(null, [`link add name a netns ${fifo} type veth peer name b netns ${ns.path}`]),
+        (e: unknown) => isKernelCommandError(e) && e.code === status.INTERNAL,
+      );
+    } finally {
+      await rm(fifo, { force: true });
+    }
     assert.deepEqual(
       (await state(ns)).links.filter((l) => !l.startsWith('lo ')),
       [],

@@ -120,7 +120,8 @@ class KernelRtnl implements Rtnl {
 
   openNetns(netnsPath: string): number {
     try {
-      return fs.openSync(netnsPath, 'r');
+      // O_NONBLOCK: a FIFO at that path must not hang Node's thread in open (setns then refuses it).
+      return fs.openSync(netnsPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const errno = -(err.errno ?? 0);
